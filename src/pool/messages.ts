@@ -1,0 +1,83 @@
+// Everything that crosses the thread boundary, in one place. Only plain data travels: a custom
+// Error class posted from a worker arrives as a plain Error, so results are objects, never throws.
+import type { CollectionDef, FactValues } from '../collections/types.js';
+
+export const OUTCOMES = ['ok', 'partial', 'unreachable', 'auth_failed', 'hostkey_mismatch', 'timeout', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Short, stable error codes (SPEC §4). */
+export type ErrorCode =
+  | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'
+  | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP'
+  | 'INTERRUPTED' | 'PROTOCOL' | 'NO_COLLECTIONS' | 'INTERNAL';
+
+export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+
+/** One known_hosts line, already split; hosts may be patterns or a hashed `|1|salt|hash`. */
+export interface KnownHostEntry {
+  marker?: '@revoked' | '@cert-authority';
+  hosts: string;
+  keyType: string;
+  keyBase64: string;
+}
+
+/** Settings every host task shares; sent once per task (small) so threads stay stateless. */
+export interface SshSettings {
+  user: string;
+  /** private keys in OpenSSH/PEM text, tried in order; empty = agent only */
+  privateKeys: { path: string; text: string }[];
+  /** SSH_AUTH_SOCK, when an agent is to be tried */
+  agent?: string;
+  family: 0 | 4 | 6;
+  connectTimeoutMs: number;
+  hostTimeoutMs: number;
+  hostKeyPolicy: HostKeyPolicy;
+  knownHostsPath: string;
+  maxOutputBytes: number;
+}
+
+export interface HostTask {
+  /** hostname as written in the inventory (without port) */
+  name: string;
+  /** inventory spelling, used in every output */
+  label: string;
+  host: string;
+  port: number;
+  collections: CollectionDef[];
+  ssh: SshSettings;
+  /** epoch ms: the run deadline; the thread aborts its own work at this instant */
+  deadlineAt: number;
+}
+
+export type CollectionStatus = 'ok' | 'failed' | 'timeout' | 'skipped';
+
+export interface CollectionResult {
+  type: string;
+  status: CollectionStatus;
+  /** remote exit code where known */
+  exitCode?: number;
+  message?: string;
+  /** parsed facts (only when status is ok) */
+  values?: FactValues;
+  durationMs: number;
+}
+
+/** A host key the thread accepted under `accept-new`; the main thread appends it to known_hosts. */
+export interface LearnedHostKey {
+  hostPattern: string;
+  keyType: string;
+  keyBase64: string;
+}
+
+export interface HostResult {
+  label: string;
+  outcome: Outcome;
+  code?: ErrorCode;
+  message?: string;
+  startedAt: number;
+  finishedAt: number;
+  collections: CollectionResult[];
+  learnedHostKey?: LearnedHostKey;
+  /** bytes of output received (all collections) */
+  outputBytes: number;
+}
