@@ -1,0 +1,34 @@
+// Run-level errors: each class carries the exit code (SPEC §7); src/cli maps them once.
+// Host-level trouble is never one of these: it is an outcome in a HostResult.
+
+export class JellyfishError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** 64: bad flags or arguments. */
+export class UsageError extends JellyfishError {
+  constructor(message: string) { super(message, 64); }
+}
+
+/** 65: the inventory cannot be used (unreadable, no valid row). */
+export class InventoryError extends JellyfishError {
+  constructor(message: string) { super(message, 65); }
+}
+
+/** 74: the database cannot be opened, read or written. */
+export class StorageError extends JellyfishError {
+  constructor(message: string) { super(message, 74); }
+}
+
+/** 75: the run lock is held by a live run. */
+export class LockHeldError extends JellyfishError {
+  constructor(message: string, readonly holder: Record<string, unknown>) { super(message, 75); }
+}
+
+/** 78: scheduler.ini or collector.ini is wrong. */
+export class ConfigError extends JellyfishError {
+  constructor(message: string) { super(message, 78); }
+}
