@@ -1,0 +1,70 @@
+// The one settings table: it drives the INI parser, the CLI override flags and the --help text,
+// so the three cannot drift apart.
+
+export type SettingKind = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'size' | 'list' | 'workers' | 'percent'
+  | { oneOf: readonly string[] };
+
+export interface SettingDef {
+  section: string;
+  key: string;
+  kind: SettingKind;
+  /** default, in INI text form; undefined = "not set" (the meaning is in doc) */
+  default?: string;
+  doc: string;
+  /** a CLI flag that overrides the INI value for one run, e.g. `--threads <n>` */
+  flag?: string;
+}
+
+export const SETTINGS: readonly SettingDef[] = [
+  { section: 'GLOBAL', key: 'lockfile', kind: 'path', default: 'var/jellyfish.lock', doc: 'the run lock (a proper-lockfile directory <lockfile>.lock appears beside it)' },
+  { section: 'paramiko', key: 'paramiko_user', kind: 'string', doc: 'SSH user (default: the current user)' },
+  { section: 'paramiko', key: 'paramiko_key', kind: 'path', doc: 'private key file, not group/world readable (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
+  { section: 'paramiko', key: 'port', kind: 'int', default: '22', doc: 'default SSH port (a host:port in the inventory wins)' },
+  { section: 'paramiko', key: 'ipv4', kind: 'bool', default: 'false', doc: 'resolve and connect over IPv4 only' },
+  { section: 'paramiko', key: 'ipv6', kind: 'bool', default: 'false', doc: 'resolve and connect over IPv6 only' },
+  { section: 'paramiko', key: 'connect_timeout', kind: 'duration', default: '10s', doc: 'TCP connect + SSH handshake + authentication', flag: '--connect-timeout <duration>' },
+  { section: 'paramiko', key: 'host_key_policy', kind: { oneOf: ['strict', 'accept-new', 'off'] }, default: 'accept-new', doc: 'strict: key must be in known_hosts; accept-new: learn unknown keys, refuse changed ones; off: no check (warns every run)', flag: '--host-key-policy <policy>' },
+  { section: 'paramiko', key: 'known_hosts', kind: 'path', default: '~/.ssh/known_hosts', doc: 'OpenSSH known_hosts file (hashed entries included)' },
+  { section: 'collector', key: 'collconfig', kind: 'path', doc: 'collections file (default: the shipped config/collector.ini)' },
+  { section: 'collector', key: 'servercsv', kind: 'path', default: 'server4.csv', doc: 'the inventory' },
+  { section: 'collector', key: 'threads', kind: 'int', default: '256', doc: 'host pipelines in flight at once', flag: '--threads <n>' },
+  { section: 'collector', key: 'workers', kind: 'workers', default: 'auto', doc: 'worker threads carrying the pipelines (auto, or a number; 0 = the main thread)', flag: '--workers <n>' },
+  { section: 'collector', key: 'threadtimeout', kind: 'duration', default: '8h', doc: 'wall-clock limit of the whole run', flag: '--threadtimeout <duration>' },
+  { section: 'collector', key: 'host_timeout', kind: 'duration', default: '5m', doc: 'limit for one host, connect to last byte', flag: '--host-timeout <duration>' },
+  { section: 'collector', key: 'prod_statuses', kind: 'list', default: 'prod', doc: 'inventory statuses that mean production (comma list, case-insensitive)' },
+  { section: 'collector', key: 'order', kind: { oneOf: ['stale-first', 'shuffle', 'file'] }, default: 'stale-first', doc: 'stale-first: prod first, never-collected then oldest success first; shuffle: prod shuffled then the rest in file order; file', flag: '--order <order>' },
+  { section: 'storage', key: 'database', kind: 'path', default: 'var/jellyfish.db', doc: 'SQLite file (created 0600 in a 0700 folder)' },
+  { section: 'storage', key: 'max_output', kind: 'size', default: '8MB', doc: 'per-host output cap; more is cut and the host marked partial' },
+  { section: 'sapi', key: 'max_age', kind: 'duration', default: '3d', doc: 'hosts that pushed through `ingest` within this are skipped' },
+  { section: 'gapfix', key: 'threads', kind: 'int', default: '16', doc: 'pipelines in flight for gap-fix' },
+  { section: 'gapfix', key: 'threadtimeout', kind: 'duration', default: '1h', doc: 'wall-clock limit of a gap-fix run' },
+  { section: 'gapfix', key: 'max_age', kind: 'duration', default: '1d', doc: 'how recent a success must be for gap-fix to leave a prod host alone' },
+  { section: 'results', key: 'output_json_file', kind: 'bool', default: 'false', doc: 'also write the final JSON to result_json (atomically)' },
+  { section: 'results', key: 'result_json', kind: 'path', default: 'var/sched_output.json', doc: 'where output_json_file writes' },
+  { section: 'results', key: 'max_fail_percent', kind: 'percent', default: '100', doc: 'exit 1 when more hosts failed than this share of those attempted (and always when none succeeded)' },
+];
+
+/** Old keys that are accepted and ignored (with the warning, when one is given). */
+export const LEGACY_KEYS: readonly { section: string; key: string; warning?: string }[] = [
+  { section: 'GLOBAL', key: 'jellyfish_version' },
+  { section: 'storage', key: 'storeconfig', warning: '[storage] storeconfig (the old MySQL settings) is ignored; jellyfish stores into [storage] database' },
+];
+
+export function settingId(section: string, key: string): string {
+  return `${section.toLowerCase()}.${key.toLowerCase()}`;
+}
+
+export function describeKind(kind: SettingKind): string {
+  if (typeof kind === 'object') return `one of ${kind.oneOf.join(', ')}`;
+  switch (kind) {
+    case 'duration': return 'a duration such as 30, 30s, 5m, 8h or 3d';
+    case 'bool': return 'a boolean (true/false/yes/no/1/0)';
+    case 'int': return 'a whole number';
+    case 'size': return 'a size such as 8MB, 512KB or 1048576';
+    case 'workers': return '"auto" or a whole number';
+    case 'percent': return 'a number from 0 to 100';
+    case 'list': return 'a comma-separated list';
+    case 'path': return 'a file path';
+    case 'string': return 'text';
+  }
+}
