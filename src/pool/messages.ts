@@ -9,7 +9,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export type ErrorCode =
   | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'
   | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP'
-  | 'INTERRUPTED' | 'PROTOCOL' | 'NO_COLLECTIONS' | 'INTERNAL';
+  | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'INTERNAL';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 

@@ -1,0 +1,49 @@
+// Everything human goes to stderr; stdout is for JSON (or a read command's table) only.
+// In cron (no TTY) only warnings and errors are printed; -V adds one line per host event;
+// a TTY gets an ora spinner with done/total, ok, failed, in flight and ETA.
+import ora, { type Ora } from 'ora';
+
+export interface Progress {
+  done: number;
+  total: number;
+  ok: number;
+  failed: number;
+  inFlight: number;
+  startedAt: number;
+}
+
+export class Log {
+  private spinner: Ora | undefined;
+
+  constructor(readonly verboseOn: boolean, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  private write(line: string): void {
+    if (this.spinner?.isSpinning) this.spinner.clear();
+    this.stream.write(line + '\n');
+    if (this.spinner?.isSpinning) this.spinner.render();
+  }
+
+  warn(msg: string): void { this.write(`jellyfish: warning: ${msg}`); }
+  error(msg: string): void { this.write(`jellyfish: error: ${msg}`); }
+  verbose(msg: string): void { if (this.verboseOn) this.write(msg); }
+
+  /** Only on a real terminal: a TTY of width 0 makes ora loop forever, and CI logs want no escapes. */
+  startProgress(): void {
+    const s = this.stream;
+    if (!s.isTTY || !(s.columns > 0) || process.env.CI) return;
+    this.spinner = ora({ stream: s, text: 'starting' }).start();
+  }
+
+  progress(p: Progress): void {
+    if (!this.spinner) return;
+    const elapsed = (Date.now() - p.startedAt) / 1000;
+    const rate = p.done / Math.max(elapsed, 0.001);
+    const eta = p.done > 0 && p.total > p.done ? `${Math.ceil((p.total - p.done) / rate)}s` : '-';
+    this.spinner.text = `${p.done}/${p.total} hosts, ${p.ok} ok, ${p.failed} failed, ${p.inFlight} in flight, ETA ${eta}`;
+  }
+
+  stopProgress(): void {
+    this.spinner?.stop();
+    this.spinner = undefined;
+  }
+}

@@ -1,0 +1,230 @@
+// The collection run (SPEC §1, §4, §5), shared by `run` and `gap-fix`: everything here lives in
+// the main thread — lock, inventory, freshness queries, order, deadline, the single database
+// writer and the final JSON. Threads only do SSH and parsing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadCollections } from '../collections/load.js';
+import type { CollectionDef } from '../collections/types.js';
+import type { Config } from '../config/load.js';
+import { readInventory } from '../inventory/csv.js';
+import type { InventoryHost } from '../inventory/host.js';
+import { orderHosts } from '../inventory/order.js';
+import { acquireLock, type HeldLock } from '../lock/run-lock.js';
+import { HostPool, resolveWorkers } from '../pool/host-pool.js';
+import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import { buildStatus, SUCCESS_OUTCOMES, type Interruption } from '../report/status-json.js';
+import { openStore } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { JellyfishError, StorageError } from './errors.js';
+import { clampThreads, openFileLimit } from './limits.js';
+import type { Log } from './log.js';
+import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
+import { VERSION } from './version.js';
+
+/** After the deadline, threads abort their own hosts at once; this is how long we wait for their reports. */
+const DEADLINE_GRACE_MS = 2_000;
+/** Results are written in batches: one transaction per batch, at most this often or this big. */
+const FLUSH_EVERY_MS = 500;
+const FLUSH_AT = 500;
+
+export interface RunRequest {
+  mode: 'run' | 'gap-fix';
+  config: Config;
+  inventoryFile: string;
+  log: Log;
+  /** gap-fix: which of the inventory's hosts to collect (given the store); run: all */
+  select?: (hosts: InventoryHost[], store: Store) => InventoryHost[];
+  /** the lock file to take (the run lock, or gap-fix's own) */
+  lockFile: string;
+  threads: number;
+  limitMs: number;
+}
+
+export interface RunOutcome {
+  json: Record<string, unknown>;
+  exitCode: number;
+}
+
+function writeAtomically(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+function hostLine(r: HostResult, done: number, total: number): string {
+  const secs = ((r.finishedAt - r.startedAt) / 1000).toFixed(1);
+  const detail = r.code ? ` ${r.code}${r.message ? `: ${r.message}` : ''}` : '';
+  return `[${done}/${total}] ${r.label} ${r.outcome} ${secs}s${detail}`;
+}
+
+export async function collectRun(req: RunRequest): Promise<RunOutcome> {
+  const { config, log } = req;
+  const startedAt = new Date();
+  const deadlineAt = startedAt.getTime() + req.limitMs;
+  for (const w of config.warnings) log.warn(w);
+
+  const collections: CollectionDef[] = loadCollections(config.collector.collconfig).filter((c) => c.enabled);
+  const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
+  for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
+  const ssh: SshSettings = buildSshSettings(config, (m) => log.warn(m));
+
+  const fdLimit = openFileLimit();
+  const threads = clampThreads(req.threads, fdLimit);
+  if (threads < req.threads) log.warn(`threads = ${req.threads} does not fit the open-file limit (ulimit -n ${fdLimit}): using ${threads}`);
+  const workers = Math.min(resolveWorkers(config.collector.workers), threads);
+
+  let interrupted: Interruption | undefined;
+  let wake: (() => void) | undefined;
+  const interrupt = (i: Interruption) => {
+    if (interrupted) return;
+    interrupted = i;
+    wake?.();
+  };
+
+  const lock: HeldLock = await acquireLock(req.lockFile, req.mode, (err) => {
+    log.error(`${req.lockFile}: the lock was lost mid-run (${err.message}); stopping`);
+    interrupt({ reason: 'run lock lost', exitCode: 75 });
+  });
+  let store: Store | undefined;
+  let pool: HostPool | undefined;
+  const onSignal = (sig: NodeJS.Signals) => interrupt({ reason: sig, exitCode: sig === 'SIGINT' ? 130 : 143 });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    store = openStore(config.storage.database);
+    const runId = store.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers });
+    store.upsertHosts(inventory.hosts);
+    const mine = req.select ? req.select(inventory.hosts, store) : inventory.hosts;
+    // sapicheck: one query for the whole run, before dispatch.
+    const sapi = store.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs);
+    const ordered = orderHosts(mine, config.collector.order, store.lastSuccessByHost());
+    const queue = ordered.filter((h) => !sapi.has(h.label));
+
+    const results = new Map<string, HostResult>();
+    let batch: HostResult[] = [];
+    let learned: LearnedHostKey[] = [];
+    let storageFailure: StorageError | undefined;
+    const flush = () => {
+      if (learned.length) { appendKnownHosts(ssh.knownHostsPath, learned, (m) => log.warn(m)); learned = []; }
+      if (batch.length === 0 || storageFailure || !store) return;
+      const b = batch;
+      batch = [];
+      try {
+        store.recordResults(runId, b);
+      } catch (e) {
+        storageFailure = e instanceof StorageError ? e : new StorageError(`${config.storage.database}: ${(e as Error).message}`);
+        log.error(storageFailure.message);
+        interrupt({ reason: 'storage error', exitCode: 74 });
+      }
+    };
+    const flushTimer = setInterval(flush, FLUSH_EVERY_MS);
+
+    const hostTask = (h: InventoryHost): HostTask => ({
+      name: h.host, label: h.label, host: h.host, port: h.port ?? config.ssh.port, collections, ssh, deadlineAt,
+    });
+    const progress = { done: 0, total: queue.length, ok: 0, failed: 0, inFlight: 0, startedAt: startedAt.getTime() };
+    const inFlight = new Set<string>();
+    const accept = (r: HostResult) => {
+      results.set(r.label, r);
+      batch.push(r);
+      if (r.learnedHostKey) learned.push(r.learnedHostKey);
+      progress.done += 1;
+      if (SUCCESS_OUTCOMES.has(r.outcome)) progress.ok += 1; else progress.failed += 1;
+      progress.inFlight = inFlight.size;
+      log.verbose(hostLine(r, progress.done, progress.total));
+      log.progress(progress);
+      if (batch.length >= FLUSH_AT) flush();
+    };
+
+    pool = new HostPool(workers, threads);
+    const activePool = pool;
+    log.startProgress();
+    let deadlineHit = false;
+    await new Promise<void>((resolveAll) => {
+      let next = 0;
+      let finished = false;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const end = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(deadlineTimer);
+        if (graceTimer) clearTimeout(graceTimer);
+        resolveAll();
+      };
+      // Hosts still in flight when we stop waiting get a result of their own: nothing is lost.
+      const abandon = (code: 'DEADLINE' | 'INTERRUPTED', message: string) => {
+        const now = Date.now();
+        for (const label of [...inFlight]) {
+          inFlight.delete(label);
+          accept({ label, outcome: 'timeout', code, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 });
+        }
+      };
+      const pump = () => {
+        if (finished) return;
+        if (interrupted) {
+          abandon('INTERRUPTED', `run stopped: ${interrupted.reason}`);
+          return end();
+        }
+        while (!deadlineHit && inFlight.size < threads && next < queue.length) {
+          const h = queue[next++] as InventoryHost;
+          inFlight.add(h.label);
+          progress.inFlight = inFlight.size;
+          activePool.run(hostTask(h)).then((r) => {
+            if (!inFlight.delete(h.label)) return; // already written off at the deadline or a signal
+            accept({ ...r, label: h.label });
+            pump();
+          });
+        }
+        if (inFlight.size === 0 && (deadlineHit || next >= queue.length)) end();
+      };
+      const deadlineTimer = setTimeout(() => {
+        deadlineHit = next < queue.length || inFlight.size > 0;
+        if (!deadlineHit) return;
+        log.warn(`threadtimeout reached: ${queue.length - next} hosts not started, ${inFlight.size} in flight are being stopped`);
+        graceTimer = setTimeout(() => { abandon('DEADLINE', 'stopped at the run deadline (threadtimeout)'); end(); }, DEADLINE_GRACE_MS);
+        pump();
+      }, Math.max(0, deadlineAt - Date.now()));
+      wake = pump;
+      pump();
+    });
+    log.stopProgress();
+    clearInterval(flushTimer);
+    flush();
+
+    const finishedAt = new Date();
+    const json = buildStatus({
+      mode: req.mode, runId, version: VERSION, startedAt, finishedAt, threads: req.threads, workers,
+      hosts: ordered, results, sapi, invalid: inventory.invalid.map((r) => ({ ...r, file: inventory.file })),
+      deadlineHit: deadlineHit && !interrupted, ...(interrupted ? { interrupted } : {}),
+      maxFailPercent: config.results.maxFailPercent, limitMs: req.limitMs,
+    });
+    let exitCode = json.exit_code as number;
+    try {
+      if (!storageFailure) store.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));
+    } catch (e) {
+      log.error(`${config.storage.database}: cannot record the run summary: ${(e as Error).message}`);
+      storageFailure = new StorageError((e as Error).message);
+    }
+    if (storageFailure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
+    if (config.results.outputJsonFile) {
+      try {
+        writeAtomically(config.results.resultJson, JSON.stringify(json, null, 2) + '\n');
+      } catch (e) {
+        log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
+      }
+    }
+    return { json, exitCode };
+  } catch (e) {
+    if (e instanceof JellyfishError) throw e;
+    throw e;
+  } finally {
+    log.stopProgress();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pool?.destroy();
+    try { store?.close(); } catch { /* closing a broken database must not hide the real error */ }
+    await lock.release();
+  }
+}

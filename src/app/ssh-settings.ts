@@ -1,0 +1,82 @@
+// Main-thread preparation of what every host task needs for SSH: the private keys (checked
+// once, like OpenSSH checks them), the agent socket, the known_hosts file. Threads get plain data.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Config } from '../config/load.js';
+import type { LearnedHostKey, SshSettings } from '../pool/messages.js';
+import { ConfigError } from './errors.js';
+
+const { utils } = ssh2;
+
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+/** Read a private key the way OpenSSH would accept it: a private file, parseable, not encrypted. */
+export function readPrivateKey(file: string): { path: string; text: string } {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read the SSH key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!st.isFile()) throw new ConfigError(`${file}: the SSH key is not a regular file`);
+  if ((st.mode & 0o077) !== 0) {
+    throw new ConfigError(`${file}: the SSH key is accessible by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 on it, as OpenSSH requires`);
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  const parsed = utils.parseKey(text);
+  if (parsed instanceof Error) {
+    const encrypted = /encrypted|passphrase/i.test(parsed.message);
+    throw new ConfigError(`${file}: ${encrypted ? 'the SSH key is passphrase-protected; load it into ssh-agent and leave paramiko_key unset' : `not a usable private key (${parsed.message})`}`);
+  }
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || !key.isPrivateKey()) throw new ConfigError(`${file}: holds no private key`);
+  return { path: file, text };
+}
+
+export function buildSshSettings(config: Config, warn: (m: string) => void): SshSettings {
+  const privateKeys: { path: string; text: string }[] = [];
+  const agent = config.ssh.key ? undefined : process.env.SSH_AUTH_SOCK || undefined;
+  if (config.ssh.key) {
+    privateKeys.push(readPrivateKey(config.ssh.key));
+  } else {
+    for (const name of DEFAULT_KEYS) {
+      const file = path.join(os.homedir(), '.ssh', name);
+      if (!fs.existsSync(file)) continue;
+      try {
+        privateKeys.push(readPrivateKey(file));
+      } catch (e) {
+        warn(`skipping default key: ${(e as Error).message}`);
+      }
+    }
+  }
+  if (privateKeys.length === 0 && !agent) {
+    throw new ConfigError(`${config.file ?? 'config'}: no SSH credentials: set [paramiko] paramiko_key, or start an ssh-agent (SSH_AUTH_SOCK), or create ~/.ssh/id_ed25519`);
+  }
+  if (config.ssh.hostKeyPolicy === 'strict' && !fs.existsSync(config.ssh.knownHosts)) {
+    warn(`${config.ssh.knownHosts} does not exist: with host_key_policy = strict every host will fail its host key check`);
+  }
+  return {
+    user: config.ssh.user,
+    privateKeys,
+    ...(agent ? { agent } : {}),
+    family: config.ssh.family,
+    connectTimeoutMs: config.ssh.connectTimeoutMs,
+    hostTimeoutMs: config.collector.hostTimeoutMs,
+    hostKeyPolicy: config.ssh.hostKeyPolicy,
+    knownHostsPath: config.ssh.knownHosts,
+    maxOutputBytes: config.storage.maxOutputBytes,
+  };
+}
+
+/** accept-new: append what threads learned, one line each, in the main thread only (no races). */
+export function appendKnownHosts(file: string, keys: LearnedHostKey[], warn: (m: string) => void): void {
+  if (keys.length === 0) return;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.appendFileSync(file, keys.map((k) => `${k.hostPattern} ${k.keyType} ${k.keyBase64}\n`).join(''), { mode: 0o600 });
+  } catch (e) {
+    warn(`${file}: cannot record ${keys.length} new host key(s): ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,32 @@
+// `jellyfish run`: the full collection run, the cron job. Takes the run lock.
+import type { Command } from 'commander';
+import { Log } from '../app/log.js';
+import { collectRun } from '../app/run.js';
+import { renderJson } from '../report/status-json.js';
+import { addConfigFlag, addInventoryFlag, addOverrideFlags, configFrom, inventoryFrom, type CommonFlags } from './options.js';
+
+export function registerRun(program: Command, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('run')
+    .description('collect every inventory host (production first) into the database and print the status JSON; takes the run lock')
+    .option('-V, --verbose', 'one line per host event on stderr')
+    .option('--compact', 'print the status JSON on one line');
+  addConfigFlag(cmd);
+  addInventoryFlag(cmd);
+  addOverrideFlags(cmd);
+  cmd.addHelpText('after', `
+Exit codes: 0 done (failures within max_fail_percent), 1 too many hosts failed, 2 deadline hit,
+64 usage, 65 inventory unusable, 70 internal error, 74 storage error, 75 another run holds the lock,
+78 config error, 130/143 stopped by SIGINT/SIGTERM (after the JSON was printed).
+stdout carries only the status JSON; logs go to stderr.`);
+  cmd.action(async (flags: CommonFlags) => {
+    const config = configFrom(flags);
+    const log = new Log(Boolean(flags.verbose));
+    const { json, exitCode } = await collectRun({
+      mode: 'run', config, inventoryFile: inventoryFrom(flags, config), log,
+      lockFile: config.lockfile, threads: config.collector.threads, limitMs: config.collector.threadtimeoutMs,
+    });
+    process.stdout.write(renderJson(json, Boolean(flags.compact)) + '\n');
+    setExit(exitCode);
+  });
+}

@@ -1,0 +1,60 @@
+// Carries host tasks: on `workers` Piscina threads, or in the main thread when workers = 0.
+// The caller keeps the ordered list and the in-flight cap, so dispatch order is exactly its own;
+// this class only runs what it is handed.
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { collectHost } from '../pipeline/collect-host.js';
+import type { HostResult, HostTask } from './messages.js';
+
+/** The worker entry beside this file's build: `.ts` under a TS loader (tests), `.js` from dist/. */
+function workerFile(): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`../pipeline/worker${ext}`, import.meta.url));
+}
+
+/**
+ * `auto`: one worker thread on a 2-core machine (SSH crypto off the main thread, which keeps the
+ * deadline timer, lock refresh and SQLite writer responsive); more only with more cores, since a
+ * second JIT and message passing cost more than they bring at this size (see docs/benchmarks.md).
+ */
+export function resolveWorkers(setting: number | 'auto'): number {
+  if (setting !== 'auto') return setting;
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  return Math.max(1, Math.min(4, cores - 1));
+}
+
+export class HostPool {
+  private readonly piscina: Piscina | undefined;
+
+  constructor(readonly workers: number, readonly threads: number) {
+    if (workers > 0) {
+      this.piscina = new Piscina({
+        filename: workerFile(),
+        // Threads live for the whole run: starting one costs a JIT warm-up.
+        minThreads: workers,
+        maxThreads: workers,
+        idleTimeout: 60 * 60 * 1000,
+        concurrentTasksPerWorker: Math.ceil(threads / workers),
+        // Tasks are async and share a thread's event loop: a thread must never block waiting for work.
+        atomics: 'disabled',
+        maxQueue: 'auto',
+      });
+    }
+  }
+
+  run(task: HostTask): Promise<HostResult> {
+    if (!this.piscina) return collectHost(task);
+    return this.piscina.run(task).then(
+      (r: HostResult) => r,
+      (e: Error) => ({
+        label: task.label, outcome: 'error', code: 'INTERNAL', message: `worker thread failed: ${e.message}`,
+        startedAt: Date.now(), finishedAt: Date.now(), collections: [], outputBytes: 0,
+      }) satisfies HostResult,
+    );
+  }
+
+  async destroy(): Promise<void> {
+    if (this.piscina) await this.piscina.destroy().catch(() => {});
+  }
+}

@@ -1,0 +1,108 @@
+// The final status JSON (SPEC §6) and the exit code (SPEC §7), from what a run saw. Pure.
+import type { InvalidRow, InventoryHost } from '../inventory/host.js';
+import { OUTCOMES, type HostResult, type Outcome } from '../pool/messages.js';
+
+export interface Interruption {
+  /** `SIGINT`, `SIGTERM`, or `run lock lost` */
+  reason: string;
+  exitCode: number;
+}
+
+export interface StatusInput {
+  mode: 'run' | 'gap-fix';
+  runId: number;
+  version: string;
+  startedAt: Date;
+  finishedAt: Date;
+  threads: number;
+  workers: number;
+  /** valid inventory hosts this run was responsible for, in dispatch order */
+  hosts: InventoryHost[];
+  results: Map<string, HostResult>;
+  sapi: Set<string>;
+  invalid: (InvalidRow & { file?: string })[];
+  deadlineHit: boolean;
+  interrupted?: Interruption;
+  maxFailPercent: number;
+  /** the wall-clock limit, for the Timeout text */
+  limitMs: number;
+}
+
+export const SUCCESS_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(['ok', 'partial']);
+
+function seconds(ms: number): number {
+  return Math.round(ms / 100) / 10;
+}
+
+export function exitCodeFor(input: { deadlineHit: boolean; interrupted?: Interruption; failed: number; succeeded: number; maxFailPercent: number }): number {
+  if (input.interrupted) return input.interrupted.exitCode;
+  if (input.deadlineHit) return 2;
+  const attempted = input.failed + input.succeeded;
+  if (attempted === 0) return 0;
+  // Total failure is never a green run, whatever max_fail_percent says (the old scheduler's exit 0).
+  if (input.succeeded === 0) return 1;
+  return (input.failed / attempted) * 100 > input.maxFailPercent ? 1 : 0;
+}
+
+export function buildStatus(input: StatusInput): Record<string, unknown> {
+  const success: string[] = [];
+  const fail: string[] = [];
+  const failProd: string[] = [];
+  const sapi: string[] = [];
+  const notStarted: string[] = [];
+  const failures: Record<string, { outcome: Outcome; code: string; message: string }> = {};
+  const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  for (const h of input.hosts) {
+    if (input.sapi.has(h.label)) { sapi.push(h.label); continue; }
+    const r = input.results.get(h.label);
+    if (!r) { notStarted.push(h.label); continue; }
+    outcomes[r.outcome] += 1;
+    if (SUCCESS_OUTCOMES.has(r.outcome)) { success.push(h.label); continue; }
+    fail.push(h.label);
+    if (h.isProd) failProd.push(h.label);
+    failures[h.label] = { outcome: r.outcome, code: r.code ?? 'ERROR', message: r.message ?? r.outcome };
+  }
+  const jobMs = input.finishedAt.getTime() - input.startedAt.getTime();
+  const exitCode = exitCodeFor({ deadlineHit: input.deadlineHit, ...(input.interrupted ? { interrupted: input.interrupted } : {}), failed: fail.length, succeeded: success.length, maxFailPercent: input.maxFailPercent });
+  const json: Record<string, unknown> = {
+    global_fail_hosts: fail.length,
+    global_fail_hosts_list: fail,
+    global_fail_prod: failProd.length,
+    global_fail_prod_list: failProd,
+    global_success_hosts: success.length,
+    global_success_hosts_list: success,
+    sapi_hosts: sapi.length,
+    sapi_hosts_list: sapi,
+    not_started_hosts: notStarted.length,
+    not_started_hosts_list: notStarted,
+    failures,
+    outcomes,
+    invalid_rows: input.invalid,
+    jobtime: seconds(jobMs),
+    threads: input.threads,
+    workers: input.workers,
+    mode: input.mode,
+    run_id: input.runId,
+    started_at: input.startedAt.toISOString(),
+    finished_at: input.finishedAt.toISOString(),
+    exit_code: exitCode,
+    version: input.version,
+  };
+  if (input.deadlineHit) {
+    json.Timeout = `Timeout reached at ${(input.limitMs / 1000).toFixed(1)} seconds with ${notStarted.length} items left on the queue.`;
+  }
+  if (input.interrupted) json.Interrupted = `${input.interrupted.reason} at ${seconds(jobMs).toFixed(1)} seconds`;
+  return json;
+}
+
+/** Sorted keys at every level (lists keep their order), pretty or on one line. */
+export function renderJson(value: unknown, compact = false): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+    }
+    return v;
+  };
+  return JSON.stringify(sort(value), null, compact ? undefined : 2);
+}

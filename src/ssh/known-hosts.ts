@@ -1,0 +1,105 @@
+// OpenSSH known_hosts: parse, match (patterns, negation, hashed |1|salt|hash entries) and
+// verify a presented host key. Pure apart from the cached file read.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { KnownHostEntry } from '../pool/messages.js';
+
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  const out: KnownHostEntry[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const parts = line.split(/\s+/);
+    let marker: KnownHostEntry['marker'];
+    if (parts[0] === '@revoked' || parts[0] === '@cert-authority') marker = parts.shift() as KnownHostEntry['marker'];
+    const [hosts, keyType, keyBase64] = parts;
+    if (!hosts || !keyType || !keyBase64) continue;
+    out.push({ ...(marker ? { marker } : {}), hosts, keyType, keyBase64 });
+  }
+  return out;
+}
+
+/** How the host is written in known_hosts: `host`, or `[host]:port` off port 22. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i');
+}
+
+function hashedMatches(entry: string, name: string): boolean {
+  const [, , salt, hash] = entry.split('|');
+  if (!salt || !hash) return false;
+  const mac = crypto.createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+  return mac === hash;
+}
+
+/** OpenSSH semantics: any negated pattern that matches vetoes the line; else any positive match. */
+export function hostsFieldMatches(field: string, name: string): boolean {
+  if (field.startsWith('|1|')) return hashedMatches(field, name);
+  let matched = false;
+  for (const pat of field.split(',')) {
+    if (pat.startsWith('!')) {
+      if (globToRegExp(pat.slice(1)).test(name)) return false;
+    } else if (globToRegExp(pat).test(name)) {
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+export type Verdict =
+  | { kind: 'ok' }
+  | { kind: 'unknown' }
+  | { kind: 'mismatch'; message: string }
+  | { kind: 'revoked'; message: string };
+
+/** The key type named inside an SSH public key blob (its first string). */
+export function blobKeyType(blob: Buffer): string {
+  if (blob.length < 4) return '';
+  const n = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + n).toString('latin1');
+}
+
+export function verifyHostKey(entries: KnownHostEntry[], name: string, blob: Buffer): Verdict {
+  const keyType = blobKeyType(blob);
+  const b64 = blob.toString('base64');
+  if (entries.some((e) => e.marker === '@revoked' && e.keyBase64 === b64)) {
+    return { kind: 'revoked', message: `the ${keyType} host key presented by ${name} is marked @revoked in known_hosts` };
+  }
+  const forHost = entries.filter((e) => e.marker === undefined && hostsFieldMatches(e.hosts, name));
+  if (forHost.length === 0) return { kind: 'unknown' };
+  if (forHost.some((e) => e.keyType === keyType && e.keyBase64 === b64)) return { kind: 'ok' };
+  const fp = `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  if (forHost.some((e) => e.keyType === keyType)) {
+    return { kind: 'mismatch', message: `host key for ${name} has CHANGED: ${keyType} ${fp} does not match known_hosts` };
+  }
+  const known = [...new Set(forHost.map((e) => e.keyType))].join(', ');
+  return { kind: 'mismatch', message: `${name} presented a ${keyType} key (${fp}) but known_hosts holds only ${known} for it` };
+}
+
+/** Key types already known for a host, so the client asks for those first (as OpenSSH does). */
+export function knownKeyTypes(entries: KnownHostEntry[], name: string): string[] {
+  return [...new Set(entries.filter((e) => e.marker === undefined && hostsFieldMatches(e.hosts, name)).map((e) => e.keyType))];
+}
+
+const cache = new Map<string, { mtimeMs: number; size: number; entries: KnownHostEntry[] }>();
+
+/** known_hosts entries, re-read only when the file changed (one read per thread per run, typically). */
+export function loadKnownHosts(file: string): KnownHostEntry[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return [];
+  }
+  const hit = cache.get(file);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.entries;
+  let text = '';
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  const entries = parseKnownHosts(text);
+  cache.set(file, { mtimeMs: st.mtimeMs, size: st.size, entries });
+  return entries;
+}
