@@ -60,7 +60,8 @@ export function parseInventory(file: string, text: string, opts: ParseInventoryO
   const invalid: InvalidRow[] = [];
   const seen = new Map<string, number>();
   type Row = { record: string[]; info: { lines: number } };
-  const rows = parse(text, {
+  // CRLF -> LF first: csv-parse counts a lone CR as a line of its own, which skews line numbers.
+  const rows = parse(text.replace(/\r\n/g, '\n'), {
     bom: true,
     relax_column_count: true,
     relax_quotes: true,
