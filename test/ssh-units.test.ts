@@ -1,0 +1,107 @@
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import t from 'tap';
+import { FrameReader } from '../src/collections/frames.js';
+import { buildScript, decodeScriptHeader } from '../src/collections/script.js';
+import type { CollectionDef } from '../src/collections/types.js';
+import { blobKeyType, hostsFieldMatches, knownHostsName, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
+
+function def(type: string, command: string, timeoutMs = 30_000): CollectionDef {
+  return { type, command, multi: false, timeoutMs, enabled: true };
+}
+
+function decodeAll(nonce: string, chunks: Buffer[]) {
+  const steps: Record<number, { out: Buffer[]; code?: number }> = {};
+  const r = new FrameReader(nonce, {
+    begin: (i) => { steps[i] = { out: [] }; },
+    data: (i, c) => { steps[i]?.out.push(Buffer.from(c)); },
+    end: (i, code) => { steps[i]!.code = code; },
+  });
+  for (const c of chunks) r.push(c);
+  return Object.fromEntries(Object.entries(steps).map(([i, s]) => [i, { out: Buffer.concat(s.out).toString('latin1'), code: s.code }]));
+}
+
+t.test('the generated script runs in a real sh and its frames decode', async (t) => {
+  const nonce = crypto.randomBytes(8).toString('hex');
+  const steps = [
+    def('plain', 'echo hello'),
+    def('noeol', "printf 'no newline'"),
+    def('fails', 'echo out; exit 3'),
+    def('quotes', `echo "it's \\"quoted\\"" '$HOME'`),
+    def('fake-marker', `echo "@@${nonce} E 4 0 is not an end"; echo after`),
+    def('slow', 'sleep 5; echo late', 1000),
+    def('binary', "printf 'a\\000b\\377c'"),
+  ].map((d, index) => ({ index, def: d }));
+  const script = buildScript(nonce, steps);
+  const header = decodeScriptHeader(script);
+  t.equal(header?.nonce, nonce);
+  t.same(header?.steps.map((s) => s.type), steps.map((s) => s.def.type));
+  t.equal(header?.steps[5]?.timeoutSeconds, 1);
+  const out = execFileSync('sh', ['-c', script]);
+  // Feed it back one byte at a time: markers split anywhere must still decode.
+  const bytes = [...out].map((b) => Buffer.from([b]));
+  for (const chunks of [[out], bytes]) {
+    const got = decodeAll(nonce, chunks);
+    t.same(got[0], { out: 'hello\n', code: 0 });
+    t.same(got[1], { out: 'no newline', code: 0 });
+    t.same(got[2], { out: 'out\n', code: 3 });
+    t.same(got[3], { out: `it's "quoted" $HOME\n`, code: 0 });
+    t.same(got[4], { out: `@@${nonce} E 4 0 is not an end\nafter\n`, code: 0 }, 'a marker not at line start is data');
+    t.equal(got[5]?.code, 124, 'the host-side timeout stopped the slow step');
+    t.same(got[6], { out: 'a\u0000b\u00ffc', code: 0 });
+  }
+});
+
+t.test('noise before the first frame is ignored', async (t) => {
+  const got = decodeAll('abc', [Buffer.from('motd junk\n@@abc B 0\nvalue\n@@abc E 0 0\n')]);
+  t.same(got[0], { out: 'value', code: 0 });
+});
+
+const ED = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+const ED2 = 'AAAAC3NzaC1lZDI1NTE5AAAAIB8nKJrA7dJyYkqgKe8JA1y9vRr4J4oGd5R0WcG9mX1c';
+
+t.test('known_hosts: plain, port form, patterns, negation, hashed, revoked', async (t) => {
+  const blob = Buffer.from(ED, 'base64');
+  t.equal(blobKeyType(blob), 'ssh-ed25519');
+  t.equal(knownHostsName('Db7.AMS', 22), 'db7.ams');
+  t.equal(knownHostsName('db7.ams', 2222), '[db7.ams]:2222');
+  t.ok(hostsFieldMatches('a.example,db7.ams', 'db7.ams'));
+  t.ok(hostsFieldMatches('*.ams', 'db7.ams'));
+  t.ok(hostsFieldMatches('db?.ams', 'db7.ams'));
+  t.notOk(hostsFieldMatches('*.ams,!db7.ams', 'db7.ams'), 'negation vetoes');
+  t.ok(hostsFieldMatches('[db7.ams]:2222', '[db7.ams]:2222'));
+  t.notOk(hostsFieldMatches('db7.ams', '[db7.ams]:2222'), 'a non-22 port needs the bracket form');
+
+  const salt = crypto.randomBytes(20);
+  const hash = crypto.createHmac('sha1', salt).update('[db7.ams]:2222').digest('base64');
+  const entries = parseKnownHosts([
+    '# comment', '',
+    `|1|${salt.toString('base64')}|${hash} ssh-ed25519 ${ED}`,
+    `web1.ams ssh-ed25519 ${ED}`,
+    `changed.ams ssh-ed25519 ${ED2}`,
+    `rsaonly.ams ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ`,
+    `@revoked * ssh-ed25519 ${ED2}`,
+    'garbage-line',
+  ].join('\n'));
+  t.equal(entries.length, 5);
+  t.same(verifyHostKey(entries, '[db7.ams]:2222', blob), { kind: 'ok' }, 'hashed entry');
+  t.same(verifyHostKey(entries, 'web1.ams', blob), { kind: 'ok' });
+  t.same(verifyHostKey(entries, 'new.ams', blob), { kind: 'unknown' });
+  t.match(verifyHostKey(entries, 'changed.ams', blob), { kind: 'mismatch', message: /CHANGED/ });
+  t.match(verifyHostKey(entries, 'rsaonly.ams', blob), { kind: 'mismatch', message: /holds only ssh-rsa/ });
+  t.match(verifyHostKey(entries, 'anything', Buffer.from(ED2, 'base64')), { kind: 'revoked' });
+});
+
+t.test('known_hosts hashing agrees with ssh-keygen -F', async (t) => {
+  const dir = t.testdir({ kh: `[db7.ams]:2222 ssh-ed25519 ${ED}\n` });
+  try {
+    execFileSync('ssh-keygen', ['-H', '-f', `${dir}/kh`], { stdio: 'ignore' });
+  } catch {
+    t.skip('ssh-keygen not available');
+    return;
+  }
+  const { readFileSync } = await import('node:fs');
+  const entries = parseKnownHosts(readFileSync(`${dir}/kh`, 'utf8'));
+  t.ok(entries[0]?.hosts.startsWith('|1|'), 'ssh-keygen hashed it');
+  t.same(verifyHostKey(entries, '[db7.ams]:2222', Buffer.from(ED, 'base64')), { kind: 'ok' });
+});
