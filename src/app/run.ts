@@ -11,12 +11,13 @@ import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { orderHosts } from '../inventory/order.js';
 import { acquireLock, type HeldLock } from '../lock/run-lock.js';
+import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
-import { buildStatus, SUCCESS_OUTCOMES, type Interruption } from '../report/status-json.js';
+import { buildStatus, renderJson, SUCCESS_OUTCOMES, type Interruption } from '../report/status-json.js';
 import { openStore } from '../store/store.js';
 import type { Store } from '../store/store.js';
-import { JellyfishError, StorageError } from './errors.js';
+import { StorageError } from './errors.js';
 import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
@@ -76,11 +77,11 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const workers = Math.min(resolveWorkers(config.collector.workers), threads);
 
   let interrupted: Interruption | undefined;
-  let wake: (() => void) | undefined;
+  let stopFeeding: (() => void) | undefined;
   const interrupt = (i: Interruption) => {
     if (interrupted) return;
     interrupted = i;
-    wake?.();
+    stopFeeding?.();
   };
 
   const lock: HeldLock = await acquireLock(req.lockFile, req.mode, (err) => {
@@ -125,14 +126,14 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       name: h.host, label: h.label, host: h.host, port: h.port ?? config.ssh.port, collections, ssh, deadlineAt,
     });
     const progress = { done: 0, total: queue.length, ok: 0, failed: 0, inFlight: 0, startedAt: startedAt.getTime() };
-    const inFlight = new Set<string>();
+    let inFlightCount = () => 0;
     const accept = (r: HostResult) => {
       results.set(r.label, r);
       batch.push(r);
       if (r.learnedHostKey) learned.push(r.learnedHostKey);
       progress.done += 1;
       if (SUCCESS_OUTCOMES.has(r.outcome)) progress.ok += 1; else progress.failed += 1;
-      progress.inFlight = inFlight.size;
+      progress.inFlight = inFlightCount();
       log.verbose(hostLine(r, progress.done, progress.total));
       log.progress(progress);
       if (batch.length >= FLUSH_AT) flush();
@@ -141,54 +142,25 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     pool = new HostPool(workers, threads);
     const activePool = pool;
     log.startProgress();
-    let deadlineHit = false;
-    await new Promise<void>((resolveAll) => {
-      let next = 0;
-      let finished = false;
-      let graceTimer: NodeJS.Timeout | undefined;
-      const end = () => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(deadlineTimer);
-        if (graceTimer) clearTimeout(graceTimer);
-        resolveAll();
-      };
-      // Hosts still in flight when we stop waiting get a result of their own: nothing is lost.
-      const abandon = (code: 'DEADLINE' | 'INTERRUPTED', message: string) => {
+    const feeder = dispatch<InventoryHost, HostResult>({
+      items: queue,
+      key: (h) => h.label,
+      threads,
+      deadlineAt,
+      graceMs: DEADLINE_GRACE_MS,
+      run: (h) => activePool.run(hostTask(h)),
+      onResult: (r, h) => accept({ ...r, label: h.label }),
+      writeOff: (h, reason) => {
         const now = Date.now();
-        for (const label of [...inFlight]) {
-          inFlight.delete(label);
-          accept({ label, outcome: 'timeout', code, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 });
-        }
-      };
-      const pump = () => {
-        if (finished) return;
-        if (interrupted) {
-          abandon('INTERRUPTED', `run stopped: ${interrupted.reason}`);
-          return end();
-        }
-        while (!deadlineHit && inFlight.size < threads && next < queue.length) {
-          const h = queue[next++] as InventoryHost;
-          inFlight.add(h.label);
-          progress.inFlight = inFlight.size;
-          activePool.run(hostTask(h)).then((r) => {
-            if (!inFlight.delete(h.label)) return; // already written off at the deadline or a signal
-            accept({ ...r, label: h.label });
-            pump();
-          });
-        }
-        if (inFlight.size === 0 && (deadlineHit || next >= queue.length)) end();
-      };
-      const deadlineTimer = setTimeout(() => {
-        deadlineHit = next < queue.length || inFlight.size > 0;
-        if (!deadlineHit) return;
-        log.warn(`threadtimeout reached: ${queue.length - next} hosts not started, ${inFlight.size} in flight are being stopped`);
-        graceTimer = setTimeout(() => { abandon('DEADLINE', 'stopped at the run deadline (threadtimeout)'); end(); }, DEADLINE_GRACE_MS);
-        pump();
-      }, Math.max(0, deadlineAt - Date.now()));
-      wake = pump;
-      pump();
+        const message = reason === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `run stopped: ${interrupted?.reason ?? 'interrupted'}`;
+        return { label: h.label, outcome: 'timeout', code: reason, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 };
+      },
+      onDeadline: (notStarted, flying) => log.warn(`threadtimeout reached: ${notStarted} hosts not started, ${flying} in flight are being stopped`),
     });
+    inFlightCount = feeder.inFlight;
+    stopFeeding = () => feeder.interrupt();
+    if (interrupted) feeder.interrupt();
+    const { deadlineHit } = await feeder.done;
     log.stopProgress();
     clearInterval(flushTimer);
     flush();
@@ -210,15 +182,12 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (storageFailure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
     if (config.results.outputJsonFile) {
       try {
-        writeAtomically(config.results.resultJson, JSON.stringify(json, null, 2) + '\n');
+        writeAtomically(config.results.resultJson, renderJson(json) + "\n");
       } catch (e) {
         log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
       }
     }
     return { json, exitCode };
-  } catch (e) {
-    if (e instanceof JellyfishError) throw e;
-    throw e;
   } finally {
     log.stopProgress();
     process.off('SIGINT', onSignal);

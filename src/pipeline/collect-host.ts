@@ -50,7 +50,7 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
     aborted = true;
     client?.destroy();
     wakeAbort?.();
-  }, Math.max(0, hostEnd - Date.now()));
+  }, Math.min(Math.max(0, hostEnd - Date.now()), 2 ** 31 - 1));
 
   const finish = (outcome: Outcome, code?: ErrorCode, message?: string, extra: Partial<HostResult> = {}): HostResult => ({
     label: task.label,

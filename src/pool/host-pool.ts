@@ -27,10 +27,11 @@ export function resolveWorkers(setting: number | 'auto'): number {
 export class HostPool {
   private readonly piscina: Piscina | undefined;
 
-  constructor(readonly workers: number, readonly threads: number) {
+  /** `filename` replaces the worker entry (tests use tiny fixture workers that sleep, hang or throw). */
+  constructor(readonly workers: number, readonly threads: number, filename: string = workerFile()) {
     if (workers > 0) {
       this.piscina = new Piscina({
-        filename: workerFile(),
+        filename,
         // Threads live for the whole run: starting one costs a JIT warm-up.
         minThreads: workers,
         maxThreads: workers,

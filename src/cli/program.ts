@@ -1,0 +1,56 @@
+// The commander program: flags -> requests -> actions. The only place errors become exit codes.
+// (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
+import { Command, CommanderError } from 'commander';
+import { JellyfishError, LockHeldError } from '../app/errors.js';
+import { VERSION } from '../app/version.js';
+import { renderJson } from '../report/status-json.js';
+import { registerRun } from './run-command.js';
+
+/** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
+const EXIT_SAFETY_MS = 5_000;
+
+function finish(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_SAFETY_MS).unref();
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('jellyfish')
+    .description('Profile a fleet of Linux servers over SSH into a fact-history database (run it from cron).')
+    .version(VERSION, '--version', 'print the version')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRun(program, finish);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; anything else is a usage error (64).
+      finish(e.exitCode === 0 ? 0 : 64);
+      return;
+    }
+    if (e instanceof LockHeldError) {
+      process.stdout.write(renderJson({ locked: true, holder: e.holder }) + '\n');
+      process.stderr.write(`jellyfish: ${e.message}\n`);
+      finish(75);
+      return;
+    }
+    if (e instanceof JellyfishError) {
+      process.stderr.write(`jellyfish: error: ${e.message}\n`);
+      finish(e.exitCode);
+      return;
+    }
+    process.stderr.write(`jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}\n`);
+    finish(70);
+  }
+}
+
