@@ -1,0 +1,71 @@
+// The run lock: holder details, exit 75 for a live holder, takeover after SIGKILL, compromise.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { LockHeldError } from '../src/app/errors.js';
+import { acquireLock, lockState, readHolder } from '../src/lock/run-lock.js';
+
+t.test('a second taker gets LockHeldError (75) naming the holder', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'var', 'jf.lock');
+  const lock = await acquireLock(file, 'run', () => {});
+  t.equal((fs.statSync(path.dirname(file)).mode & 0o777), 0o700, 'lock folder is 0700');
+  t.equal((fs.statSync(file).mode & 0o777), 0o600, 'holder file is 0600');
+  t.same(readHolder(file), { pid: process.pid, hostname: os.hostname(), started_at: lock.holder.started_at, mode: 'run' });
+  t.equal(lockState(file).held, true);
+  try {
+    await acquireLock(file, 'run', () => {});
+    t.fail('second acquire must fail');
+  } catch (e) {
+    t.ok(e instanceof LockHeldError);
+    t.equal((e as LockHeldError).exitCode, 75);
+    t.equal((e as LockHeldError).holder.pid, process.pid);
+  }
+  await lock.release();
+  t.equal(lockState(file).held, false);
+  const again = await acquireLock(file, 'run', () => {});
+  await again.release();
+});
+
+t.test('the lock of a SIGKILLed holder is taken over at once', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  const script = path.join(dir, 'hold.ts');
+  fs.writeFileSync(script, `import { acquireLock } from ${JSON.stringify(path.resolve('src/lock/run-lock.ts'))};\nawait acquireLock(${JSON.stringify(file)}, 'run', () => {});\nconsole.log('held');\nsetInterval(() => {}, 1000);\n`);
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('held')) resolve(); }));
+  await t.rejects(acquireLock(file, 'run', () => {}), LockHeldError, 'held while the child lives');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  const started = Date.now();
+  const lock = await acquireLock(file, 'run', () => {});
+  t.ok(Date.now() - started < 5_000, 'taken over without waiting for staleness');
+  t.equal(readHolder(file)?.pid, process.pid);
+  await lock.release();
+});
+
+t.test('a stale lock from another machine is taken over once stale', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  fs.mkdirSync(`${file}.lock`);
+  fs.writeFileSync(file, JSON.stringify({ pid: 1, hostname: 'elsewhere', started_at: '2026-01-01T00:00:00Z', mode: 'run' }));
+  const old = new Date(Date.now() - 120_000);
+  fs.utimesSync(`${file}.lock`, old, old);
+  const lock = await acquireLock(file, 'run', () => {});
+  t.equal(readHolder(file)?.pid, process.pid);
+  await lock.release();
+});
+
+t.test('a lock removed under a live holder reports compromise instead of crashing', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  let compromised: Error | undefined;
+  const lock = await acquireLock(file, 'run', (e) => { compromised = e; });
+  fs.rmdirSync(`${file}.lock`);
+  const until = Date.now() + 15_000;
+  while (!compromised && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  t.ok(compromised, 'onCompromised was called');
+  await lock.release();
+});
