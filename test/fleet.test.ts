@@ -252,7 +252,7 @@ t.test('refuse: connection refused', async (t) => {
 
 t.test('hang: TCP accepts, SSH never starts', async (t) => {
   const c = await connect(addr(3), key, { readyTimeout: 1000 });
-  t.equal(c.error?.level, 'client-timeout', c.error?.message);
+  t.equal(c.error?.level, 'client-timeout', String(c.error?.message));
   t.ok(c.ms >= 900, `gave up after ${c.ms} ms`);
 });
 
@@ -266,13 +266,13 @@ t.test('banner-hang: banner, then silence', async (t) => {
   });
   t.equal(banner, 'SSH-2.0-OpenSSH_9.2\r\n', 'only the banner within 500 ms');
   const c = await connect(addr(4), key, { readyTimeout: 1000 });
-  t.equal(c.error?.level, 'client-timeout', c.error?.message);
+  t.equal(c.error?.level, 'client-timeout', String(c.error?.message));
 });
 
 t.test('auth-reject: every method is rejected', async (t) => {
   const before = fleet.stats().authFailed;
   const c = await connect(addr(5), key);
-  t.equal(c.error?.level, 'client-authentication', c.error?.message);
+  t.equal(c.error?.level, 'client-authentication', String(c.error?.message));
   t.ok(fleet.stats().authFailed > before);
 });
 
@@ -336,7 +336,7 @@ t.test('channel-refuse: session channels are refused', async (t) => {
   const c = await connect(addr(10), key);
   t.notOk(c.error, 'auth works');
   const r = await exec(c.client!, script(nonce(), ['a']));
-  t.ok(r.error, r.error?.message);
+  t.ok(r.error, String(r.error?.message));
   c.client!.end();
 });
 
