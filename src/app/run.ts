@@ -60,6 +60,11 @@ function hostLine(r: HostResult, done: number, total: number): string {
   return `[${done}/${total}] ${r.label} ${r.outcome} ${secs}s${detail}`;
 }
 
+function processUsage(): { peakRssMb: number; cpuSeconds: number } {
+  const u = process.resourceUsage();
+  return { peakRssMb: Math.round(u.maxRSS / 1024), cpuSeconds: Math.round((u.userCPUTime + u.systemCPUTime) / 1e5) / 10 };
+}
+
 export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const { config, log } = req;
   const startedAt = new Date();
@@ -171,6 +176,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       hosts: ordered, results, sapi, invalid: inventory.invalid.map((r) => ({ ...r, file: inventory.file })),
       deadlineHit: deadlineHit && !interrupted, ...(interrupted ? { interrupted } : {}),
       maxFailPercent: config.results.maxFailPercent, limitMs: req.limitMs,
+      usage: processUsage(),
     });
     let exitCode = json.exit_code as number;
     try {

@@ -26,6 +26,8 @@ export interface StatusInput {
   maxFailPercent: number;
   /** the wall-clock limit, for the Timeout text */
   limitMs: number;
+  /** what the run cost this process, all threads included: capacity planning from the JSON alone */
+  usage?: { peakRssMb: number; cpuSeconds: number };
 }
 
 export const SUCCESS_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(['ok', 'partial']);
@@ -87,6 +89,7 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
     finished_at: input.finishedAt.toISOString(),
     exit_code: exitCode,
     version: input.version,
+    ...(input.usage ? { peak_rss_mb: input.usage.peakRssMb, cpu_seconds: input.usage.cpuSeconds } : {}),
   };
   if (input.deadlineHit) {
     json.Timeout = `Timeout reached at ${(input.limitMs / 1000).toFixed(1)} seconds with ${notStarted.length} items left on the queue.`;
