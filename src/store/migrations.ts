@@ -1,0 +1,57 @@
+// Numbered schema migrations. Each runs once, in a transaction, and is recorded in
+// schema_migrations. Kept to portable SQL (INTEGER keys, TEXT ISO-8601 UTC timestamps) so the
+// planned PostgreSQL backend can apply the same list.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'hosts, runs, attempts, fact intervals',
+    sql: `
+CREATE TABLE hosts (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  srvtype TEXT, pop TEXT, status TEXT, is_prod INTEGER NOT NULL DEFAULT 0,
+  first_seen_at TEXT NOT NULL,
+  last_attempt_at TEXT, last_success_at TEXT,
+  last_outcome TEXT, last_code TEXT, last_message TEXT, last_run_id INTEGER,
+  sapi_at TEXT
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  mode TEXT NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT,
+  pid INTEGER, hostname TEXT, threads INTEGER, workers INTEGER,
+  exit_code INTEGER, summary TEXT
+);
+CREATE TABLE attempts (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  started_at TEXT NOT NULL, finished_at TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL, code TEXT, message TEXT, output_bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX attempts_run ON attempts(run_id);
+CREATE INDEX attempts_host ON attempts(host_id, id);
+CREATE TABLE attempt_collections (
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  type TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER, message TEXT, duration_ms INTEGER NOT NULL
+);
+CREATE INDEX attempt_collections_attempt ON attempt_collections(attempt_id);
+CREATE TABLE facts (
+  id INTEGER PRIMARY KEY,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  type TEXT NOT NULL, subtype TEXT NOT NULL, value TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+  is_current INTEGER NOT NULL
+);
+CREATE INDEX facts_host_type ON facts(host_id, type, is_current);
+CREATE INDEX facts_audit ON facts(type, subtype, value);
+`,
+  },
+];

@@ -1,0 +1,65 @@
+// The store interface every backend implements (SQLite now; PostgreSQL is planned), and the
+// opener. Only the main thread holds a store; it is the single writer.
+import type { InventoryHost } from '../inventory/host.js';
+import type { HostResult } from '../pool/messages.js';
+import { SqliteStore } from './sqlite-store.js';
+
+export interface RunInfo {
+  mode: 'run' | 'gap-fix';
+  startedAt: Date;
+  pid: number;
+  hostname: string;
+  threads: number;
+  workers: number;
+}
+
+export interface HostState {
+  name: string;
+  isProd: boolean;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  lastOutcome: string | null;
+  lastCode: string | null;
+  lastMessage: string | null;
+}
+
+export interface FactRow {
+  type: string;
+  subtype: string;
+  value: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface RunRow {
+  id: number;
+  mode: string;
+  startedAt: string;
+  finishedAt: string | null;
+  exitCode: number | null;
+  summary: string | null;
+}
+
+export interface Store {
+  readonly path: string;
+  beginRun(info: RunInfo): number;
+  /** one transaction: new hosts inserted, known ones get the inventory's srvtype/pop/status */
+  upsertHosts(hosts: InventoryHost[]): void;
+  /** label -> epoch ms of the last successful collection (one query) */
+  lastSuccessByHost(): Map<string, number>;
+  /** labels whose agent pushed at or after `sinceMs` (one query) */
+  sapiHostsSince(sinceMs: number): Set<string>;
+  /** one transaction per batch: attempts, their collections, fact intervals, hosts.last_* */
+  recordResults(runId: number, results: HostResult[]): void;
+  finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void;
+  hostStates(): HostState[];
+  currentFacts(host: string, type?: string): FactRow[];
+  lastRun(): RunRow | undefined;
+  factRowCount(): number;
+  integrityCheck(): string;
+  close(): void;
+}
+
+export function openStore(path: string, opts: { readonly?: boolean } = {}): Store {
+  return SqliteStore.open(path, opts);
+}
