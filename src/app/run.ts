@@ -173,7 +173,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const finishedAt = new Date();
     const json = buildStatus({
       mode: req.mode, runId, version: VERSION, startedAt, finishedAt, threads: req.threads, workers,
-      hosts: ordered, results, sapi, invalid: inventory.invalid.map((r) => ({ ...r, file: inventory.file })),
+      hosts: mine, results, sapi, invalid: inventory.invalid.map((r) => ({ ...r, file: inventory.file })),
       deadlineHit: deadlineHit && !interrupted, ...(interrupted ? { interrupted } : {}),
       maxFailPercent: config.results.maxFailPercent, limitMs: req.limitMs,
       usage: processUsage(),

@@ -16,7 +16,7 @@ export interface StatusInput {
   finishedAt: Date;
   threads: number;
   workers: number;
-  /** valid inventory hosts this run was responsible for, in dispatch order */
+  /** valid inventory hosts this run was responsible for, in inventory order (the lists keep it) */
   hosts: InventoryHost[];
   results: Map<string, HostResult>;
   sapi: Set<string>;
