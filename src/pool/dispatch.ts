@@ -3,6 +3,8 @@
 // once on interrupt), so every item ends with exactly one result, however its thread behaves.
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** An item started this close to the deadline could not finish anyway: it is left not-started. */
+const LAST_START_MARGIN_MS = 100;
 
 export type WriteOffReason = 'DEADLINE' | 'INTERRUPTED';
 
@@ -57,6 +59,13 @@ export function dispatch<T, R>(o: DispatchOptions<T, R>): Dispatch {
   };
   const pump = () => {
     if (finished) return;
+    // Hosts stop themselves at the deadline on their own timers, which may fire a moment before
+    // ours: never start an item in that last moment only to write it off at once.
+    if (!deadlineHit && Date.now() >= o.deadlineAt - LAST_START_MARGIN_MS && next < o.items.length) {
+      clearTimeout(deadlineTimer);
+      onDeadlineTimer(true);
+      return;
+    }
     while (!deadlineHit && !interrupted && inFlight.size < o.threads && next < o.items.length) {
       const item = o.items[next++] as T;
       const k = o.key(item);
@@ -78,17 +87,17 @@ export function dispatch<T, R>(o: DispatchOptions<T, R>): Dispatch {
     }
     if (inFlight.size === 0 && (deadlineHit || interrupted || next >= o.items.length)) end();
   };
-  const onDeadlineTimer = () => {
-    if (finished) return;
+  const onDeadlineTimer = (early = false) => {
+    if (finished || deadlineHit) return;
     // setTimeout holds at most ~24.8 days; a longer limit re-arms until it is really due.
     const left = o.deadlineAt - Date.now();
-    if (left > 0) { deadlineTimer = setTimeout(onDeadlineTimer, Math.min(left, MAX_TIMER_MS)); return; }
+    if (left > 0 && !early) { deadlineTimer = setTimeout(() => onDeadlineTimer(), Math.min(left, MAX_TIMER_MS)); return; }
     deadlineHit = true;
     o.onDeadline?.(o.items.length - next, inFlight.size);
     graceTimer = setTimeout(() => { writeOffAll('DEADLINE'); end(); }, o.graceMs);
     pump();
   };
-  let deadlineTimer = setTimeout(onDeadlineTimer, Math.min(Math.max(0, o.deadlineAt - Date.now()), MAX_TIMER_MS));
+  let deadlineTimer = setTimeout(() => onDeadlineTimer(), Math.min(Math.max(0, o.deadlineAt - Date.now()), MAX_TIMER_MS));
 
   queueMicrotask(pump);
   return {
