@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import ssh2 from 'ssh2';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
@@ -151,4 +152,31 @@ t.test('a group-readable key is refused like OpenSSH does', async (t) => {
   t.equal(r.code, 78);
   t.match(r.stderr, /accessible by group or others \(mode 0640\)/);
   t.notMatch(r.stderr + r.stdout, /PRIVATE KEY/, 'no key material in output');
+});
+
+t.test('after kill -9 of a run, the next run takes the lock over and the database is intact', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 4, base: '127.31.5.1', port: 2222, dir, faults: { '127.31.5.1': { kind: 'hang' } } });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`),
+    ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '10m' } },
+  });
+  const killed = await run(['run', '-c', 'scheduler.ini'], { cwd: dir, killAfterMs: 2_000, signal: 'SIGKILL' });
+  t.equal(killed.signal, 'SIGKILL');
+  t.ok(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'the killed run left its lock behind');
+  const started = Date.now();
+  const next = await run(['run', '-c', 'scheduler.ini', '--threadtimeout', '3s'], { cwd: dir });
+  t.equal(next.code, 2, next.stderr);
+  t.ok(Date.now() - started < 60_000, 'the next run started within 60 s');
+  const json = JSON.parse(next.stdout);
+  t.same(statusProblems(json, labels), []);
+  const db = new Database(path.join(dir, 'var/jf.db'), { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  const runs = db.prepare('SELECT id, finished_at FROM runs ORDER BY id').all() as { id: number; finished_at: string | null }[];
+  t.equal(runs.length, 2);
+  t.equal(runs[0]?.finished_at, null, 'the killed run never finished');
+  t.ok(runs[1]?.finished_at);
 });
