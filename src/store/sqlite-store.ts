@@ -22,6 +22,11 @@ export class SqliteStore implements Store {
 
   private constructor(readonly path: string, private readonly db: Database.Database) {}
 
+  /** The SQLite handle, for the SQLite-specific modules beside this one (read queries, ingest, prune). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   static open(file: string, opts: { readonly?: boolean } = {}): SqliteStore {
     const fail = (e: unknown): never => {
       throw new StorageError(`${file}: cannot open the database: ${describe(e)}`);

@@ -4,6 +4,8 @@ import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { SqliteStore } from './sqlite-store.js';
 
+export { SqliteStore };
+
 export interface RunInfo {
   mode: 'run' | 'gap-fix';
   startedAt: Date;
@@ -60,6 +62,6 @@ export interface Store {
   close(): void;
 }
 
-export function openStore(path: string, opts: { readonly?: boolean } = {}): Store {
+export function openStore(path: string, opts: { readonly?: boolean } = {}): SqliteStore {
   return SqliteStore.open(path, opts);
 }
