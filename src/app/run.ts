@@ -28,6 +28,13 @@ const DEADLINE_GRACE_MS = 2_000;
 /** Results are written in batches: one transaction per batch, at most this often or this big. */
 const FLUSH_EVERY_MS = 500;
 const FLUSH_AT = 500;
+/** Consecutive busy flushes (each waits WRITER_BUSY_MS) before the database counts as unusable. */
+const MAX_BUSY_RETRIES = 60;
+/**
+ * The writer waits this long for another writer per attempt. Short, because the wait blocks the
+ * main thread (deadline timer, lock refresh); the other writer's batches are short too.
+ */
+const WRITER_BUSY_MS = 1_000;
 
 export interface RunRequest {
   mode: 'run' | 'gap-fix';
@@ -99,7 +106,9 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    store = openStore(config.storage.database);
+    const opened = openStore(config.storage.database);
+    store = opened;
+    opened.database.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
     const runId = store.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers });
     store.upsertHosts(inventory.hosts);
     const mine = req.select ? req.select(inventory.hosts, store) : inventory.hosts;
@@ -112,6 +121,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let batch: HostResult[] = [];
     let learned: LearnedHostKey[] = [];
     let storageFailure: StorageError | undefined;
+    let busyStreak = 0;
     const flush = () => {
       if (learned.length) { appendKnownHosts(ssh.knownHostsPath, learned, (m) => log.warn(m)); learned = []; }
       if (batch.length === 0 || storageFailure || !store) return;
@@ -119,7 +129,15 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       batch = [];
       try {
         store.recordResults(runId, b);
+        busyStreak = 0;
       } catch (e) {
+        // Another writer (gap-fix beside a run, an ingest) holds the database: keep the batch and
+        // try again at the next flush rather than fail; only a long streak is a real problem.
+        if (/SQLITE_BUSY|SQLITE_LOCKED/.test((e as Error).message) && ++busyStreak < MAX_BUSY_RETRIES) {
+          batch = b.concat(batch);
+          if (busyStreak === 1) log.warn(`${config.storage.database} is busy with another writer; retrying the batch`);
+          return;
+        }
         storageFailure = e instanceof StorageError ? e : new StorageError(`${config.storage.database}: ${(e as Error).message}`);
         log.error(storageFailure.message);
         interrupt({ reason: 'storage error', exitCode: 74 });

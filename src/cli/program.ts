@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
+import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, finish);
+  registerGapFix(program, finish);
   for (const c of program.commands) c.exitOverride().showHelpAfterError();
   return program;
 }

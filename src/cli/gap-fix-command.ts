@@ -1,0 +1,53 @@
+// `jellyfish gap-fix`: collect prod hosts without a recent success; `--list` only names them.
+import type { Command } from 'commander';
+import { selectGapHosts } from '../app/gap-fix.js';
+import { Log } from '../app/log.js';
+import { collectRun } from '../app/run.js';
+import { readInventory } from '../inventory/csv.js';
+import { gapfixLockFile } from '../lock/lock-files.js';
+import { renderJson } from '../report/status-json.js';
+import { openStore } from '../store/store.js';
+import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
+
+export function registerGapFix(program: Command, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('gap-fix')
+    .description('collect the production hosts with no successful collection within [gapfix] max_age, with [gapfix] threads and threadtimeout; never takes the run lock (it has its own)')
+    .option('--list', 'only print {"found_gap": N, "gap_hosts": [...]}; collect nothing')
+    .option('-f', 'old spelling of --list')
+    .option('-V, --verbose', 'one line per host event on stderr')
+    .option('--compact', 'print the JSON on one line');
+  addConfigFlag(cmd);
+  addInventoryFlag(cmd);
+  cmd.addHelpText('after', `
+Exit codes as for \`run\` (0, 1, 2, 65, 74, 78, 130/143); 75 when another gap-fix holds the gap-fix lock.
+It runs beside a full \`run\` on the same database: both write through SQLite's busy timeout.`);
+  cmd.action(async (flags: CommonFlags & { list?: boolean; f?: boolean }) => {
+    const config = configFrom(flags);
+    const log = new Log(Boolean(flags.verbose));
+    const inventoryFile = inventoryFrom(flags, config);
+    const select = (hosts: Parameters<typeof selectGapHosts>[0], lastSuccess: Map<string, number>, pushers: Set<string>) =>
+      selectGapHosts(hosts, lastSuccess, pushers, Date.now(), config.gapfix.maxAgeMs);
+
+    if (flags.list || flags.f) {
+      const inventory = readInventory(inventoryFile, { prodStatuses: config.collector.prodStatuses });
+      for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
+      const store = openStore(config.storage.database);
+      try {
+        const gap = select(inventory.hosts, store.lastSuccessByHost(), store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
+        process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label) }, Boolean(flags.compact)) + '\n');
+      } finally {
+        store.close();
+      }
+      setExit(0);
+      return;
+    }
+    const { json, exitCode } = await collectRun({
+      mode: 'gap-fix', config, inventoryFile, log,
+      select: (hosts, store) => select(hosts, store.lastSuccessByHost(), store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs)),
+      lockFile: gapfixLockFile(config), threads: config.gapfix.threads, limitMs: config.gapfix.threadtimeoutMs,
+    });
+    process.stdout.write(renderJson(json, Boolean(flags.compact)) + '\n');
+    setExit(exitCode);
+  });
+}

@@ -1,0 +1,90 @@
+// gap-fix: names exactly the prod hosts the run missed, collects them once repaired, and runs
+// beside a full run on the same database without the run lock and without losing a write.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { statusProblems, writeEnv } from './helpers/run-env.js';
+
+const BIN = path.resolve('bin/jellyfish');
+
+function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.before(() => {
+  if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+});
+
+t.test('run, gap-fix --list, repair, gap-fix', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({
+    count: 10, base: '127.35.0.1', port: 2222, dir,
+    faults: { '127.35.0.2': { kind: 'refuse' }, '127.35.0.3': { kind: 'auth-reject' }, '127.35.0.8': { kind: 'refuse' } },
+  });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l, i) => `${l},web,ams,${i < 6 ? 'prod' : 'spare'}`) });
+
+  const run = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(run.code, 0, run.stderr);
+  t.same(JSON.parse(run.stdout).global_fail_hosts_list, ['127.35.0.2', '127.35.0.3', '127.35.0.8']);
+
+  const list = await jf(['gap-fix', '-c', 'scheduler.ini', '--list'], dir);
+  t.equal(list.code, 0, list.stderr);
+  t.same(JSON.parse(list.stdout), { found_gap: 2, gap_hosts: ['127.35.0.2', '127.35.0.3'] }, 'only the failed prod hosts');
+  const oldSpelling = await jf(['gap-fix', '-c', 'scheduler.ini', '-f'], dir);
+  t.same(JSON.parse(oldSpelling.stdout).gap_hosts, ['127.35.0.2', '127.35.0.3'], '-f still works');
+
+  await fleet.setFault('127.35.0.2', undefined);
+  await fleet.setFault('127.35.0.3', undefined);
+  const fix = await jf(['gap-fix', '-c', 'scheduler.ini'], dir);
+  t.equal(fix.code, 0, fix.stderr);
+  const json = JSON.parse(fix.stdout);
+  t.equal(json.mode, 'gap-fix');
+  t.equal(json.threads, 16, '[gapfix] threads');
+  t.same(json.global_success_hosts_list, ['127.35.0.2', '127.35.0.3']);
+  t.same(statusProblems(json, ['127.35.0.2', '127.35.0.3']), []);
+
+  const after = await jf(['gap-fix', '-c', 'scheduler.ini', '--list', '--compact'], dir);
+  t.equal(after.stdout.trim(), '{"found_gap":0,"gap_hosts":[]}');
+});
+
+t.test('gap-fix beside a full run: no run lock, no lost write', async (t) => {
+  const dir = t.testdir();
+  // Each exec answers after 400 ms, so the full run (4 pipelines, 40 hosts) lasts about 4 s.
+  const fleet = await startFleet({ count: 40, base: '127.35.1.1', port: 2222, dir, delayMs: 400 });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222,
+    rows: labels.map((l, i) => `${l},web,ams,${i % 2 ? 'spare' : 'prod'}`),
+    ini: { collector: { threads: '4' }, gapfix: { threads: '4' } },
+  });
+  const full = jf(['run', '-c', 'scheduler.ini'], dir);
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.ok(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'the full run holds the run lock');
+  const gap = await jf(['gap-fix', '-c', 'scheduler.ini'], dir);
+  const run = await full;
+  t.equal(gap.code, 0, gap.stderr);
+  t.equal(run.code, 0, run.stderr);
+  const gapJson = JSON.parse(gap.stdout);
+  const runJson = JSON.parse(run.stdout);
+  t.ok(gapJson.global_success_hosts > 0, `gap-fix collected ${gapJson.global_success_hosts} hosts while the run was on`);
+  t.equal(runJson.global_success_hosts, 40);
+  const db = new Database(path.join(dir, 'var/jf.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const count = (runId: number) => (db.prepare('SELECT COUNT(*) AS n FROM attempts WHERE run_id = ?').get(runId) as { n: number }).n;
+  t.equal(count(runJson.run_id), 40, 'every attempt of the run is stored');
+  t.equal(count(gapJson.run_id), gapJson.global_success_hosts + gapJson.global_fail_hosts, 'every attempt of the gap-fix is stored');
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+});
