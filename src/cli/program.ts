@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
+import { registerDoctor } from './doctor-command.js';
 import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, finish);
   registerGapFix(program, finish);
+  registerDoctor(program, finish);
   for (const c of program.commands) c.exitOverride().showHelpAfterError();
   return program;
 }

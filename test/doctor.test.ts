@@ -1,0 +1,57 @@
+// `jellyfish doctor` against a fixture host: every check passes on a good setup, and each broken
+// part is named without hiding the others.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { writeEnv } from './helpers/run-env.js';
+import { loadConfig } from '../src/config/load.js';
+
+const BIN = path.resolve('bin/jellyfish');
+function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.before(() => {
+  if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+});
+
+t.test('doctor', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 2, base: '127.37.0.1', port: 2222, dir, faults: { '127.37.0.2': { kind: 'refuse' } }, outputs: { doctor: 'Linux 6.1.0-fixture\n' } });
+  t.teardown(() => fleet.close());
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.37.0.1,web,ams,prod', 'bad row'] });
+
+  const good = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.37.0.1', '--json'], dir);
+  t.equal(good.code, 0, good.stdout + good.stderr);
+  const json = JSON.parse(good.stdout);
+  t.equal(json.ok, true);
+  t.same(json.checks.map((c: { name: string }) => c.name), ['config', 'inventory', 'collections', 'ssh key', 'known_hosts', 'database', 'lock', 'result_json', 'connect 127.37.0.1']);
+  t.match(json.checks[1].detail, /1 hosts \(1 prod\), 1 invalid rows \(line 2: fewer than 4 fields/);
+  t.match(json.checks[8].detail, /^ok in \d+ ms: Linux /);
+
+  const refused = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.37.0.2'], dir);
+  t.equal(refused.code, 1);
+  t.match(refused.stdout, /FAIL\s+connect 127\.37\.0\.2\s+unreachable ECONNREFUSED/);
+  t.match(refused.stdout, /ok\s+database/, 'the other checks still report');
+
+  fs.chmodSync(fleet.userKeyPath, 0o644);
+  const badKey = await jf(['doctor', '-c', 'scheduler.ini'], dir);
+  t.equal(badKey.code, 1);
+  t.match(badKey.stdout, /FAIL\s+ssh key\s+.*accessible by group or others/);
+  t.notMatch(badKey.stdout + badKey.stderr, /PRIVATE KEY/);
+});
+
+t.test('the shipped production example INI is valid', async (t) => {
+  const c = loadConfig({ file: path.resolve('config/examples/scheduler.ini') });
+  t.equal(c.storage.database, '/var/lib/jellyfish/jellyfish.db');
+  t.equal(c.results.maxFailPercent, 10);
+});
