@@ -14,6 +14,7 @@ import { acquireLock, type HeldLock } from '../lock/run-lock.js';
 import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import { renderMetrics } from '../report/metrics.js';
 import { buildStatus, renderJson, SUCCESS_OUTCOMES, type Interruption } from '../report/status-json.js';
 import { openStore } from '../store/store.js';
 import type { Store } from '../store/store.js';
@@ -54,11 +55,33 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-function writeAtomically(file: string, text: string): void {
+function writeAtomically(file: string, text: string, mode = 0o600): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.writeFileSync(tmp, text, { mode });
   fs.renameSync(tmp, file);
+}
+
+/** Rewrite the textfile-collector file, keeping the other mode's series. */
+function writeMetrics(file: string, json: Record<string, unknown>, mode: string, log: Log): void {
+  try {
+    let previous = '';
+    try { previous = fs.readFileSync(file, 'utf8'); } catch { /* first run */ }
+    writeAtomically(file, renderMetrics({
+      mode,
+      outcomes: json.outcomes as Record<string, number>,
+      notStarted: json.not_started_hosts as number,
+      sapi: json.sapi_hosts as number,
+      failedProd: json.global_fail_prod as number,
+      invalidRows: (json.invalid_rows as unknown[]).length,
+      durationSeconds: json.jobtime as number,
+      deadlineHit: 'Timeout' in json,
+      exitCode: json.exit_code as number,
+      finishedAt: new Date(json.finished_at as string),
+    }, previous), 0o644); // node_exporter reads it as another user; it holds no secret
+  } catch (e) {
+    log.error(`${file}: cannot write the metrics file: ${(e as Error).message}`);
+  }
 }
 
 function hostLine(r: HostResult, done: number, total: number): string {
@@ -211,6 +234,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
       }
     }
+    if (config.results.metricsFile) writeMetrics(config.results.metricsFile, json, req.mode, log);
     return { json, exitCode };
   } finally {
     log.stopProgress();

@@ -39,7 +39,7 @@ export interface Config {
   storage: { database: string; maxOutputBytes: number };
   sapi: { maxAgeMs: number };
   gapfix: { threads: number; threadtimeoutMs: number; maxAgeMs: number };
-  results: { outputJsonFile: boolean; resultJson: string; maxFailPercent: number };
+  results: { outputJsonFile: boolean; resultJson: string; maxFailPercent: number; metricsFile: string | undefined };
 }
 
 /** The shipped collector.ini, found from this file's place in src/ or dist/. */
@@ -217,6 +217,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       outputJsonFile: v<boolean>('results', 'output_json_file'),
       resultJson: v<string>('results', 'result_json'),
       maxFailPercent: v<number>('results', 'max_fail_percent'),
+      metricsFile: v<string | undefined>('results', 'metrics_file'),
     }),
   });
 }

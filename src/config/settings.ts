@@ -41,6 +41,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'gapfix', key: 'max_age', kind: 'duration', default: '1d', doc: 'how recent a success must be for gap-fix to leave a prod host alone' },
   { section: 'results', key: 'output_json_file', kind: 'bool', default: 'false', doc: 'also write the final JSON to result_json (atomically)' },
   { section: 'results', key: 'result_json', kind: 'path', default: 'var/sched_output.json', doc: 'where output_json_file writes' },
+  { section: 'results', key: 'metrics_file', kind: 'path', doc: 'also write Prometheus textfile-collector metrics here at the end of every run and gap-fix (atomically)' },
   { section: 'results', key: 'max_fail_percent', kind: 'percent', default: '100', doc: 'exit 1 when more hosts failed than this share of those attempted (and always when none succeeded)' },
 ];
 
