@@ -24,9 +24,9 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
 }
 
-function globToRegExp(pattern: string): RegExp {
+function globToRegExp(pattern: string, caseSensitive = false): RegExp {
   const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i');
+  return new RegExp(`^${re}$`, caseSensitive ? '' : 'i');
 }
 
 function hashedMatches(entry: string, name: string): boolean {
@@ -37,13 +37,13 @@ function hashedMatches(entry: string, name: string): boolean {
 }
 
 /** OpenSSH semantics: any negated pattern that matches vetoes the line; else any positive match. */
-export function hostsFieldMatches(field: string, name: string): boolean {
+export function hostsFieldMatches(field: string, name: string, caseSensitive = false): boolean {
   if (field.startsWith('|1|')) return hashedMatches(field, name);
   let matched = false;
   for (const pat of field.split(',')) {
     if (pat.startsWith('!')) {
-      if (globToRegExp(pat.slice(1)).test(name)) return false;
-    } else if (globToRegExp(pat).test(name)) {
+      if (globToRegExp(pat.slice(1), caseSensitive).test(name)) return false;
+    } else if (globToRegExp(pat, caseSensitive).test(name)) {
       matched = true;
     }
   }
