@@ -21,6 +21,7 @@ import type { Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
+import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
 import { VERSION } from './version.js';
 
@@ -105,6 +106,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
   for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
   const ssh: SshSettings = buildSshSettings(config, (m) => log.warn(m));
+  const resolver = new HostSshResolver(config, ssh, (m) => log.warn(m));
 
   const fdLimit = openFileLimit();
   const threads = clampThreads(req.threads, fdLimit);
@@ -146,7 +148,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let storageFailure: StorageError | undefined;
     let busyStreak = 0;
     const flush = () => {
-      if (learned.length) { appendKnownHosts(ssh.knownHostsPath, learned, (m) => log.warn(m)); learned = []; }
+      if (learned.length) { appendKnownHosts(learned, (m) => log.warn(m)); learned = []; }
       if (batch.length === 0 || storageFailure || !store) return;
       const b = batch;
       batch = [];
@@ -168,15 +170,20 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     };
     const flushTimer = setInterval(flush, FLUSH_EVERY_MS);
 
-    const hostTask = (h: InventoryHost): HostTask => ({
-      name: h.host, label: h.label, host: h.host, port: h.port ?? config.ssh.port, collections, ssh, deadlineAt,
-    });
+    const hostTask = (h: InventoryHost): HostTask => {
+      const r = resolver.resolve(h);
+      return {
+        name: h.host, label: h.label, host: r.host, port: r.port, collections, ssh: r.ssh, deadlineAt,
+        ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
+        ...(r.jump ? { jump: r.jump } : {}),
+      };
+    };
     const progress = { done: 0, total: queue.length, ok: 0, failed: 0, inFlight: 0, startedAt: startedAt.getTime() };
     let inFlightCount = () => 0;
     const accept = (r: HostResult) => {
       results.set(r.label, r);
       batch.push(r);
-      if (r.learnedHostKey) learned.push(r.learnedHostKey);
+      if (r.learnedHostKeys) learned.push(...r.learnedHostKeys);
       progress.done += 1;
       if (SUCCESS_OUTCOMES.has(r.outcome)) progress.ok += 1; else progress.failed += 1;
       progress.inFlight = inFlightCount();

@@ -71,12 +71,15 @@ export function buildSshSettings(config: Config, warn: (m: string) => void): Ssh
 }
 
 /** accept-new: append what threads learned, one line each, in the main thread only (no races). */
-export function appendKnownHosts(file: string, keys: LearnedHostKey[], warn: (m: string) => void): void {
-  if (keys.length === 0) return;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.appendFileSync(file, keys.map((k) => `${k.hostPattern} ${k.keyType} ${k.keyBase64}\n`).join(''), { mode: 0o600 });
-  } catch (e) {
-    warn(`${file}: cannot record ${keys.length} new host key(s): ${(e as Error).message}`);
+export function appendKnownHosts(keys: LearnedHostKey[], warn: (m: string) => void): void {
+  const byFile = new Map<string, LearnedHostKey[]>();
+  for (const k of keys) byFile.set(k.file, [...(byFile.get(k.file) ?? []), k]);
+  for (const [file, list] of byFile) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      fs.appendFileSync(file, list.map((k) => `${k.hostPattern} ${k.keyType} ${k.keyBase64}\n`).join(''), { mode: 0o600 });
+    } catch (e) {
+      warn(`${file}: cannot record ${list.length} new host key(s): ${(e as Error).message}`);
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Flags shared by the commands, and the settings-table override flags.
 import { Option, type Command } from 'commander';
-import { SETTINGS, settingId } from '../config/settings.js';
+import { SETTINGS, longFlagName, settingId } from '../config/settings.js';
 import { loadConfig, type Config } from '../config/load.js';
 import path from 'node:path';
 
@@ -30,7 +30,7 @@ export function addOverrideFlags(cmd: Command): Command {
 }
 
 function camel(flag: string): string {
-  const name = flag.split(' ')[0]!.replace(/^--/, '');
+  const name = longFlagName(flag);
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 

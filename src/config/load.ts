@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ini from 'ini';
 import { ConfigError } from '../app/errors.js';
-import { LEGACY_KEYS, SETTINGS, describeKind, settingId, type SettingDef } from './settings.js';
+import { LEGACY_KEYS, SETTINGS, describeKind, longFlagName, settingId, type SettingDef } from './settings.js';
 import { parseBool, parseDuration, parseInteger, parseList, parseSize } from './values.js';
 
 import type { Order } from '../inventory/order.js';
@@ -16,6 +16,8 @@ export interface Config {
   /** the INI file read, or undefined when none was found and defaults apply */
   file: string | undefined;
   warnings: string[];
+  /** settingId()s given in the INI or by a flag: where an OpenSSH client config may not override */
+  explicit: ReadonlySet<string>;
   lockfile: string;
   ssh: {
     user: string;
@@ -25,6 +27,8 @@ export interface Config {
     connectTimeoutMs: number;
     hostKeyPolicy: HostKeyPolicy;
     knownHosts: string;
+    /** OpenSSH client config to read per host; undefined = none */
+    sshConfig: string | undefined;
   };
   collector: {
     collconfig: string;
@@ -131,6 +135,13 @@ export interface LoadOptions {
   cwd?: string;
 }
 
+/** `none` turns it off; unset means ~/.ssh/config when that file exists, as ssh(1) would. */
+function sshConfigPath(setting: string | undefined): string | undefined {
+  if (setting !== undefined) return path.basename(setting) === 'none' ? undefined : setting;
+  const dflt = path.join(os.homedir(), '.ssh', 'config');
+  return fs.existsSync(dflt) ? dflt : undefined;
+}
+
 function currentUser(): string {
   try { return os.userInfo().username; } catch { return process.env.USER ?? 'root'; }
 }
@@ -162,12 +173,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   for (const [id, legacy] of LEGACY_BY_ID) if (located.has(id) && legacy.warning) warnings.push(legacy.warning);
 
   const values = new Map<string, unknown>();
+  const explicit = new Set<string>();
   for (const def of SETTINGS) {
     const id = settingId(def.section, def.key);
     const over = opts.overrides?.get(id);
     const loc = located.get(id);
+    if (over !== undefined || loc) explicit.add(id);
     if (over !== undefined) {
-      values.set(id, convertSetting(def, over, `--${def.flag?.split(' ')[0]?.replace(/^--/, '') ?? def.key}`, cwd));
+      values.set(id, convertSetting(def, over, `--${def.flag ? longFlagName(def.flag) : def.key}`, cwd));
     } else if (loc) {
       values.set(id, convertSetting(def, iniValue(parsed, def) ?? loc.text, `${file}:${loc.line}`, baseDir));
     } else if (def.default !== undefined) {
@@ -190,6 +203,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   return Object.freeze({
     file,
     warnings,
+    explicit,
     lockfile: v<string>('GLOBAL', 'lockfile'),
     ssh: Object.freeze({
       user: v<string | undefined>('paramiko', 'paramiko_user') || currentUser(),
@@ -199,6 +213,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       connectTimeoutMs: v<number>('paramiko', 'connect_timeout'),
       hostKeyPolicy: policy,
       knownHosts: v<string>('paramiko', 'known_hosts'),
+      sshConfig: sshConfigPath(v<string | undefined>('paramiko', 'ssh_config')),
     }),
     collector: Object.freeze({
       collconfig: v<string | undefined>('collector', 'collconfig') ?? SHIPPED_COLLCONFIG,

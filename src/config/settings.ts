@@ -25,6 +25,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'paramiko', key: 'connect_timeout', kind: 'duration', default: '10s', doc: 'TCP connect + SSH handshake + authentication', flag: '--connect-timeout <duration>' },
   { section: 'paramiko', key: 'host_key_policy', kind: { oneOf: ['strict', 'accept-new', 'off'] }, default: 'accept-new', doc: 'strict: key must be in known_hosts; accept-new: learn unknown keys, refuse changed ones; off: no check (warns every run)', flag: '--host-key-policy <policy>' },
   { section: 'paramiko', key: 'known_hosts', kind: 'path', default: '~/.ssh/known_hosts', doc: 'OpenSSH known_hosts file (hashed entries included)' },
+  { section: 'paramiko', key: 'ssh_config', kind: 'path', doc: 'OpenSSH client config read per host (HostName, User, Port, IdentityFile, ProxyJump, ...); INI keys that are set win; `none` = do not read one (default: ~/.ssh/config if it exists)', flag: '-F, --ssh-config <file>' },
   { section: 'collector', key: 'collconfig', kind: 'path', doc: 'collections file (default: the shipped config/collector.ini)' },
   { section: 'collector', key: 'servercsv', kind: 'path', default: 'server4.csv', doc: 'the inventory' },
   { section: 'collector', key: 'threads', kind: 'int', default: '256', doc: 'host pipelines in flight at once', flag: '--threads <n>' },
@@ -50,6 +51,11 @@ export const LEGACY_KEYS: readonly { section: string; key: string; warning?: str
   { section: 'GLOBAL', key: 'jellyfish_version' },
   { section: 'storage', key: 'storeconfig', warning: '[storage] storeconfig (the old MySQL settings) is ignored; jellyfish stores into [storage] database' },
 ];
+
+/** `--threads <n>` or `-F, --ssh-config <file>` -> `threads` / `ssh-config`. */
+export function longFlagName(flag: string): string {
+  return (/--([a-z0-9-]+)/.exec(flag)?.[1]) ?? flag;
+}
 
 export function settingId(section: string, key: string): string {
   return `${section.toLowerCase()}.${key.toLowerCase()}`;

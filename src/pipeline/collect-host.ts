@@ -73,7 +73,7 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
       if (conn.code === 'ETIMEDOUT' && Date.now() >= hostEnd - 20 && connectLimit < task.ssh.connectTimeoutMs) return finish('timeout', endCode, endMessage);
       return finish(conn.outcome, conn.code, conn.message);
     }
-    const learned = conn.learnedHostKey ? { learnedHostKey: conn.learnedHostKey } : {};
+    const learned = conn.learnedHostKeys?.length ? { learnedHostKeys: conn.learnedHostKeys } : {};
     if (steps.length === 0) return finish('ok', undefined, undefined, learned);
 
     let todo = steps;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { collectHost } from '../pipeline/collect-host.js';
+import { closeJumps } from '../ssh/jump.js';
 import type { HostResult, HostTask } from './messages.js';
 
 /** The worker entry beside this file's build: `.ts` under a TS loader (tests), `.js` from dist/. */
@@ -56,6 +57,7 @@ export class HostPool {
   }
 
   async destroy(): Promise<void> {
+    closeJumps(); // in-process runs hold their jump connections in this thread
     if (this.piscina) await this.piscina.destroy().catch(() => {});
   }
 }

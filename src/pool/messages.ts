@@ -9,7 +9,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export type ErrorCode =
   | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'
   | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP'
-  | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'INTERNAL';
+  | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'JUMP' | 'INTERNAL';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 
@@ -36,6 +36,13 @@ export interface SshSettings {
   maxOutputBytes: number;
 }
 
+/** One hop of an OpenSSH ProxyJump chain, already resolved through the client config. */
+export interface JumpHop {
+  host: string;
+  port: number;
+  user: string;
+}
+
 export interface HostTask {
   /** hostname as written in the inventory (without port) */
   name: string;
@@ -47,6 +54,10 @@ export interface HostTask {
   ssh: SshSettings;
   /** epoch ms: the run deadline; the thread aborts its own work at this instant */
   deadlineAt: number;
+  /** OpenSSH HostKeyAlias: the name to look the host key up under */
+  hostKeyAlias?: string;
+  /** OpenSSH ProxyJump hops, first to last */
+  jump?: JumpHop[];
 }
 
 export type CollectionStatus = 'ok' | 'failed' | 'timeout' | 'skipped';
@@ -64,6 +75,8 @@ export interface CollectionResult {
 
 /** A host key the thread accepted under `accept-new`; the main thread appends it to known_hosts. */
 export interface LearnedHostKey {
+  /** the known_hosts file it belongs in */
+  file: string;
   hostPattern: string;
   keyType: string;
   keyBase64: string;
@@ -77,7 +90,8 @@ export interface HostResult {
   startedAt: number;
   finishedAt: number;
   collections: CollectionResult[];
-  learnedHostKey?: LearnedHostKey;
+  /** keys learned under accept-new (the target's, and a jump host's the first time it is met) */
+  learnedHostKeys?: LearnedHostKey[];
   /** bytes of output received (all collections) */
   outputBytes: number;
 }

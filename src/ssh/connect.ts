@@ -3,7 +3,8 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { Client, type ConnectConfig } from 'ssh2';
-import type { ErrorCode, HostTask, LearnedHostKey, Outcome } from '../pool/messages.js';
+import type { ErrorCode, HostTask, LearnedHostKey, Outcome, SshSettings } from '../pool/messages.js';
+import { openThroughJumps } from './jump.js';
 import { blobKeyType, knownHostsName, knownKeyTypes, loadKnownHosts, verifyHostKey } from './known-hosts.js';
 
 export interface ConnectFailure {
@@ -14,7 +15,7 @@ export interface ConnectFailure {
 
 export interface Connected {
   client: Client;
-  learnedHostKey?: LearnedHostKey;
+  learnedHostKeys?: LearnedHostKey[];
 }
 
 // ssh2's default host key preference; a host already in known_hosts is asked for its known type first.
@@ -40,7 +41,7 @@ function classify(err: Error & { code?: string; level?: string }, connectTimeout
   return { outcome: 'error', code: 'DISCONNECTED', message: err.message };
 }
 
-async function resolve(host: string, family: 0 | 4 | 6): Promise<string | ConnectFailure> {
+export async function resolve(host: string, family: 0 | 4 | 6): Promise<string | ConnectFailure> {
   const literal = net.isIP(host);
   if (literal) {
     if (family !== 0 && literal !== family) return { outcome: 'unreachable', code: 'ENOTFOUND', message: `${host} is not an IPv${family} address (ipv${family} only is set)` };
@@ -55,15 +56,39 @@ async function resolve(host: string, family: 0 | 4 | 6): Promise<string | Connec
   }
 }
 
+export interface ClientTarget {
+  /** address to connect to (ignored when `sock` is given) */
+  address: string;
+  port: number;
+  user: string;
+  /** the name host keys are looked up under (`host` or `[host]:port`) */
+  knownName: string;
+  /** an already-open stream to the server (a ProxyJump channel) */
+  sock?: NodeJS.ReadWriteStream;
+}
+
 /**
  * Connect within `limitMs` (connect timeout, host timeout and run deadline already folded in by
- * the caller). `abort` is set by the caller to tear the attempt down early.
+ * the caller), verify the host key, authenticate.
  */
 export async function connectHost(task: HostTask, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
   const { ssh } = task;
+  const knownName = task.hostKeyAlias ? knownHostsName(task.hostKeyAlias, 22) : knownHostsName(task.host, task.port);
+  if (task.jump && task.jump.length > 0) {
+    const started = Date.now();
+    const via = await openThroughJumps(task.jump, task.host, task.port, ssh, limitMs);
+    if ('outcome' in via) return via;
+    const c = await openClient({ address: task.host, port: task.port, user: ssh.user, knownName, sock: via.stream }, ssh, Math.max(1, limitMs - (Date.now() - started)), onClient);
+    if ('outcome' in c || via.learned.length === 0) return c;
+    return { ...c, learnedHostKeys: [...via.learned, ...(c.learnedHostKeys ?? [])] };
+  }
   const address = await resolve(task.host, ssh.family);
   if (typeof address !== 'string') return address;
-  const name = knownHostsName(task.host, task.port);
+  return openClient({ address, port: task.port, user: ssh.user, knownName }, ssh, limitMs, onClient);
+}
+
+export function openClient(target: ClientTarget, ssh: SshSettings, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
+  const name = target.knownName;
   const entries = ssh.hostKeyPolicy === 'off' ? [] : loadKnownHosts(ssh.knownHostsPath);
 
   return new Promise((done) => {
@@ -77,7 +102,7 @@ export async function connectHost(task: HostTask, limitMs: number, onClient: (c:
       settled = true;
       done(r);
     };
-    client.on('ready', () => finish({ client, ...(learned ? { learnedHostKey: learned } : {}) }));
+    client.on('ready', () => finish({ client, ...(learned ? { learnedHostKeys: [learned] } : {}) }));
     client.on('error', (err: Error & { code?: string; level?: string }) => {
       finish(keyProblem ?? classify(err, limitMs));
       client.end();
@@ -85,13 +110,12 @@ export async function connectHost(task: HostTask, limitMs: number, onClient: (c:
     client.on('close', () => finish(keyProblem ?? { outcome: 'unreachable', code: 'ECONNRESET', message: 'connection closed before the SSH session was ready' }));
 
     const auth = [
-      ...ssh.privateKeys.map((k) => ({ type: 'publickey' as const, username: ssh.user, key: k.text })),
-      ...(ssh.agent ? [{ type: 'agent' as const, username: ssh.user, agent: ssh.agent }] : []),
+      ...ssh.privateKeys.map((k) => ({ type: 'publickey' as const, username: target.user, key: k.text })),
+      ...(ssh.agent ? [{ type: 'agent' as const, username: target.user, agent: ssh.agent }] : []),
     ];
     const cfg: ConnectConfig = {
-      host: address,
-      port: task.port,
-      username: ssh.user,
+      ...(target.sock ? { sock: target.sock as unknown as ConnectConfig['sock'] } : { host: target.address, port: target.port }),
+      username: target.user,
       readyTimeout: Math.max(1, limitMs),
       // Keepalives catch a peer that vanishes mid-run without a FIN (it would otherwise hang until host_timeout).
       keepaliveInterval: 15_000,
@@ -104,7 +128,7 @@ export async function connectHost(task: HostTask, limitMs: number, onClient: (c:
         if (verdict.kind === 'ok') return true;
         if (verdict.kind === 'unknown') {
           if (ssh.hostKeyPolicy === 'accept-new') {
-            learned = { hostPattern: name, keyType: blobKeyType(key), keyBase64: key.toString('base64') };
+            learned = { file: ssh.knownHostsPath, hostPattern: name, keyType: blobKeyType(key), keyBase64: key.toString('base64') };
             return true;
           }
           keyProblem = { outcome: 'hostkey_mismatch', code: 'HOSTKEY', message: `${name} is not in ${ssh.knownHostsPath} (host_key_policy = strict)` };

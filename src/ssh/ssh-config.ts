@@ -23,6 +23,8 @@ export interface SshHostConfig {
   userKnownHostsFiles: string[];
   strictHostKeyChecking: string;
   hostKeyAlias: string | undefined;
+  /** the keywords the config really set (lowercase), as opposed to OpenSSH's defaults */
+  given: ReadonlySet<string>;
 }
 
 const DEFAULT_IDENTITIES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map((f) => `~/.ssh/${f}`);
@@ -129,6 +131,7 @@ export class SshConfig {
       userKnownHostsFiles: known.map((f) => expandTokens(f, tokens, home)),
       strictHostKeyChecking: strict === 'yes' ? 'true' : strict === 'no' || strict === 'off' ? 'false' : strict,
       hostKeyAlias: first('hostkeyalias'),
+      given: new Set([...found.keys(), ...(identities.length ? ['identityfile'] : [])]),
     };
   }
 

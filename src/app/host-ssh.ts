@@ -1,0 +1,101 @@
+// Per-host SSH settings: the INI's settings, filled in from the operator's OpenSSH client config
+// (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ConnectTimeout,
+// UserKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI does not set them.
+import fs from 'node:fs';
+import os from 'node:os';
+import type { Config } from '../config/load.js';
+import { settingId } from '../config/settings.js';
+import type { InventoryHost } from '../inventory/host.js';
+import { parseHostField } from '../inventory/csv.js';
+import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
+import { expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
+import { ConfigError } from './errors.js';
+import { readPrivateKey } from './ssh-settings.js';
+
+export interface HostSsh {
+  host: string;
+  port: number;
+  ssh: SshSettings;
+  hostKeyAlias?: string;
+  jump?: JumpHop[];
+}
+
+const POLICY: Record<string, HostKeyPolicy> = { true: 'strict', ask: 'strict', 'accept-new': 'accept-new', false: 'off' };
+
+export class HostSshResolver {
+  private readonly sshConfig: SshConfig | undefined;
+  private readonly keys = new Map<string, { path: string; text: string } | null>();
+  private readonly settings = new Map<string, SshSettings>();
+
+  constructor(private readonly config: Config, private readonly base: SshSettings, private readonly warn: (m: string) => void) {
+    const file = config.ssh.sshConfig;
+    if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`${file}: cannot read the OpenSSH client config (set [paramiko] ssh_config = none to read none)`);
+    this.sshConfig = file ? SshConfig.parseFile(file) : undefined;
+  }
+
+  private set(section: string, key: string): boolean {
+    return this.config.explicit.has(settingId(section, key));
+  }
+
+  /** A key named by IdentityFile: read once, skipped with a warning when missing or unsafe. */
+  private key(file: string): { path: string; text: string } | undefined {
+    if (!this.keys.has(file)) {
+      try {
+        this.keys.set(file, fs.existsSync(file) ? readPrivateKey(file) : null);
+      } catch (e) {
+        this.warn(`IdentityFile skipped: ${(e as Error).message}`);
+        this.keys.set(file, null);
+      }
+    }
+    return this.keys.get(file) ?? undefined;
+  }
+
+  resolve(h: InventoryHost): HostSsh {
+    const inventoryPort = h.port;
+    if (!this.sshConfig) return { host: h.host, port: inventoryPort ?? this.config.ssh.port, ssh: this.base };
+    const c = this.sshConfig.compute(h.host);
+    const port = inventoryPort ?? (this.set('paramiko', 'port') ? this.config.ssh.port : c.port);
+    const user = this.set('paramiko', 'paramiko_user') ? this.base.user : c.user;
+    const ssh = this.settingsFor(c, user);
+    const jump = c.proxyJump ? this.jumpHops(c.proxyJump) : undefined;
+    return {
+      host: c.hostname,
+      port,
+      ssh,
+      ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}),
+      ...(jump ? { jump } : {}),
+    };
+  }
+
+  private settingsFor(c: SshHostConfig, user: string): SshSettings {
+    const tokens = { h: c.hostname, r: user, p: String(c.port), u: os.userInfo().username, d: os.homedir() };
+    const explicitIds = this.set('paramiko', 'paramiko_key') || !c.given.has('identityfile') ? [] : c.identityFiles.map((f) => expandTokens(f, tokens));
+    const fromConfig = explicitIds.map((f) => this.key(f)).filter((k): k is { path: string; text: string } => k !== undefined);
+    const privateKeys = this.set('paramiko', 'paramiko_key') ? this.base.privateKeys : fromConfig.length ? fromConfig : this.base.privateKeys;
+    const agent = this.set('paramiko', 'paramiko_key') || (c.identitiesOnly && fromConfig.length) ? undefined : this.base.agent;
+    const knownHostsPath = this.set('paramiko', 'known_hosts') || !c.given.has('userknownhostsfile') ? this.base.knownHostsPath : (c.userKnownHostsFiles[0] ?? this.base.knownHostsPath);
+    const hostKeyPolicy = this.set('paramiko', 'host_key_policy') || !c.given.has('stricthostkeychecking') ? this.base.hostKeyPolicy : (POLICY[c.strictHostKeyChecking] ?? this.base.hostKeyPolicy);
+    const connectTimeoutMs = this.set('paramiko', 'connect_timeout') || c.connectTimeoutSeconds === undefined ? this.base.connectTimeoutMs : c.connectTimeoutSeconds * 1000;
+    const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, hostKeyPolicy, connectTimeoutMs };
+    if (agent) s.agent = agent; else delete s.agent;
+    // Hosts sharing a settings shape share one object (fewer copies in memory; the same data is sent per task anyway).
+    const id = JSON.stringify([user, privateKeys.map((k) => k.path), s.agent, knownHostsPath, hostKeyPolicy, connectTimeoutMs]);
+    const known = this.settings.get(id);
+    if (known) return known;
+    this.settings.set(id, s);
+    return s;
+  }
+
+  /** `ProxyJump a,user@b:2222` -> hops, each completed from the client config for that name. */
+  private jumpHops(spec: string): JumpHop[] {
+    return spec.split(',').map((raw) => {
+      const at = raw.lastIndexOf('@');
+      const userPart = at >= 0 ? raw.slice(0, at) : undefined;
+      const hostPart = at >= 0 ? raw.slice(at + 1) : raw;
+      const parsed = parseHostField(hostPart.replace(/^ssh:\/\//, ''));
+      if ('reason' in parsed) throw new ConfigError(`${this.config.ssh.sshConfig}: ProxyJump ${raw}: ${parsed.reason}`);
+      const c = this.sshConfig!.compute(parsed.host);
+      return { host: c.hostname, port: parsed.port ?? c.port, user: userPart ?? (this.set('paramiko', 'paramiko_user') ? this.base.user : c.user) };
+    });
+  }
+}
