@@ -168,3 +168,9 @@ t.test('ordering', async (t) => {
   const firsts = new Set(Array.from({ length: 50 }, () => orderHosts(tied, 'stale-first', new Map())[0]?.label));
   t.same([...firsts].sort(), ['x', 'y']);
 });
+
+t.test('the README documents every setting of the settings table', async (t) => {
+  const { SETTINGS } = await import('../src/config/settings.js');
+  const readme = fs.readFileSync(path.resolve('README.md'), 'utf8');
+  for (const s of SETTINGS) t.ok(readme.includes(`\`${s.key}\``), `README mentions ${s.section}.${s.key}`);
+});
