@@ -5,6 +5,12 @@ import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
 import { registerDoctor } from './doctor-command.js';
+import { registerFacts } from './facts-command.js';
+import { registerHosts } from './hosts-command.js';
+import { registerIngest } from './ingest-command.js';
+import { registerPrune } from './prune-command.js';
+import { registerQuery } from './query-command.js';
+import { registerStatus } from './status-command.js';
 import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
 
@@ -27,6 +33,12 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, finish);
   registerGapFix(program, finish);
+  registerStatus(program, finish);
+  registerHosts(program, finish);
+  registerFacts(program, finish);
+  registerQuery(program, finish);
+  registerIngest(program, finish);
+  registerPrune(program, finish);
   registerDoctor(program, finish);
   for (const c of program.commands) c.exitOverride().showHelpAfterError();
   return program;

@@ -54,4 +54,19 @@ CREATE INDEX facts_host_type ON facts(host_id, type, is_current);
 CREATE INDEX facts_audit ON facts(type, subtype, value);
 `,
   },
+  {
+    version: 2,
+    name: 'archive of pruned fact intervals',
+    sql: `
+CREATE TABLE facts_archive (
+  id INTEGER PRIMARY KEY,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  type TEXT NOT NULL, subtype TEXT NOT NULL, value TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+  archived_at TEXT NOT NULL
+);
+CREATE INDEX facts_archive_host ON facts_archive(host_id, type);
+CREATE INDEX facts_closed ON facts(is_current, last_seen);
+`,
+  },
 ];

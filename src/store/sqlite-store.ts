@@ -7,7 +7,7 @@ import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { MIGRATIONS } from './migrations.js';
-import type { FactRow, HostState, RunInfo, RunRow, Store } from './store.js';
+import type { FactRow, HostState, PushDocument, RunInfo, RunRow, Store } from './store.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
@@ -174,6 +174,62 @@ export class SqliteStore implements Store {
     if (current.length > 0) this.stmt('UPDATE facts SET last_seen = ? WHERE host_id = ? AND type = ? AND is_current = 1').run(now, hostId, type);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
     for (const [subtype, value] of seen) open.run(hostId, type, subtype, value, now, now);
+  }
+
+  /**
+   * One document pushed by a host agent, in its own transaction: the host (created if new), an
+   * attempt row, the facts through the same interval logic as a run, and sapi_at. A type whose
+   * stored facts are newer than the document is skipped, never overwritten.
+   */
+  recordPush(runId: number, doc: PushDocument): { skippedTypes: string[] } {
+    const at = iso(doc.timestamp);
+    const skippedTypes: string[] = [];
+    this.guard(`cannot store the document for ${doc.host}`, () => this.db.transaction(() => {
+      const hostId = this.hostId(doc.host, at);
+      if (doc.srvtype !== undefined || doc.pop !== undefined || doc.status !== undefined) {
+        this.stmt('UPDATE hosts SET srvtype = COALESCE(?, srvtype), pop = COALESCE(?, pop), status = COALESCE(?, status) WHERE id = ?')
+          .run(doc.srvtype ?? null, doc.pop ?? null, doc.status ?? null, hostId);
+      }
+      const outcome = doc.ok ? 'ok' : 'error';
+      const attemptId = Number(this.stmt(
+        'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)',
+      ).run(runId, hostId, at, at, outcome, doc.ok ? null : 'AGENT', doc.ok ? 'pushed by the host agent' : `agent reported status ${doc.statusText}`).lastInsertRowid);
+      if (doc.ok) {
+        const newest = this.stmt('SELECT MAX(last_seen) AS t FROM facts WHERE host_id = ? AND type = ? AND is_current = 1');
+        for (const [type, values] of Object.entries(doc.data)) {
+          const t = (newest.get(hostId, type) as { t: string | null }).t;
+          if (t !== null && t > at) { skippedTypes.push(type); continue; }
+          this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, NULL, NULL, 0)').run(attemptId, type, 'ok');
+          this.recordFacts(hostId, type, values, at);
+        }
+      }
+      this.stmt(
+        `UPDATE hosts SET sapi_at = CASE WHEN sapi_at IS NULL OR sapi_at < ? THEN ? ELSE sapi_at END,
+           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < ? THEN ? ELSE last_attempt_at END,
+           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= ? THEN ? ELSE last_outcome END,
+           last_success_at = CASE WHEN ? = 1 AND (last_success_at IS NULL OR last_success_at < ?) THEN ? ELSE last_success_at END
+         WHERE id = ?`,
+      ).run(at, at, at, at, at, outcome, doc.ok ? 1 : 0, at, at, hostId);
+    }).immediate());
+    return { skippedTypes };
+  }
+
+  /**
+   * Closed intervals last seen before `before` go to facts_archive (or are deleted), at most
+   * `batch` rows per transaction so a concurrent run's writer is never kept waiting long.
+   */
+  pruneBatch(before: string, mode: 'archive' | 'delete', batch: number): number {
+    return this.guard('cannot prune facts', () => this.db.transaction(() => {
+      const ids = (this.stmt('SELECT id FROM facts WHERE is_current = 0 AND last_seen < ? LIMIT ?').all(before, batch) as { id: number }[]).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      const marks = ids.map(() => '?').join(',');
+      if (mode === 'archive') {
+        this.db.prepare(`INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
+          SELECT id, host_id, type, subtype, value, first_seen, last_seen, ? FROM facts WHERE id IN (${marks})`).run(iso(Date.now()), ...ids);
+      }
+      this.db.prepare(`DELETE FROM facts WHERE id IN (${marks})`).run(...ids);
+      return ids.length;
+    }).immediate());
   }
 
   finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void {

@@ -7,12 +7,24 @@ import { SqliteStore } from './sqlite-store.js';
 export { SqliteStore };
 
 export interface RunInfo {
-  mode: 'run' | 'gap-fix';
+  mode: 'run' | 'gap-fix' | 'ingest';
   startedAt: Date;
   pid: number;
   hostname: string;
   threads: number;
   workers: number;
+}
+
+/** A collection document pushed by a host agent, validated (see app/ingest.ts). */
+export interface PushDocument {
+  host: string;
+  timestamp: number;
+  ok: boolean;
+  statusText: string;
+  data: Record<string, Record<string, string>>;
+  srvtype?: string;
+  pop?: string;
+  status?: string;
 }
 
 export interface HostState {
