@@ -213,7 +213,11 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     inFlightCount = feeder.inFlight;
     stopFeeding = () => feeder.interrupt();
     if (interrupted) feeder.interrupt();
-    const { deadlineHit } = await feeder.done;
+    const end = await feeder.done;
+    // A host's own timer stops it at the deadline too, and may report before the feeder's timer
+    // fires: a host stopped by the deadline means the deadline hit.
+    const deadlineHit = end.deadlineHit || [...results.values()].some((r) => r.code === 'DEADLINE');
+    if (deadlineHit && !end.deadlineHit) log.warn('threadtimeout reached: the last hosts in flight were stopped');
     log.stopProgress();
     clearInterval(flushTimer);
     flush();
