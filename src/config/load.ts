@@ -55,6 +55,12 @@ const SECTIONS = new Set([...SETTINGS, ...LEGACY_KEYS].map((s) => s.section.toLo
 
 interface Located { text: string; line: number }
 
+/** Text from the file as shown in a message: control bytes escaped, long runs cut. */
+function printable(text: string): string {
+  const cut = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 /** Where each section.key sits, and the unknown ones, by scanning the raw lines. */
 function scanLines(file: string, raw: string): Map<string, Located> {
   const found = new Map<string, Located>();
@@ -68,18 +74,18 @@ function scanLines(file: string, raw: string): Map<string, Located> {
     if (sec) {
       section = (sec[1] ?? '').trim();
       if (!SECTIONS.has(section.toLowerCase())) {
-        throw new ConfigError(`${file}:${line}: unknown section [${section}]; known sections: ${[...new Set(SETTINGS.map((s) => s.section))].map((s) => `[${s}]`).join(' ')}`);
+        throw new ConfigError(`${file}:${line}: unknown section [${printable(section)}]; known sections: ${[...new Set(SETTINGS.map((s) => s.section))].map((s) => `[${s}]`).join(' ')}`);
       }
       return;
     }
     const eq = t.indexOf('=');
     const key = (eq < 0 ? t : t.slice(0, eq)).trim();
-    if (section === undefined) throw new ConfigError(`${file}:${line}: '${key}' is outside any [section]`);
-    if (eq < 0) throw new ConfigError(`${file}:${line}: [${section}] ${key}: expected 'key = value'`);
+    if (section === undefined) throw new ConfigError(`${file}:${line}: '${printable(key)}' is outside any [section]`);
+    if (eq < 0) throw new ConfigError(`${file}:${line}: [${printable(section)}] ${printable(key)}: expected 'key = value'`);
     const id = settingId(section, key);
     if (!BY_ID.has(id) && !LEGACY_BY_ID.has(id)) {
       const known = SETTINGS.filter((s) => s.section.toLowerCase() === section!.toLowerCase()).map((s) => s.key);
-      throw new ConfigError(`${file}:${line}: unknown key '${key}' in [${section}]; known keys: ${known.join(', ')}`);
+      throw new ConfigError(`${file}:${line}: unknown key '${printable(key)}' in [${printable(section)}]; known keys: ${known.join(', ')}`);
     }
     if (found.has(id)) throw new ConfigError(`${file}:${line}: [${section}] ${key} is set twice (first on line ${found.get(id)!.line})`);
     found.set(id, { text: t.slice(eq + 1).trim(), line });

@@ -20,8 +20,19 @@ function isDnsName(name: string): boolean {
   return n.split('.').every((label) => DNS_LABEL.test(label));
 }
 
+/** A field as quoted in a message: a 1 MB junk line must not become a 1 MB log line. */
+function shown(field: string): string {
+  const cut = field.length > 80 ? `${field.slice(0, 60)}… (${field.length} characters)` : field;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** `host`, `host:port`, `[v6]:port`, `v6` -> host and port, or the reason it is not valid. */
 export function parseHostField(field: string): { host: string; port?: number } | { reason: string } {
+  const r = parseHost(field);
+  return 'reason' in r ? { reason: r.reason.split(`'${field}'`).join(`'${shown(field)}'`) } : r;
+}
+
+function parseHost(field: string): { host: string; port?: number } | { reason: string } {
   let host = field;
   let portText: string | undefined;
   const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(field);
@@ -90,7 +101,7 @@ export function parseInventory(file: string, text: string, opts: ParseInventoryO
     if ('reason' in parsed) { bad(parsed.reason); continue; }
     const key = `${parsed.host.toLowerCase()}:${parsed.port ?? ''}`;
     const first = seen.get(key);
-    if (first !== undefined) { bad(`duplicate of '${hostField}' on line ${first}`); continue; }
+    if (first !== undefined) { bad(`duplicate of '${shown(hostField)}' on line ${first}`); continue; }
     seen.set(key, line);
     hosts.push({
       label: hostField,
