@@ -1,0 +1,98 @@
+// Process-level faults: SIGINT mid-run, a tiny open-file limit with many pipelines, a database
+// that is not a database or sits where nothing can be written, the lock removed under a live run.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { statusProblems, writeEnv } from './helpers/run-env.js';
+
+const BIN = path.resolve('bin/jellyfish');
+function jf(args: string[], cwd: string, o: { killAfterMs?: number; signal?: NodeJS.Signals; onStart?: () => void; shell?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = o.shell
+      ? spawn('sh', ['-c', `${o.shell}; exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd, env: { ...process.env, CI: '1' } })
+      : spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    if (o.killAfterMs) setTimeout(() => child.kill(o.signal ?? 'SIGTERM'), o.killAfterMs);
+    o.onStart?.();
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.before(() => {
+  if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+});
+
+t.test('SIGINT mid-run: JSON, lock released, database intact, exit 130', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 6, base: '127.36.2.1', port: 2222, dir, faults: { '127.36.2.1': { kind: 'hang' }, '127.36.2.2': { kind: 'cmd-hang' } } });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '10m' } } });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir, { killAfterMs: 2_500, signal: 'SIGINT' });
+  t.equal(r.code, 130, r.stderr);
+  const json = JSON.parse(r.stdout);
+  t.match(json.Interrupted, /^SIGINT at /);
+  t.same(statusProblems(json, labels), []);
+  t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')));
+  const db = new Database(path.join(dir, 'var/jf.db'), { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  t.equal((db.prepare('SELECT COUNT(*) AS n FROM attempts').get() as { n: number }).n, 6, 'every host has its attempt row');
+});
+
+t.test('ulimit -n 256 with threads = 1024: clamped with a warning, no EMFILE', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 300, base: '127.36.3.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { collector: { threads: '1024', workers: '1' } } });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir, { shell: 'ulimit -n 256' });
+  t.equal(r.code, 0, r.stderr.slice(0, 500));
+  t.match(r.stderr, /threads = 1024 does not fit the open-file limit \(ulimit -n 256\): using \d+/);
+  const json = JSON.parse(r.stdout);
+  t.equal(json.global_success_hosts, 300);
+  t.notMatch(r.stdout + r.stderr, /EMFILE/);
+});
+
+t.test('a database that is not SQLite, or cannot be written: exit 74 with the path', async (t) => {
+  const dir = t.testdir({ 'not-a-db': 'hello, this is not SQLite\n'.repeat(200), blocker: 'a file where a folder should be' });
+  const fleet = await startFleet({ count: 1, base: '127.36.4.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.36.4.1,web,ams,prod'], ini: { storage: { database: path.join(dir, 'not-a-db') } } });
+  const r1 = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(r1.code, 74);
+  t.match(r1.stderr, /not-a-db: cannot open the database: SQLITE_NOTADB/);
+  t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'the lock is released');
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.36.4.1,web,ams,prod'], ini: { storage: { database: path.join(dir, 'blocker', 'jf.db') } } });
+  const r2 = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(r2.code, 74);
+  t.match(r2.stderr, /blocker\/jf\.db: cannot open the database/);
+});
+
+t.test('the lock directory removed under a live run: ends cleanly, never a crash', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 3, base: '127.36.5.1', port: 2222, dir, faults: { '127.36.5.1': { kind: 'hang' } } });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '2m' } } });
+  const lockDir = path.join(dir, 'var/jf.lock.lock');
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir, {
+    onStart: () => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(lockDir)) { clearInterval(poll); setTimeout(() => fs.rmSync(lockDir, { recursive: true, force: true }), 500); }
+      }, 50);
+    },
+  });
+  t.equal(r.code, 75, r.stderr);
+  t.match(r.stderr, /the lock was lost mid-run/);
+  t.notMatch(r.stderr, /internal error/);
+  const json = JSON.parse(r.stdout);
+  t.match(json.Interrupted, /^run lock lost at /);
+  t.same(statusProblems(json, labels), []);
+});
