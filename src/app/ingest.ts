@@ -1,34 +1,66 @@
 // `ingest`: collection documents pushed by a host agent, in the old collection JSON format.
 // Each document is validated on its own (a clear error names it and the field) and stored in its
 // own transaction, so one bad document never half-stores or blocks the others.
+import os from 'node:os';
 import { parseHostField } from '../inventory/csv.js';
-import type { PushDocument } from '../store/store.js';
+import type { PushDocument, Store } from '../store/store.js';
+import { StorageError } from './errors.js';
 
 export interface RawDoc {
+  /** 1-based position in the input */
   index: number;
+  /** line of the input where the document starts */
   line: number;
   text: string;
 }
 
-/** Split input into JSON documents: one array, one object, NDJSON, or objects back to back. */
+/**
+ * Split input into JSON documents: one object, an array of them, one per line (NDJSON), or
+ * objects back to back. Hand-written rather than a streaming JSON parser because a broken
+ * document must cost only itself: NDJSON is split by line (a truncated line cannot swallow the
+ * next one), an array by its top-level elements, anything else by balanced braces.
+ */
 export function splitDocuments(input: string): RawDoc[] {
   const text = input.replace(/^\uFEFF/, '');
-  const trimmed = text.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const arr = JSON.parse(trimmed) as unknown[];
-      if (Array.isArray(arr)) return arr.map((v, i) => ({ index: i + 1, line: 1, text: JSON.stringify(v) }));
-    } catch { /* fall through: reported per document below */ }
+  const lines = text.split('\n');
+  const firstLine = lines.find((l) => l.trim() !== '');
+  if (firstLine === undefined) return [];
+  const head = firstLine.trim();
+  if (!head.startsWith('[') && isJson(head)) {
+    const docs: RawDoc[] = [];
+    lines.forEach((l, i) => {
+      if (l.trim() !== '') docs.push({ index: docs.length + 1, line: i + 1, text: l.trim() });
+    });
+    return docs;
   }
+  return scan(text);
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Top-level values by balanced brackets; a top-level array yields its elements instead. */
+function scan(text: string): RawDoc[] {
   const docs: RawDoc[] = [];
+  const push = (from: number, to: number, line: number) => {
+    const t = text.slice(from, to).trim();
+    if (t !== '') docs.push({ index: docs.length + 1, line, text: t });
+  };
   let depth = 0;
   let inString = false;
   let escaped = false;
+  let inArray = false;
   let start = -1;
-  let line = 1;
   let startLine = 1;
+  let line = 1;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
+    const ch = text[i] as string;
     if (ch === '\n') line++;
     if (inString) {
       if (escaped) escaped = false;
@@ -36,78 +68,222 @@ export function splitDocuments(input: string): RawDoc[] {
       else if (ch === '"') inString = false;
       continue;
     }
-    if (ch === '"') { inString = true; if (start < 0) { start = i; startLine = line; } continue; }
-    if (ch === '{' || ch === '[') { if (depth === 0) { start = i; startLine = line; } depth++; continue; }
-    if (ch === '}' || ch === ']') {
-      depth--;
-      if (depth === 0 && start >= 0) { docs.push({ index: docs.length + 1, line: startLine, text: text.slice(start, i + 1) }); start = -1; }
-      if (depth < 0) { docs.push({ index: docs.length + 1, line, text: text.slice(i) }); return docs; }
+    const ws = /\s/.test(ch);
+    if (depth === 0) {
+      if (ws) continue;
+      if (ch === '[') { inArray = true; depth = 1; start = -1; continue; }
+      if (ch === '{') { depth = 1; start = i; startLine = line; continue; }
+      // Junk between documents: the rest of the line is one bad document.
+      const end = text.indexOf('\n', i);
+      push(i, end < 0 ? text.length : end, line);
+      if (end < 0) return docs;
+      i = end - 1;
       continue;
     }
-    if (depth === 0 && !/\s/.test(ch ?? '')) {
-      // Junk between documents: take the rest of the line as one bad document.
-      const end = text.indexOf('\n', i);
-      docs.push({ index: docs.length + 1, line, text: text.slice(i, end < 0 ? undefined : end) });
-      if (end < 0) break;
-      i = end - 1;
+    if (inArray && depth === 1) {
+      if (ch === ',' || ch === ']') {
+        if (start >= 0) push(start, i, startLine);
+        start = -1;
+        if (ch === ']') { inArray = false; depth = 0; }
+        continue;
+      }
+      if (start < 0 && !ws) { start = i; startLine = line; }
+    }
+    if (ch === '"') { inString = true; continue; }
+    if (ch === '{' || ch === '[') { depth++; continue; }
+    if (ch === '}' || ch === ']') {
+      depth--;
+      if (depth === 0 && !inArray) { push(start, i + 1, startLine); start = -1; }
     }
   }
-  if (depth > 0 && start >= 0) docs.push({ index: docs.length + 1, line: startLine, text: text.slice(start) });
+  // Unbalanced to the end: what is left is one (bad) document.
+  if (depth > 0 && start >= 0) push(start, text.length, startLine);
   return docs;
 }
 
-const OK_STATUSES = new Set(['ok', 'success', 'succeeded', 'done', '0', 'true']);
+/** Status words an agent writes for a collection that worked, and for one that did not. */
+const OK_STATUSES = new Set(['ok', 'success', 'successful', 'succeeded', 'done', 'complete', 'completed', 'true', '0']);
+const FAILED_STATUSES = new Set(['fail', 'failed', 'failure', 'error', 'err', 'false', 'ko', 'nok']);
 /** A pushed timestamp this far ahead of our clock is a broken agent clock, not the future. */
 const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
+/** Before this, a timestamp is an unset agent clock (or seconds since boot), not a collection time. */
+const OLDEST_PLAUSIBLE_MS = Date.UTC(2000, 0, 1);
+/** Epoch numbers above this are milliseconds (as seconds they would be past the year 5000). */
+const EPOCH_MS_ABOVE = 1e11;
 
-export function validateDocument(raw: RawDoc, now = Date.now()): PushDocument | { error: string } {
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/**
+ * ISO 8601 (`2026-11-23T02:00:00Z`, `+01:00` offsets, fractions; a time without an offset is
+ * UTC, a date alone is midnight UTC) or epoch seconds as text -> epoch ms. Date.parse is not used:
+ * it accepts `2024-02-30` (as March 1st) and free-form English dates.
+ */
+export function parseTimestamp(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return undefined;
+    return value > EPOCH_MS_ABOVE ? Math.round(value) : Math.round(value * 1000);
+  }
+  if (typeof value !== 'string') return undefined;
+  const t = value.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return parseTimestamp(Number(t));
+  const m = ISO_8601.exec(t);
+  if (!m) return undefined;
+  const [y, mo, d, h = 0, mi = 0, s = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const ms = Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000);
+  if (y === undefined || mo === undefined || d === undefined) return undefined;
+  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const check = new Date(utc);
+  // Date.UTC rolls 2024-02-30 over to March: a date that does not come back unchanged is not one.
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d
+    || check.getUTCHours() !== h || check.getUTCMinutes() !== mi || check.getUTCSeconds() !== s) return undefined;
+  const zone = m[8];
+  if (zone === undefined || zone.toUpperCase() === 'Z') return utc;
+  const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (!z) return undefined;
+  const offH = Number(z[2]);
+  const offM = Number(z[3] ?? 0);
+  if (offH > 23 || offM > 59) return undefined;
+  return utc - (z[1] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000;
+}
+
+/** A name or value as quoted in a message: control bytes escaped, long runs cut. */
+function shown(text: string): string {
+  const cut = text.length > 80 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** `collection_data.packages.openssl`; a key that is not a plain word is quoted: `["a.b"]`. */
+function fieldPath(...keys: string[]): string {
+  return keys.map((k, i) => (/^[A-Za-z0-9_-]+$/.test(k) ? `${i ? '.' : ''}${k}` : `[${JSON.stringify(shown(k))}]`)).join('');
+}
+
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export interface ValidateOptions {
+  /** epoch ms, for the clock-skew check */
+  now?: number;
+  /** [collector] prod_statuses, lower case: a pushed `status` in it makes the host production */
+  prodStatuses?: string[];
+}
+
+export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushDocument | { error: string } {
+  const now = opts.now ?? Date.now();
   let v: unknown;
   try {
     v = JSON.parse(raw.text);
   } catch (e) {
-    return { error: `not valid JSON (${(e as Error).message})` };
+    return { error: `not valid JSON (${shown((e as Error).message)})` };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'expected a JSON object' };
-  const d = v as Record<string, unknown>;
-  const host = d.collection_hostname;
-  if (typeof host !== 'string' || host.trim() === '') return { error: 'collection_hostname: expected a non-empty string' };
-  const parsed = parseHostField(host.trim());
+  if (!isObject(v)) return { error: `expected a JSON object, got ${kind(v)}` };
+  const host = v.collection_hostname;
+  if (typeof host !== 'string' || host.trim() === '') return { error: `collection_hostname: expected a non-empty string${host === undefined ? ' (missing)' : `, got ${kind(host)}`}` };
+  // A trailing dot is the same DNS name; the inventory never writes it.
+  const name = host.trim().replace(/(?<=[^.])\.$/, '');
+  const parsed = parseHostField(name);
   if ('reason' in parsed) return { error: `collection_hostname: ${parsed.reason}` };
-  const ts = d.collection_timestamp;
-  let timestamp: number;
-  if (typeof ts === 'number' && Number.isFinite(ts)) timestamp = ts > 1e11 ? ts : ts * 1000;
-  else if (typeof ts === 'string' && ts.trim() !== '' && Number.isFinite(Date.parse(ts))) timestamp = Date.parse(ts);
-  else if (typeof ts === 'string' && /^\d+(\.\d+)?$/.test(ts.trim())) timestamp = Number(ts) * 1000;
-  else return { error: 'collection_timestamp: expected an ISO 8601 time or epoch seconds' };
-  if (timestamp > now + MAX_CLOCK_SKEW_MS) return { error: `collection_timestamp: ${new Date(timestamp).toISOString()} is in the future` };
-  const statusRaw = d.collection_status ?? 'ok';
-  if (!['string', 'number', 'boolean'].includes(typeof statusRaw)) return { error: 'collection_status: expected a string' };
-  const statusText = String(statusRaw);
-  const data = d.collection_data;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { error: 'collection_data: expected an object of {type: {subtype: value}}' };
-  const out: Record<string, Record<string, string>> = {};
-  for (const [type, subs] of Object.entries(data as Record<string, unknown>)) {
-    if (typeof subs !== 'object' || subs === null || Array.isArray(subs)) return { error: `collection_data.${type}: expected an object of {subtype: value}` };
-    const values: Record<string, string> = {};
-    for (const [sub, value] of Object.entries(subs as Record<string, unknown>)) {
-      if (typeof value === 'string') values[sub] = value.replace(/\u0000/g, '\uFFFD');
-      else if (typeof value === 'number' || typeof value === 'boolean') values[sub] = String(value);
-      else return { error: `collection_data.${type}.${sub}: expected a string (or number/boolean), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
+
+  if (v.collection_timestamp === undefined) return { error: 'collection_timestamp: missing (ISO 8601 or epoch seconds)' };
+  const timestamp = parseTimestamp(v.collection_timestamp);
+  if (timestamp === undefined) {
+    const got = typeof v.collection_timestamp === 'string' ? `'${shown(v.collection_timestamp)}'` : kind(v.collection_timestamp);
+    return { error: `collection_timestamp: expected an ISO 8601 time or epoch seconds, got ${got}` };
+  }
+  if (timestamp > now + MAX_CLOCK_SKEW_MS) return { error: `collection_timestamp: ${new Date(timestamp).toISOString()} is in the future (agent clock?)` };
+  if (timestamp < OLDEST_PLAUSIBLE_MS) return { error: `collection_timestamp: ${new Date(timestamp).toISOString()} is before 2000 (agent clock not set?)` };
+
+  const statusRaw = v.collection_status ?? 'ok';
+  let ok: boolean;
+  if (typeof statusRaw === 'boolean') ok = statusRaw;
+  else if (typeof statusRaw === 'number') ok = statusRaw === 0;
+  else if (typeof statusRaw === 'string' && OK_STATUSES.has(statusRaw.trim().toLowerCase())) ok = true;
+  else if (typeof statusRaw === 'string' && FAILED_STATUSES.has(statusRaw.trim().toLowerCase())) ok = false;
+  else if (typeof statusRaw === 'string') return { error: `collection_status: '${shown(statusRaw)}' is not a known status (success: ${[...OK_STATUSES].join(', ')}; failure: ${[...FAILED_STATUSES].join(', ')})` };
+  else return { error: `collection_status: expected a string, got ${kind(statusRaw)}` };
+
+  const data = v.collection_data;
+  if (!isObject(data)) return { error: `collection_data: expected an object of {type: {subtype: value}}, got ${data === undefined ? 'nothing (missing)' : kind(data)}` };
+  // Null-prototype records: a type or subtype named __proto__ is stored like any other name.
+  const out: Record<string, Record<string, string>> = Object.create(null);
+  for (const [type, subs] of Object.entries(data)) {
+    if (type.trim() === '') return { error: 'collection_data: a type name is empty' };
+    if (!isObject(subs)) return { error: `${fieldPath('collection_data', type)}: expected an object of {subtype: value}, got ${kind(subs)}` };
+    const values: Record<string, string> = Object.create(null);
+    for (const [sub, value] of Object.entries(subs)) {
+      if (sub === '') return { error: `${fieldPath('collection_data', type)}: a subtype name is empty` };
+      // NUL becomes U+FFFD, as in collected output: SQLite's text functions stop at a NUL.
+      if (typeof value === 'string') values[sub] = value.includes('\u0000') ? value.replace(/\u0000/g, '\uFFFD') : value;
+      else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') values[sub] = String(value);
+      else return { error: `${fieldPath('collection_data', type, sub)}: expected a string (numbers and booleans are taken as text), got ${kind(value)}` };
     }
     out[type] = values;
   }
-  const opt = (k: string): string | undefined => (typeof d[k] === 'string' ? (d[k] as string) : undefined);
-  const pop = opt('pop');
-  const srvtype = opt('srvtype');
-  const status = opt('status');
-  return {
-    host: host.trim(),
-    timestamp,
-    ok: OK_STATUSES.has(statusText.trim().toLowerCase()),
-    statusText,
-    data: out,
-    ...(pop !== undefined ? { pop } : {}),
-    ...(srvtype !== undefined ? { srvtype } : {}),
-    ...(status !== undefined ? { status } : {}),
-  };
+
+  const optional: Partial<Record<'pop' | 'srvtype' | 'status', string>> = {};
+  for (const k of ['pop', 'srvtype', 'status'] as const) {
+    const val = v[k];
+    if (val === undefined || val === null) continue;
+    if (typeof val !== 'string') return { error: `${k}: expected a string, got ${kind(val)}` };
+    if (val.trim() !== '') optional[k] = val.trim();
+  }
+  const doc: PushDocument = { host: name, timestamp, ok, statusText: String(statusRaw), data: out, ...optional };
+  if (optional.status !== undefined && opts.prodStatuses) doc.isProd = opts.prodStatuses.includes(optional.status.toLowerCase());
+  return doc;
+}
+
+export interface Rejected {
+  doc: number;
+  line: number;
+  error: string;
+}
+
+export interface IngestSummary {
+  stored: number;
+  rejected: Rejected[];
+  skipped_types: { doc: number; host: string; types: string[] }[];
+}
+
+export interface IngestOptions extends ValidateOptions {
+  /** told about each rejected document as it is met (the CLI writes it to stderr) */
+  onRejected?: (r: Rejected) => void;
+}
+
+/**
+ * Validate and store every document of `input`. The push is recorded as a runs row of mode
+ * `ingest` with one attempt per stored document, so `hosts`, `status` and the attempts history
+ * show it like a collection. Exit code: 0 all stored, 65 some document invalid or none found.
+ */
+export function ingestText(store: Store, input: string, opts: IngestOptions = {}): { summary: IngestSummary; exitCode: number } {
+  const docs = splitDocuments(input);
+  const summary: IngestSummary = { stored: 0, rejected: [], skipped_types: [] };
+  const runId = store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 });
+  try {
+    for (const raw of docs) {
+      const doc = validateDocument(raw, opts);
+      if ('error' in doc) {
+        const r = { doc: raw.index, line: raw.line, error: doc.error };
+        summary.rejected.push(r);
+        opts.onRejected?.(r);
+        continue;
+      }
+      const r = store.recordPush(runId, doc);
+      summary.stored++;
+      if (r.skippedTypes.length) summary.skipped_types.push({ doc: raw.index, host: r.host, types: r.skippedTypes });
+    }
+  } catch (e) {
+    if (!(e instanceof StorageError)) throw e;
+    // Each stored document is committed: say how far it got, so a retry knows what it repeats.
+    try { store.finishRun(runId, new Date(), 74, JSON.stringify(summary)); } catch { /* the database is the problem */ }
+    throw new StorageError(`${e.message} (${summary.stored} of ${docs.length} documents were stored before this)`);
+  }
+  const exitCode = summary.rejected.length > 0 || docs.length === 0 ? 65 : 0;
+  store.finishRun(runId, new Date(), exitCode, JSON.stringify(summary));
+  return { summary, exitCode };
 }

@@ -1,58 +1,72 @@
 // `jellyfish ingest FILE|-`: store what host agents pushed; such hosts are skipped by `run`
 // while their push is younger than [sapi] max_age.
 import fs from 'node:fs';
-import os from 'node:os';
 import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
-import { splitDocuments, validateDocument } from '../app/ingest.js';
+import { ingestText } from '../app/ingest.js';
 import { renderJson } from '../report/status-json.js';
 import { openStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+
+async function readInput(file: string): Promise<string> {
+  try {
+    if (file !== '-') return fs.readFileSync(file, 'utf8');
+    // Streamed, not readFileSync(0): that fails with EAGAIN when stdin is a non-blocking pipe.
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EISDIR' ? 'is a directory' : err.code === 'ENOENT' ? 'no such file' : err.message;
+    throw new InventoryError(`${file === '-' ? 'stdin' : file}: cannot read: ${why}`);
+  }
+}
 
 export function registerIngest(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('ingest')
     .argument('<file>', 'a file of collection documents, or - for stdin')
-    .description('store collection JSON pushed by host agents (old format: collection_hostname, collection_timestamp, collection_status, collection_data {type: {subtype: value}}, optional pop/srvtype/status); one document, an array, or one per line')
+    .description('store collection JSON pushed by host agents; a host that pushed within [sapi] max_age is skipped by `run`')
     .option('--compact', 'print the summary on one line');
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
-collection_timestamp is ISO 8601 or epoch seconds. Each document is stored in its own transaction;
-a type whose stored facts are newer than the document is skipped, never overwritten.
-Prints {"stored": N, "rejected": [{"doc", "line", "error"}], "skipped_types": [...]}.
-Exit codes: 0 all stored, 65 some document invalid (the valid ones are stored), 74 storage error, 78 config error.`);
+Input: one JSON document, a JSON array of them, one per line (NDJSON), or several back to back.
+A document (the old collection format):
+  {"collection_hostname": "db7.ams",            the host, as the inventory writes it
+   "collection_timestamp": "2026-11-23T02:00:00Z",  ISO 8601 (no offset = UTC) or epoch seconds (1795399200)
+   "collection_status": "ok",                   ok/success/done/true/0, or failed/error/false/non-zero;
+                                                 default ok; a failed one is recorded, its data not stored
+   "collection_data": {"packages": {"openssl": "3.0.11-1"}, "rkernel": {"default": "6.1.0-27-amd64"}},
+   "pop": "ams", "srvtype": "db", "status": "prod"}  optional; fill in what the inventory has not set
+Values are strings (numbers and booleans are taken as text); anything else rejects the document.
+
+Each document is checked and stored on its own (own transaction): a bad one is reported on stderr
+and in "rejected" ("doc" counts documents from 1, "line" is where it starts) and nothing of it is
+stored; the others are. Facts go through the same interval logic as a run. A type whose stored
+facts were observed after the document's time is skipped (listed in "skipped_types"), never
+overwritten. A successful push sets the host's sapi time, so \`jellyfish run\` skips the host while
+the push is younger than [sapi] max_age. The push is recorded as a run of mode "ingest" with one
+attempt per document. Safe to run beside a collection run (it waits for the writer, up to 10 s).
+
+Prints {"stored": N, "rejected": [{"doc": i, "line": l, "error": "..."}], "skipped_types": [{"doc", "host", "types"}]}.
+Exit codes: 0 every document stored, 65 some document invalid (the valid ones are stored), no
+document found, or the input unreadable; 74 storage error; 78 config error.`);
   cmd.action(async (file: string, flags: CommonFlags & { compact?: boolean }) => {
     const config = configFrom(flags);
-    let input: string;
-    try {
-      input = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InventoryError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
-    }
-    const docs = splitDocuments(input);
+    const input = await readInput(file);
+    const name = file === '-' ? 'stdin' : file;
     const store = openStore(config.storage.database);
-    const rejected: { doc: number; line: number; error: string }[] = [];
-    const skipped: { doc: number; host: string; types: string[] }[] = [];
-    let stored = 0;
     try {
-      const runId = store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 });
-      for (const raw of docs) {
-        const doc = validateDocument(raw);
-        if ('error' in doc) {
-          rejected.push({ doc: raw.index, line: raw.line, error: doc.error });
-          process.stderr.write(`jellyfish: ${file}: document ${raw.index} (line ${raw.line}): ${doc.error}\n`);
-          continue;
-        }
-        const r = store.recordPush(runId, doc);
-        stored++;
-        if (r.skippedTypes.length) skipped.push({ doc: raw.index, host: doc.host, types: r.skippedTypes });
+      const { summary, exitCode } = ingestText(store, input, {
+        prodStatuses: config.collector.prodStatuses,
+        onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}): ${r.error}\n`),
+      });
+      if (summary.stored + summary.rejected.length === 0) process.stderr.write(`jellyfish: ${name}: no document found\n`);
+      for (const s of summary.skipped_types) {
+        process.stderr.write(`jellyfish: ${name}: document ${s.doc} (${s.host}): older than the stored facts of ${s.types.join(', ')}: those types skipped\n`);
       }
-      const summary = { stored, rejected, skipped_types: skipped };
-      const code = rejected.length || docs.length === 0 ? 65 : 0;
-      store.finishRun(runId, new Date(), code, JSON.stringify(summary));
       process.stdout.write(renderJson(summary, Boolean(flags.compact)) + '\n');
-      if (docs.length === 0) process.stderr.write(`jellyfish: ${file}: no document found\n`);
-      setExit(code);
+      setExit(exitCode);
     } finally {
       store.close();
     }

@@ -69,4 +69,25 @@ CREATE INDEX facts_archive_host ON facts_archive(host_id, type);
 CREATE INDEX facts_closed ON facts(is_current, last_seen);
 `,
   },
+  {
+    // SQLite hands a deleted row's id to the next insert when it was the highest one, so after a
+    // prune a new fact can carry an id the archive already holds: the archive keeps the fact id
+    // as a plain column (no longer its key), so archiving such a fact later cannot conflict.
+    version: 3,
+    name: 'facts_archive keyed by its own row, not the fact id',
+    sql: `
+CREATE TABLE facts_archive_v3 (
+  id INTEGER NOT NULL,
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  type TEXT NOT NULL, subtype TEXT NOT NULL, value TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+  archived_at TEXT NOT NULL
+);
+INSERT INTO facts_archive_v3 (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
+  SELECT id, host_id, type, subtype, value, first_seen, last_seen, archived_at FROM facts_archive;
+DROP TABLE facts_archive;
+ALTER TABLE facts_archive_v3 RENAME TO facts_archive;
+CREATE INDEX facts_archive_host ON facts_archive(host_id, type);
+`,
+  },
 ];

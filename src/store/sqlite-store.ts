@@ -7,7 +7,7 @@ import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { MIGRATIONS } from './migrations.js';
-import type { FactRow, HostState, PushDocument, RunInfo, RunRow, Store } from './store.js';
+import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
@@ -42,6 +42,9 @@ export class SqliteStore implements Store {
         // SQLite gives its -wal and -shm files the database file's mode.
         if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
         db = new Database(file);
+        // Before anything that writes: switching a fresh file to WAL and migrating it take the write
+        // lock, which a run or ingest started at the same moment may hold for a few milliseconds.
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.pragma('foreign_keys = ON');
@@ -60,10 +63,19 @@ export class SqliteStore implements Store {
 
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = this.db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...done);
+    if (newest > known) {
+      throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${known}); use the jellyfish that wrote it`);
+    }
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
+        // Another process opening the same new file (a run and an ingest started together) may
+        // have applied it since we looked; under the write lock the answer is final.
+        if (applied.get(m.version)) return;
         this.db.exec(m.sql);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, iso(Date.now()));
       }).immediate();
@@ -93,6 +105,22 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * One write transaction, IMMEDIATE: it takes the write lock at BEGIN (waiting up to busy_timeout
+   * for another writer) instead of failing half-way when it upgrades from a read. On failure the
+   * host-id cache is dropped: ids of hosts inserted by the rolled-back transaction are gone.
+   */
+  private write<T>(what: string, fn: () => T): T {
+    return this.guard(what, () => {
+      try {
+        return this.db.transaction(fn).immediate();
+      } catch (e) {
+        this.hostIds.clear();
+        throw e;
+      }
+    });
+  }
+
   private hostId(name: string, now: string): number {
     const known = this.hostIds.get(name);
     if (known !== undefined) return known;
@@ -111,10 +139,10 @@ export class SqliteStore implements Store {
 
   upsertHosts(hosts: InventoryHost[]): void {
     const now = iso(Date.now());
-    this.guard('cannot record the inventory', () => this.db.transaction(() => {
+    this.write('cannot record the inventory', () => {
       const upd = this.stmt('UPDATE hosts SET srvtype = ?, pop = ?, status = ?, is_prod = ? WHERE id = ?');
       for (const h of hosts) upd.run(h.srvtype, h.pop, h.status, h.isProd ? 1 : 0, this.hostId(h.label, now));
-    }).immediate());
+    });
   }
 
   lastSuccessByHost(): Map<string, number> {
@@ -133,9 +161,9 @@ export class SqliteStore implements Store {
 
   recordResults(runId: number, results: HostResult[]): void {
     if (results.length === 0) return;
-    this.guard(`cannot store a batch of ${results.length} host results (nothing of it was written)`, () => this.db.transaction(() => {
+    this.write(`cannot store a batch of ${results.length} host results (nothing of it was written)`, () => {
       for (const r of results) this.recordOne(runId, r);
-    }).immediate());
+    });
   }
 
   private recordOne(runId: number, r: HostResult): void {
@@ -157,9 +185,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Fact intervals: an unchanged value only moves last_seen; a new value opens a row; a current
-   * value not seen now is closed at its old last_seen. Only types that were collected successfully
-   * get here, so a failed collection never closes anything.
+   * Fact intervals, shared by runs and pushes: an unchanged value only moves last_seen; a new
+   * value opens a row; a current value not seen now is closed at its old last_seen. Only types
+   * that were collected successfully get here, so a failed collection never closes anything.
    */
   private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string): void {
     const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1')
@@ -177,59 +205,98 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One document pushed by a host agent, in its own transaction: the host (created if new), an
-   * attempt row, the facts through the same interval logic as a run, and sapi_at. A type whose
-   * stored facts are newer than the document is skipped, never overwritten.
+   * When this host's `type` was last observed (ISO), or null: the current facts' last_seen; with
+   * no current fact, the last successful collection of the type (it may have found nothing, which
+   * closed everything; a document older than that must not reopen stale values).
    */
-  recordPush(runId: number, doc: PushDocument): { skippedTypes: string[] } {
-    const at = iso(doc.timestamp);
-    const skippedTypes: string[] = [];
-    this.guard(`cannot store the document for ${doc.host}`, () => this.db.transaction(() => {
-      const hostId = this.hostId(doc.host, at);
-      if (doc.srvtype !== undefined || doc.pop !== undefined || doc.status !== undefined) {
-        this.stmt('UPDATE hosts SET srvtype = COALESCE(?, srvtype), pop = COALESCE(?, pop), status = COALESCE(?, status) WHERE id = ?')
-          .run(doc.srvtype ?? null, doc.pop ?? null, doc.status ?? null, hostId);
-      }
-      const outcome = doc.ok ? 'ok' : 'error';
-      const attemptId = Number(this.stmt(
-        'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)',
-      ).run(runId, hostId, at, at, outcome, doc.ok ? null : 'AGENT', doc.ok ? 'pushed by the host agent' : `agent reported status ${doc.statusText}`).lastInsertRowid);
-      if (doc.ok) {
-        const newest = this.stmt('SELECT MAX(last_seen) AS t FROM facts WHERE host_id = ? AND type = ? AND is_current = 1');
-        for (const [type, values] of Object.entries(doc.data)) {
-          const t = (newest.get(hostId, type) as { t: string | null }).t;
-          if (t !== null && t > at) { skippedTypes.push(type); continue; }
-          this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, NULL, NULL, 0)').run(attemptId, type, 'ok');
-          this.recordFacts(hostId, type, values, at);
-        }
-      }
-      this.stmt(
-        `UPDATE hosts SET sapi_at = CASE WHEN sapi_at IS NULL OR sapi_at < ? THEN ? ELSE sapi_at END,
-           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < ? THEN ? ELSE last_attempt_at END,
-           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= ? THEN ? ELSE last_outcome END,
-           last_success_at = CASE WHEN ? = 1 AND (last_success_at IS NULL OR last_success_at < ?) THEN ? ELSE last_success_at END
-         WHERE id = ?`,
-      ).run(at, at, at, at, at, outcome, doc.ok ? 1 : 0, at, at, hostId);
-    }).immediate());
-    return { skippedTypes };
+  private lastObserved(hostId: number, type: string): string | null {
+    const cur = this.stmt('SELECT MAX(last_seen) AS t FROM facts WHERE host_id = ? AND type = ? AND is_current = 1').get(hostId, type) as { t: string | null };
+    if (cur.t !== null) return cur.t;
+    return (this.stmt(
+      `SELECT MAX(a.finished_at) AS t FROM attempts a JOIN attempt_collections c ON c.attempt_id = a.id
+        WHERE a.host_id = ? AND c.type = ? AND c.status = 'ok'`,
+    ).get(hostId, type) as { t: string | null }).t;
+  }
+
+  /** The stored spelling of a pushed host name: exact, else the one host equal to it without regard to case. */
+  private storedName(name: string): string {
+    if (this.hostIds.has(name) || this.stmt('SELECT 1 FROM hosts WHERE name = ?').get(name)) return name;
+    const rows = this.stmt('SELECT name FROM hosts WHERE lower(name) = lower(?) LIMIT 2').all(name) as { name: string }[];
+    return rows.length === 1 && rows[0] ? rows[0].name : name;
   }
 
   /**
-   * Closed intervals last seen before `before` go to facts_archive (or are deleted), at most
-   * `batch` rows per transaction so a concurrent run's writer is never kept waiting long.
+   * One document pushed by a host agent, in its own transaction: the host (created if new), an
+   * attempt row under the ingest's runs row, the facts through the same interval logic as a run,
+   * and sapi_at. A type last observed after the document's time is skipped, never overwritten,
+   * and nothing newer is closed. The host's last_* and sapi_at only ever move forward.
    */
-  pruneBatch(before: string, mode: 'archive' | 'delete', batch: number): number {
-    return this.guard('cannot prune facts', () => this.db.transaction(() => {
-      const ids = (this.stmt('SELECT id FROM facts WHERE is_current = 0 AND last_seen < ? LIMIT ?').all(before, batch) as { id: number }[]).map((r) => r.id);
-      if (ids.length === 0) return 0;
-      const marks = ids.map(() => '?').join(',');
-      if (mode === 'archive') {
-        this.db.prepare(`INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
-          SELECT id, host_id, type, subtype, value, first_seen, last_seen, ? FROM facts WHERE id IN (${marks})`).run(iso(Date.now()), ...ids);
+  recordPush(runId: number, doc: PushDocument): PushOutcome {
+    const at = iso(doc.timestamp);
+    const out: PushOutcome = { host: doc.host, storedTypes: [], skippedTypes: [] };
+    this.write(`cannot store the document for ${doc.host}`, () => {
+      out.host = this.storedName(doc.host);
+      const hostId = this.hostId(out.host, at);
+      // The inventory is the authority on srvtype/pop/status: a push only fills what is unknown
+      // (a host that exists only through its agent gets them from its first push).
+      this.stmt(
+        `UPDATE hosts SET srvtype = COALESCE(srvtype, ?), pop = COALESCE(pop, ?), status = COALESCE(status, ?),
+           is_prod = CASE WHEN status IS NULL AND ? IS NOT NULL THEN ? ELSE is_prod END WHERE id = ?`,
+      ).run(doc.srvtype ?? null, doc.pop ?? null, doc.status ?? null, doc.status ?? null, doc.isProd ? 1 : 0, hostId);
+      const outcome = doc.ok ? 'ok' : 'error';
+      const code = doc.ok ? null : 'AGENT';
+      const message = doc.ok ? 'pushed by the host agent' : `the host agent reported collection_status ${JSON.stringify(doc.statusText)}`;
+      const attemptId = Number(this.stmt(
+        'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)',
+      ).run(runId, hostId, at, at, outcome, code, message).lastInsertRowid);
+      const addCollection = this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, NULL, ?, 0)');
+      // A failed collection stores no facts (as in a run); the attempt keeps the agent's word.
+      if (doc.ok) {
+        for (const [type, values] of Object.entries(doc.data)) {
+          const last = this.lastObserved(hostId, type);
+          if (last !== null && last > at) {
+            out.skippedTypes.push(type);
+            addCollection.run(attemptId, type, 'skipped', `older than what is stored (last observed ${last})`);
+            continue;
+          }
+          addCollection.run(attemptId, type, 'ok', null);
+          this.recordFacts(hostId, type, values, at);
+          out.storedTypes.push(type);
+        }
       }
-      this.db.prepare(`DELETE FROM facts WHERE id IN (${marks})`).run(...ids);
-      return ids.length;
-    }).immediate());
+      this.stmt(
+        `UPDATE hosts SET
+           sapi_at = CASE WHEN @ok = 1 AND (sapi_at IS NULL OR sapi_at < @at) THEN @at ELSE sapi_at END,
+           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @outcome ELSE last_outcome END,
+           last_code = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @code ELSE last_code END,
+           last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @message ELSE last_message END,
+           last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @runId ELSE last_run_id END,
+           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < @at THEN @at ELSE last_attempt_at END,
+           last_success_at = CASE WHEN @ok = 1 AND (last_success_at IS NULL OR last_success_at < @at) THEN @at ELSE last_success_at END
+         WHERE id = @hostId`,
+      ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId });
+    });
+    return out;
+  }
+
+  /**
+   * Closed intervals last seen before `before`, oldest first, at most `batch` of them in one
+   * transaction: copied to facts_archive (unless deleting), then deleted. Current facts are never
+   * selected. Small batches keep a concurrent run's writer waiting milliseconds, not minutes.
+   */
+  pruneBatch(before: string, mode: PruneMode, batch: number): number {
+    const pick = 'SELECT id FROM facts WHERE is_current = 0 AND last_seen < ? ORDER BY last_seen, id LIMIT ?';
+    return this.write('cannot prune facts', () => {
+      if (mode === 'archive') {
+        this.stmt(`INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
+          SELECT id, host_id, type, subtype, value, first_seen, last_seen, ? FROM facts WHERE id IN (${pick})`).run(iso(Date.now()), before, batch);
+      }
+      return this.stmt(`DELETE FROM facts WHERE id IN (${pick})`).run(before, batch).changes;
+    });
+  }
+
+  countPrunable(before: string): number {
+    return this.guard('cannot count closed facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts WHERE is_current = 0 AND last_seen < ?').get(before) as { n: number }).n);
   }
 
   finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void {

@@ -25,7 +25,21 @@ export interface PushDocument {
   srvtype?: string;
   pop?: string;
   status?: string;
+  /** `status` read against [collector] prod_statuses, when a status was given */
+  isProd?: boolean;
 }
+
+/** What became of one pushed document. */
+export interface PushOutcome {
+  /** the host name it was stored under (an existing host matched without regard to case) */
+  host: string;
+  /** types stored through the fact-interval logic */
+  storedTypes: string[];
+  /** types skipped because the stored facts of that type are newer than the document */
+  skippedTypes: string[];
+}
+
+export type PruneMode = 'archive' | 'delete';
 
 export interface HostState {
   name: string;
@@ -66,6 +80,12 @@ export interface Store {
   /** one transaction per batch: attempts, their collections, fact intervals, hosts.last_* */
   recordResults(runId: number, results: HostResult[]): void;
   finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void;
+  /** one document pushed by a host agent, in its own transaction (see app/ingest.ts) */
+  recordPush(runId: number, doc: PushDocument): PushOutcome;
+  /** closed fact intervals last seen before `before` (ISO), archived or deleted; one transaction of at most `batch` rows */
+  pruneBatch(before: string, mode: PruneMode, batch: number): number;
+  /** how many closed fact intervals were last seen before `before` (what prune would move) */
+  countPrunable(before: string): number;
   hostStates(): HostState[];
   currentFacts(host: string, type?: string): FactRow[];
   lastRun(): RunRow | undefined;

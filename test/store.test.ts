@@ -1,0 +1,253 @@
+// The SQLite store on its own: migrations applied once (also when several processes open a new
+// file together), 0600 file / 0700 folder, fact intervals, a failed collection that leaves facts
+// alone, hostile values stored verbatim, and StorageError (exit 74) for files it cannot use.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { StorageError } from '../src/app/errors.js';
+import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import { openStore, type SqliteStore } from '../src/store/store.js';
+
+const BIN = path.resolve('bin/jellyfish');
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const at = (h: number) => T0 + h * 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+t.before(() => {
+  if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+});
+
+function result(label: string, finishedAt: number, collections: CollectionResult[], outcome: HostResult['outcome'] = 'ok'): HostResult {
+  return { label, outcome, startedAt: finishedAt - 1000, finishedAt, collections, outputBytes: 0 };
+}
+const ok = (type: string, values: Record<string, string>): CollectionResult => ({ type, status: 'ok', values, durationMs: 1 });
+
+function history(store: SqliteStore, host: string, type: string): { subtype: string; value: string; first_seen: string; last_seen: string; is_current: number }[] {
+  return store.database.prepare(
+    `SELECT f.subtype, f.value, f.first_seen, f.last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id
+      WHERE h.name = ? AND f.type = ? ORDER BY f.subtype, f.first_seen`,
+  ).all(host, type) as never;
+}
+
+function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end();
+  });
+}
+
+t.test('migrations are recorded once, also when several processes open a new file at once', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.db');
+  const versions = MIGRATIONS.map((m) => m.version);
+  t.same(versions, versions.map((_, i) => i + 1), 'migrations are numbered 1..N');
+  for (let i = 0; i < 3; i++) openStore(file).close();
+  const db = new Database(file, { readonly: true });
+  t.same((db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version), versions);
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  t.match(tables, ['attempt_collections', 'attempts', 'facts', 'facts_archive', 'hosts', 'runs', 'schema_migrations']);
+  db.close();
+
+  // Two processes open a new file together (a run and an ingest started by cron in the same
+  // minute): both see no migration applied, then queue for the write lock. The one that gets it
+  // second must find the schema ready, not fail on "table hosts already exists".
+  const race = path.join(dir, 'race.db');
+  const held = new Database(race);
+  held.pragma('journal_mode = WAL');
+  held.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  held.exec('BEGIN IMMEDIATE');
+  const storeUrl = pathToFileURL(path.resolve('dist/store/store.js')).href;
+  const code = `const { openStore } = await import(${JSON.stringify(storeUrl)}); openStore(${JSON.stringify(race)}).close();`;
+  const openers = Array.from({ length: 3 }, () => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code]);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d; });
+    child.on('close', (c) => resolve({ code: c, err }));
+  }));
+  await new Promise((r) => setTimeout(r, 1500));
+  held.exec('COMMIT');
+  held.close();
+  const exits = await Promise.all(openers);
+  t.same(exits.map((e) => e.code), [0, 0, 0], exits.map((e) => e.err).join(''));
+  const rdb = new Database(race, { readonly: true });
+  t.equal((rdb.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, versions.length, 'each migration recorded once');
+  rdb.close();
+});
+
+t.test('a database from a newer jellyfish is refused, not migrated', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  openStore(file).close();
+  const db = new Database(file);
+  db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00Z')").run();
+  db.close();
+  t.throws(() => openStore(file), { name: 'StorageError', exitCode: 74, message: /schema is at version 999, newer than this jellyfish knows/ });
+});
+
+t.test('migration 3 keeps archived rows and lets a reused fact id be archived again', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  // A database as version 2 left it, with one archived row.
+  const old = new Database(file);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+    old.exec(m.sql);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+  }
+  old.prepare("INSERT INTO hosts (id, name, first_seen_at) VALUES (1, 'h1', '2026-01-01T00:00:00Z')").run();
+  old.prepare("INSERT INTO facts_archive VALUES (7, 1, 'rkernel', 'default', '5.10', '2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.same(store.database.prepare('SELECT id, value FROM facts_archive').all(), [{ id: 7, value: '5.10' }], 'archived row kept');
+  // The highest fact id is pruned, and SQLite hands the same id to the next fact.
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(1), [ok('t', { a: '1' })])]);
+  store.recordResults(runId, [result('h1', at(2), [ok('t', {})])]);
+  const id = (store.database.prepare('SELECT MAX(id) AS id FROM facts').get() as { id: number }).id;
+  t.equal(store.pruneBatch(iso(at(3)), 'archive', 10), 1);
+  store.recordResults(runId, [result('h1', at(4), [ok('t', { a: '2' })])]);
+  store.recordResults(runId, [result('h1', at(5), [ok('t', {})])]);
+  t.equal((store.database.prepare('SELECT MAX(id) AS id FROM facts').get() as { id: number }).id, id, 'the id was reused');
+  t.equal(store.pruneBatch(iso(at(6)), 'archive', 10), 1, 'archiving the reused id does not conflict');
+  t.same(store.database.prepare('SELECT id, value FROM facts_archive WHERE id = ? ORDER BY value').all(id), [{ id, value: '1' }, { id, value: '2' }]);
+});
+
+t.test('the database file is 0600 and its new folders 0700, whatever the umask', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'var', 'deep', 'jf.db');
+  const old = process.umask(0);
+  let store: SqliteStore;
+  try {
+    store = openStore(file);
+  } finally {
+    process.umask(old);
+  }
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', Date.now(), [ok('t', { a: '1' })])]);
+  const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
+  t.equal(mode(file), '600');
+  t.equal(mode(`${file}-wal`), '600', 'the WAL file too');
+  t.equal(mode(path.join(dir, 'var')), '700');
+  t.equal(mode(path.join(dir, 'var', 'deep')), '700');
+  store.close();
+});
+
+t.test('fact intervals: unchanged moves last_seen, new opens, unseen closes, a returning value opens a new row', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1', b: '2' })])]);
+  store.recordResults(runId, [result('h1', at(2), [ok('pkg', { a: '1', b: '3' })])]);
+  store.recordResults(runId, [result('h1', at(3), [ok('pkg', { a: '1' })])]);
+  store.recordResults(runId, [result('h1', at(4), [ok('pkg', { a: '1', b: '2' })])]);
+  t.same(history(store, 'h1', 'pkg'), [
+    { subtype: 'a', value: '1', first_seen: iso(at(1)), last_seen: iso(at(4)), is_current: 1 },
+    { subtype: 'b', value: '2', first_seen: iso(at(1)), last_seen: iso(at(1)), is_current: 0 },
+    { subtype: 'b', value: '3', first_seen: iso(at(2)), last_seen: iso(at(2)), is_current: 0 },
+    { subtype: 'b', value: '2', first_seen: iso(at(4)), last_seen: iso(at(4)), is_current: 1 },
+  ]);
+  t.same(store.currentFacts('h1').map((f) => `${f.subtype}=${f.value}`), ['a=1', 'b=2']);
+  const rows = store.factRowCount();
+  store.recordResults(runId, [result('h1', at(5), [ok('pkg', { a: '1', b: '2' })])]);
+  t.equal(store.factRowCount(), rows, 'an unchanged collection adds no row');
+});
+
+t.test('a failed collection or an unreachable host leaves facts untouched', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1' }), ok('kern', { default: '6.1' })])]);
+  const before = [...history(store, 'h1', 'pkg'), ...history(store, 'h1', 'kern')];
+  store.recordResults(runId, [result('h1', at(2), [
+    { type: 'pkg', status: 'failed', exitCode: 1, message: 'dpkg: error', durationMs: 1 },
+    { type: 'kern', status: 'timeout', message: 'timed out', durationMs: 1 },
+  ], 'partial')]);
+  store.recordResults(runId, [result('h1', at(3), [], 'unreachable')]);
+  t.same([...history(store, 'h1', 'pkg'), ...history(store, 'h1', 'kern')], before, 'not closed, last_seen not moved');
+  const h = store.hostStates().find((s) => s.name === 'h1');
+  t.equal(h?.lastOutcome, 'unreachable');
+  t.equal(h?.lastSuccessAt, iso(at(2)), 'the partial attempt still counts as a success');
+  const attempts = store.database.prepare('SELECT outcome FROM attempts ORDER BY id').all();
+  t.same(attempts, [{ outcome: 'ok' }, { outcome: 'partial' }, { outcome: 'unreachable' }], 'every attempt recorded');
+});
+
+t.test('SQL- and shell-looking names and values are stored verbatim and never run', async (t) => {
+  const dir = t.testdir();
+  const store = openStore(path.join(dir, 'jf.db'));
+  t.teardown(() => store.close());
+  const canary = path.join(dir, 'canary');
+  const hostile: Record<string, string> = {
+    "x'; DROP TABLE facts; --": "'); DELETE FROM hosts; --",
+    '$(touch CANARY)': `\`touch ${canary}\`; touch ${canary}`,
+    '__proto__': 'not a prototype',
+    constructor: '%s %n %x {{7*7}} ${7*7}',
+    'tab\there': 'line1\nline2\r\n\u001b[31mred\u001b[0m',
+    'ünïcödé 🐟': '日本語 — ✓',
+    long: 'v'.repeat(1_000_000),
+    empty: '',
+  };
+  const values: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(hostile)) values[k] = v.replace('CANARY', canary);
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result("h'1; rm -rf /", Date.now(), [ok("type\"; --", values)])]);
+  const got = Object.fromEntries(store.currentFacts("h'1; rm -rf /", "type\"; --").map((f) => [f.subtype, f.value]));
+  t.equal(Object.keys(got).length, Object.keys(values).length);
+  for (const [k, v] of Object.entries(values)) t.equal(got[k], v, `${JSON.stringify(k.slice(0, 20))} verbatim`);
+  t.equal(got.long?.length, 1_000_000, 'a 1 MB value is not truncated');
+  t.notOk(fs.existsSync(canary), 'nothing was executed');
+  t.equal(store.integrityCheck(), 'ok');
+});
+
+t.test('a transaction that fails leaves no trace, and the next one for the same host works', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  // Fail after the new host row was inserted, inside the same transaction.
+  store.database.exec("CREATE TEMP TRIGGER boom BEFORE INSERT ON attempts WHEN NEW.message = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+  const bad = { ...result('new.example', Date.now(), [ok('t', { a: '1' })]), message: 'boom' };
+  t.throws(() => store.recordResults(runId, [result('h0', Date.now(), []), bad]), { name: 'StorageError', exitCode: 74, message: /nothing of it was written/ });
+  t.same(store.hostStates().map((h) => h.name), [], 'the whole batch rolled back');
+  store.database.exec('DROP TRIGGER boom');
+  store.recordResults(runId, [result('new.example', Date.now(), [ok('t', { a: '1' })])]);
+  t.same(store.currentFacts('new.example').map((f) => f.value), ['1']);
+});
+
+t.test('StorageError (exit 74) for a file that is not SQLite or a path that cannot be written', async (t) => {
+  const dir = t.testdir({ 'notes.db': 'this is a text file, not a database\n'.repeat(200), 'plain-file': 'x', folder: {} });
+  const notDb = path.join(dir, 'notes.db');
+  for (const opts of [{}, { readonly: true }]) {
+    let err: unknown;
+    try { openStore(notDb, opts).close(); } catch (e) { err = e; }
+    t.ok(err instanceof StorageError, `not SQLite (${JSON.stringify(opts)}): StorageError`);
+    t.match(err, { exitCode: 74, message: /notes\.db: cannot open the database: .*(not a database|SQLITE_NOTADB)/ });
+  }
+  t.equal(fs.readFileSync(notDb, 'utf8').slice(0, 9), 'this is a', 'the foreign file is left alone');
+  t.throws(() => openStore(path.join(dir, 'plain-file', 'jf.db')), { name: 'StorageError', exitCode: 74 }, 'a folder that is a file');
+  t.throws(() => openStore(path.join(dir, 'folder')), { name: 'StorageError', exitCode: 74 }, 'a path that is a folder');
+  t.throws(() => openStore(path.join(dir, 'missing.db'), { readonly: true }), { name: 'StorageError', exitCode: 74 });
+  const empty = new Database(path.join(dir, 'other.db'));
+  empty.exec('CREATE TABLE x (y)');
+  empty.close();
+  t.throws(() => openStore(path.join(dir, 'other.db'), { readonly: true }), { name: 'StorageError', message: /not a jellyfish database/ });
+
+  // Through the binary: the exit code a cron wrapper sees.
+  fs.writeFileSync(path.join(dir, 'notdb.ini'), `[storage]\ndatabase = ${notDb}\n`);
+  fs.writeFileSync(path.join(dir, 'unwritable.ini'), `[storage]\ndatabase = ${path.join(dir, 'plain-file', 'jf.db')}\n`);
+  const prune = await jf(['prune', '-c', 'notdb.ini', '--older-than', '1d'], dir);
+  t.equal(prune.code, 74, prune.stderr);
+  t.match(prune.stderr, /jellyfish: error: .*notes\.db: cannot open the database/);
+  t.equal(prune.stdout, '', 'no JSON that could pass for a result');
+  fs.writeFileSync(path.join(dir, 'doc.json'), JSON.stringify({ collection_hostname: 'a.example', collection_timestamp: Math.floor(Date.now() / 1000), collection_data: {} }));
+  const ingest = await jf(['ingest', 'doc.json', '-c', 'unwritable.ini'], dir);
+  t.equal(ingest.code, 74, ingest.stderr);
+  t.match(ingest.stderr, /cannot open the database/);
+});
