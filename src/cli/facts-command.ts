@@ -1,39 +1,67 @@
-// `jellyfish facts HOST`: what a host looks like now, or its whole history.
+// `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
 import type { Command } from 'commander';
 import { renderJson } from '../report/status-json.js';
-import { renderTable } from '../report/table.js';
-import { hostExists, hostFacts } from '../store/queries.js';
+import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
+import { findHost, hostFacts, similarHosts, type FactInterval } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
+
+/** Exit code when the host is not in the database. */
+export const EXIT_UNKNOWN_HOST = 1;
+
+interface FactsFlags extends CommonFlags { type?: string; history?: boolean; json?: boolean }
+
+/** Table rows grouped by type: the type is written on the first row of its group only. */
+function tableRows(facts: FactInterval[], history: boolean, now: number): string[][] {
+  let previous: string | undefined;
+  return facts.map((f) => {
+    const type = f.type === previous ? '' : f.type;
+    previous = f.type;
+    const value = firstLine(f.value);
+    return history
+      ? [type, f.subtype, value, shortTime(f.firstSeen), shortTime(f.lastSeen), f.current ? 'current' : 'closed']
+      : [type, f.subtype, value, shortTime(f.firstSeen), relativeAge(f.lastSeen, now)];
+  });
+}
 
 export function registerFacts(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('facts')
-    .argument('<host>', 'the host as written in the inventory')
-    .description("a host's current facts (type, subtype, value, since when); --history for every interval")
-    .option('--type <type>', 'only this collection type (e.g. packages)')
-    .option('--history', 'every interval, closed ones included')
-    .option('--json', 'print JSON');
+    .argument('<host>', 'the host as written in the inventory (an unambiguous different case is accepted)')
+    .description("a host's current facts grouped by type (subtype, value, since when, last seen); --history for every interval")
+    .option('--type <type>', 'only this collection type (packages, release, rkernel, ...)')
+    .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first')
+    .option('--json', 'print JSON (sorted keys; whole values) instead of a table');
   addConfigFlag(cmd);
-  cmd.addHelpText('after', '\nExit codes: 0, 1 the host is not in the database, 74 no or unreadable database, 78 config error.');
-  cmd.action((host: string, flags: CommonFlags & { type?: string; history?: boolean; json?: boolean }) => {
+  cmd.addHelpText('after', `
+In the table a multi-line value shows its first line; --json carries every value whole.
+Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on stderr, with similar names),
+64 usage, 74 no or unreadable database, 78 config error.`);
+  cmd.action((host: string, flags: FactsFlags) => {
     const config = configFrom(flags);
-    const found = withReadStore(config, (s) => (hostExists(s.database, host)
-      ? hostFacts(s.database, host, { ...(flags.type ? { type: flags.type } : {}), ...(flags.history ? { history: true } : {}) })
-      : undefined));
-    if (!found) {
-      process.stderr.write(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)\n`);
-      setExit(1);
+    const found = withReadStore(config, (s): { missing: string[] } | { name: string; facts: FactInterval[] } => {
+      const ref = findHost(s.database, host);
+      if (!ref) return { missing: similarHosts(s.database, host) };
+      const opts = { ...(flags.type !== undefined ? { type: flags.type } : {}), ...(flags.history ? { history: true } : {}) };
+      return { name: ref.name, facts: hostFacts(s.database, ref, opts) };
+    });
+    if ('missing' in found) {
+      const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
+      process.stderr.write(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}\n`);
+      setExit(EXIT_UNKNOWN_HOST);
       return;
     }
     if (flags.json) {
-      process.stdout.write(renderJson({ host, facts: found.map((f) => ({ type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current })) }) + '\n');
+      process.stdout.write(renderJson({
+        host: found.name,
+        history: Boolean(flags.history),
+        facts: found.facts.map((f) => ({ type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current })),
+      }) + '\n');
     } else {
-      const headers = flags.history ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'CURRENT'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE'];
-      process.stdout.write(renderTable(headers, found.map((f) => {
-        const value = f.value.includes('\n') ? `${f.value.split('\n')[0]} …` : f.value;
-        return flags.history ? [f.type, f.subtype, value, f.firstSeen, f.lastSeen, f.current ? 'yes' : 'no'] : [f.type, f.subtype, value, f.firstSeen];
-      })));
+      const headers = flags.history
+        ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE']
+        : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'];
+      process.stdout.write(renderTable(headers, tableRows(found.facts, Boolean(flags.history), Date.now())));
     }
     setExit(0);
   });

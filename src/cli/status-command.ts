@@ -1,53 +1,167 @@
-// `jellyfish status`: is a run or gap-fix active, and how did the last ones end.
+// `jellyfish status`: is a run or gap-fix active (from the locks), and how did the last ones end
+// (from the runs table). Exit 3 while one is active, so a script can wait for it to finish.
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Command } from 'commander';
+import { StorageError } from '../app/errors.js';
+import type { Config } from '../config/load.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
-import { lockState } from '../lock/run-lock.js';
+import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderJson } from '../report/status-json.js';
-import { relativeAge } from '../report/table.js';
-import { lastRuns } from '../store/queries.js';
-import { openStore } from '../store/store.js';
+import { formatDuration, relativeAge, shortTime } from '../report/table.js';
+import { lastRuns, type ModeRuns, type RunRecord } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { openForReading } from './read-store.js';
+
+/** Exit code while a run or gap-fix holds its lock. */
+export const EXIT_ACTIVE = 3;
+
+interface Active { mode: string; lockfile: string; pid?: number; host?: string; started_at?: string; elapsed_s?: number }
+interface StaleLock { mode: string; lockfile: string; pid?: number; host?: string; started_at?: string }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLocks(config: Config, now: number): { active: Active[]; stale: StaleLock[] } {
+  const active: Active[] = [];
+  const stale: StaleLock[] = [];
+  for (const [mode, lockfile] of [['run', config.lockfile], ['gap-fix', gapfixLockFile(config)]] as const) {
+    const st = lockState(lockfile);
+    if (st.held) {
+      const h = st.holder;
+      const started = h?.started_at ? Date.parse(h.started_at) : NaN;
+      active.push({
+        mode, lockfile,
+        ...(h ? { pid: h.pid, host: h.hostname, started_at: h.started_at } : {}),
+        ...(Number.isFinite(started) ? { elapsed_s: Math.max(0, Math.round((now - started) / 1000)) } : {}),
+      });
+    } else if (fs.existsSync(`${lockfile}.lock`)) {
+      // The lock directory of a killed holder: harmless (the next run of that mode takes it over), but worth a word.
+      const h = readHolder(lockfile);
+      stale.push({ mode, lockfile, ...(h ? { pid: h.pid, host: h.hostname, started_at: h.started_at } : {}) });
+    }
+  }
+  return { active, stale };
+}
+
+/** Counts from the stored final JSON: a run's four host lists, or an ingest's documents. */
+function counts(summary: Record<string, unknown> | null): Record<string, unknown> {
+  if (!summary) return {};
+  const num = (k: string) => (typeof summary[k] === 'number' ? summary[k] : undefined);
+  if ('stored' in summary) {
+    return { stored: num('stored'), rejected: Array.isArray(summary.rejected) ? summary.rejected.length : undefined };
+  }
+  return {
+    success: num('global_success_hosts'), failed: num('global_fail_hosts'), failed_prod: num('global_fail_prod'),
+    sapi: num('sapi_hosts'), not_started: num('not_started_hosts'), timeout: 'Timeout' in summary,
+    ...(typeof summary.Interrupted === 'string' ? { interrupted: summary.Interrupted } : {}),
+  };
+}
+
+function finishedEntry(r: RunRecord): Record<string, unknown> {
+  const took = r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : NaN;
+  return {
+    mode: r.mode, run_id: r.id, started_at: r.startedAt, finished_at: r.finishedAt, exit_code: r.exitCode,
+    ...(Number.isFinite(took) ? { duration_s: Math.round(took * 10) / 10 } : {}),
+    ...counts(r.summary),
+  };
+}
+
+/** An unfinished runs row is running when its mode's lock holder or its live pid here says so; else it was killed. */
+function unfinishedEntry(r: RunRecord, active: Active[]): Record<string, unknown> {
+  const here = r.hostname === os.hostname();
+  const lockHolder = active.some((a) => a.mode === r.mode && a.pid === r.pid && a.host === r.hostname);
+  const state = lockHolder || (here && r.pid !== null && alive(r.pid)) ? 'running' : here || r.mode !== 'ingest' ? 'interrupted' : 'unknown';
+  return { mode: r.mode, run_id: r.id, started_at: r.startedAt, pid: r.pid, host: r.hostname, state };
+}
+
+function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbError: string | undefined, now: number): void {
+  const out: string[] = [];
+  if (active.length === 0) out.push('idle: no run or gap-fix is active');
+  for (const a of active) {
+    const since = a.started_at ? `started ${shortTime(a.started_at)}` : 'start unknown';
+    const elapsed = a.elapsed_s !== undefined ? `, running for ${formatDuration(a.elapsed_s)}` : '';
+    out.push(`ACTIVE ${a.mode}: pid ${a.pid ?? '?'} on ${a.host ?? '?'}, ${since}${elapsed} (lock ${a.lockfile})`);
+  }
+  for (const s of stale) {
+    out.push(`stale ${s.mode} lock left by pid ${s.pid ?? '?'} on ${s.host ?? '?'} (${s.lockfile}): the next ${s.mode} takes it over`);
+  }
+  if (dbError) out.push(`database unreadable: ${dbError}`);
+  let any = false;
+  for (const m of runs) {
+    const r = m.lastFinished;
+    if (r) {
+      any = true;
+      const e = finishedEntry(r);
+      const took = typeof e.duration_s === 'number' ? ` after ${formatDuration(e.duration_s)}` : '';
+      let what = '';
+      if (typeof e.success === 'number') {
+        what = `: ${e.success} ok, ${e.failed} failed (${e.failed_prod} prod), ${e.sapi} sapi, ${e.not_started} not started`;
+        if (e.timeout) what += '; deadline hit';
+        if (typeof e.interrupted === 'string') what += `; interrupted (${e.interrupted})`;
+      } else if (typeof e.stored === 'number') {
+        what = `: ${e.stored} stored, ${e.rejected ?? 0} rejected`;
+      }
+      out.push(`last ${m.mode} #${r.id}: started ${shortTime(r.startedAt)}, finished ${relativeAge(r.finishedAt, now)}${took}, exit ${r.exitCode ?? '?'}${what}`);
+    }
+    for (const u of m.unfinished) {
+      any = true;
+      const e = unfinishedEntry(u, active);
+      const word = e.state === 'running' ? 'is running' : e.state === 'interrupted' ? 'never finished (killed?)' : 'has not finished';
+      out.push(`${m.mode} #${u.id} started ${shortTime(u.startedAt)} (pid ${u.pid ?? '?'} on ${u.hostname ?? '?'}) ${word}`);
+    }
+  }
+  if (!any) out.push('no run recorded');
+  process.stdout.write(out.join('\n') + '\n');
+}
 
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('status')
-    .description('is a run or gap-fix active (lock holder pid, host, start), and the summary of the last run of each mode')
-    .option('--json', 'print JSON');
+    .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock')
+    .option('--json', 'print JSON (sorted keys) instead of text');
   addConfigFlag(cmd);
-  cmd.addHelpText('after', '\nExit codes: 0 nothing running, 3 a run or gap-fix is active (scripts can wait on it), 74 database unreadable, 78 config error.');
+  cmd.addHelpText('after', `
+Without a database yet it still reports the locks, and "no run recorded".
+Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a script can wait:
+  while jellyfish status >/dev/null; [ $? -eq ${EXIT_ACTIVE} ]; do sleep 60; done),
+64 usage, 74 database unreadable (while idle), 78 config error.`);
   cmd.action((flags: CommonFlags & { json?: boolean }) => {
     const config = configFrom(flags);
     const now = Date.now();
-    const active = [
-      { mode: 'run', ...lockState(config.lockfile) },
-      { mode: 'gap-fix', ...lockState(gapfixLockFile(config)) },
-    ].filter((l) => l.held).map((l) => ({
-      mode: l.mode, pid: l.holder?.pid, host: l.holder?.hostname, started_at: l.holder?.started_at,
-      elapsed_s: l.holder?.started_at ? Math.round((now - Date.parse(l.holder.started_at)) / 1000) : undefined,
-    }));
-    let runs: ReturnType<typeof lastRuns> = [];
+    const { active, stale } = readLocks(config, now);
+    let runs: ModeRuns[] = [];
+    let dbError: string | undefined;
     if (fs.existsSync(config.storage.database)) {
-      const store = openStore(config.storage.database, { readonly: true });
-      try { runs = lastRuns(store.database); } finally { store.close(); }
-    }
-    const last = runs.map((r) => ({
-      mode: r.mode, run_id: r.id, started_at: r.startedAt, finished_at: r.finishedAt, exit_code: r.exitCode,
-      success: r.summary?.global_success_hosts, failed: r.summary?.global_fail_hosts, failed_prod: r.summary?.global_fail_prod,
-      sapi: r.summary?.sapi_hosts, not_started: r.summary?.not_started_hosts, timeout: r.summary ? 'Timeout' in r.summary : undefined,
-    }));
-    if (flags.json) {
-      process.stdout.write(renderJson({ active, last_runs: last }) + '\n');
-    } else {
-      if (active.length === 0) process.stdout.write('idle: no run or gap-fix is active\n');
-      for (const a of active) process.stdout.write(`ACTIVE ${a.mode}: pid ${a.pid ?? '?'} on ${a.host ?? '?'}, started ${a.started_at ?? '?'} (${a.elapsed_s ?? '?'} s ago)\n`);
-      if (last.length === 0) process.stdout.write('no run recorded\n');
-      for (const l of last) {
-        const state = l.finished_at ? `finished ${relativeAge(l.finished_at, now)}, exit ${l.exit_code}` : 'never finished (killed?)';
-        const counts = l.success === undefined ? '' : `: ${l.success} ok, ${l.failed} failed (${l.failed_prod} prod), ${l.sapi} sapi, ${l.not_started} not started${l.timeout ? ', deadline hit' : ''}`;
-        process.stdout.write(`last ${l.mode} #${l.run_id} started ${l.started_at}, ${state}${counts}\n`);
+      try {
+        const store = openForReading(config);
+        try { runs = lastRuns(store.database); } finally { store.close(); }
+      } catch (e) {
+        // While a run is active its exit 3 matters more (a script waits on it; a first run may be
+        // creating the schema right now): say what failed and keep the answer. Idle: exit 74.
+        if (!(e instanceof StorageError) || active.length === 0) throw e;
+        dbError = e.message;
+        process.stderr.write(`jellyfish: warning: ${e.message}\n`);
       }
     }
-    setExit(active.length ? 3 : 0);
+    if (flags.json) {
+      process.stdout.write(renderJson({
+        active,
+        stale_locks: stale,
+        database: config.storage.database,
+        ...(dbError ? { database_error: dbError } : {}),
+        last_runs: runs.flatMap((m) => (m.lastFinished ? [finishedEntry(m.lastFinished)] : [])),
+        unfinished_runs: runs.flatMap((m) => m.unfinished.map((u) => unfinishedEntry(u, active))),
+      }) + '\n');
+    } else {
+      printText(active, stale, runs, dbError, now);
+    }
+    setExit(active.length ? EXIT_ACTIVE : 0);
   });
 }

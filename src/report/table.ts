@@ -1,22 +1,71 @@
 // Terminal tables for the read commands: aligned columns, relative ages. Hand-written rather than
-// cli-table3: left-aligned text columns are all we need, and plain output pastes cleanly into
-// tickets and greps well.
+// cli-table3: left-aligned plain-text columns are all we need (no borders, colours or wrapping),
+// plain output pastes cleanly into tickets and greps well, and it saves a dependency.
 
-export function renderTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+/**
+ * One table cell, safe to print: fact values and error messages come from remote hosts, so a
+ * control character (an ANSI escape sequence, a carriage return) is shown as `\xNN`, never sent
+ * to the operator's terminal. Tabs and newlines are shown as `\t` and `\n` for the same reason.
+ */
+export function cell(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
-/** `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`, or `never`. */
+/** A multi-line value as its first line plus how much was left out (JSON carries the whole value). */
+export function firstLine(value: string): string {
+  const lines = value.replace(/\r?\n$/, '').split(/\r?\n/);
+  if (lines.length <= 1) return value;
+  return `${lines[0] ?? ''} … (+${lines.length - 1} lines)`;
+}
+
+/**
+ * Headers, a dashed rule, then one line per row; every column padded to its widest cell but the
+ * last (no trailing blanks). Cells are escaped with `cell`.
+ */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const safe = rows.map((r) => headers.map((_, i) => cell(r[i] ?? '')));
+  const widths = headers.map((h, i) => Math.max(h.length, ...safe.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...safe.map(line)].join('\n') + '\n';
+}
+
+/** `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`, or `never`; a time ahead of ours (clock skew) reads `in 5m`. */
 export function relativeAge(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return 'never';
   const ms = now - Date.parse(iso);
   if (!Number.isFinite(ms)) return iso;
-  if (ms < 1000) return 'just now';
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86_400)}d ago`;
+  if (Math.abs(ms) < 1000) return 'just now';
+  const span = shortSpan(Math.abs(ms) / 1000);
+  return ms < 0 ? `in ${span}` : `${span} ago`;
+}
+
+/** The largest whole unit: `42s`, `5m`, `3h`, `2d`. */
+function shortSpan(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+/** An elapsed time with two units where it matters: `42s`, `5m 03s`, `3h 04m`, `2d 03h`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${two(s % 60)}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${two(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86_400)}d ${two(Math.floor((s % 86_400) / 3600))}h`;
+}
+
+/** `2026-11-23 02:00Z`: a stored ISO time, to the minute, for table columns. */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z`;
 }
