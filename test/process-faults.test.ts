@@ -2,6 +2,7 @@
 // that is not a database or sits where nothing can be written, the lock removed under a live run.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -95,4 +96,49 @@ t.test('the lock directory removed under a live run: ends cleanly, never a crash
   const json = JSON.parse(r.stdout);
   t.match(json.Interrupted, /^run lock lost at /);
   t.same(statusProblems(json, labels), []);
+});
+
+t.test('the database on a full filesystem: exit 74, JSON printed, no half-written batch', async (t) => {
+  const dir = t.testdir();
+  // The mount point lives outside the test folder: tap removes that folder, which a mount would block.
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-full-'));
+  let mounted = false;
+  const unmount = () => {
+    if (mounted) spawnSync('umount', ['-l', mnt]);
+    mounted = false;
+    fs.rmSync(mnt, { recursive: true, force: true });
+  };
+  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mnt]).status !== 0) {
+    unmount();
+    t.skip('needs root and tmpfs to make a small filesystem');
+    return;
+  }
+  mounted = true;
+  t.teardown(unmount);
+  const fleet = await startFleet({ count: 30, base: '127.36.8.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  // The shipped collections: ~900 facts per host, far more than 400 KB for 30 hosts.
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`),
+    ini: { storage: { database: path.join(mnt, 'jf.db') } },
+    collectors: fs.readFileSync(path.resolve('config/collector.ini'), 'utf8'),
+  });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(r.code, 74, r.stderr.slice(0, 400));
+  t.match(r.stderr, /jf\.db: cannot store a batch of \d+ host results \(nothing of it was written\): SQLITE_FULL/);
+  const json = JSON.parse(r.stdout);
+  t.equal(json.exit_code, 74);
+  t.same(statusProblems(json, labels), []);
+  t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'lock released');
+  spawnSync('mount', ['-o', 'remount,size=64m', mnt]);
+  const db = new Database(path.join(mnt, 'jf.db'), { readonly: true });
+  try {
+    t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the database is intact');
+    const attempts = (db.prepare('SELECT COUNT(*) AS n FROM attempts').get() as { n: number }).n;
+    const factHosts = (db.prepare('SELECT COUNT(DISTINCT host_id) AS n FROM facts').get() as { n: number }).n;
+    t.equal(factHosts, attempts, 'facts exist exactly for the hosts whose attempt rows were committed');
+  } finally {
+    db.close();
+  }
 });
