@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { StorageError } from '../src/app/errors.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { InventoryHost } from '../src/inventory/host.js';
+import { OUTCOMES, type CollectionResult, type HostResult } from '../src/pool/messages.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
 
@@ -50,7 +51,14 @@ t.test('migrations are recorded once, also when several processes open a new fil
   const file = path.join(dir, 'jf.db');
   const versions = MIGRATIONS.map((m) => m.version);
   t.same(versions, versions.map((_, i) => i + 1), 'migrations are numbered 1..N');
+  openStore(file).close();
+  const recorded = () => {
+    const db = new Database(file, { readonly: true });
+    try { return db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all(); } finally { db.close(); }
+  };
+  const first = recorded();
   for (let i = 0; i < 3; i++) openStore(file).close();
+  t.same(recorded(), first, 'reopening applies nothing again (applied_at unchanged)');
   const db = new Database(file, { readonly: true });
   t.same((db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version), versions);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
@@ -65,10 +73,11 @@ t.test('migrations are recorded once, also when several processes open a new fil
   held.pragma('journal_mode = WAL');
   held.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   held.exec('BEGIN IMMEDIATE');
-  const storeUrl = pathToFileURL(path.resolve('dist/store/store.js')).href;
+  // The children load the TypeScript source (not dist/, which may be older than it).
+  const storeUrl = pathToFileURL(path.resolve('src/store/store.ts')).href;
   const code = `const { openStore } = await import(${JSON.stringify(storeUrl)}); openStore(${JSON.stringify(race)}).close();`;
   const openers = Array.from({ length: 3 }, () => new Promise<{ code: number | null; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code]);
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code]);
     let err = '';
     child.stderr.on('data', (d: Buffer) => { err += d; });
     child.on('close', (c) => resolve({ code: c, err }));
@@ -136,6 +145,7 @@ t.test('the database file is 0600 and its new folders 0700, whatever the umask',
   const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
   t.equal(mode(file), '600');
   t.equal(mode(`${file}-wal`), '600', 'the WAL file too');
+  t.equal(mode(`${file}-shm`), '600', 'and the shared-memory file');
   t.equal(mode(path.join(dir, 'var')), '700');
   t.equal(mode(path.join(dir, 'var', 'deep')), '700');
   store.close();
@@ -188,6 +198,7 @@ t.test('SQL- and shell-looking names and values are stored verbatim and never ru
   const hostile: Record<string, string> = {
     "x'; DROP TABLE facts; --": "'); DELETE FROM hosts; --",
     '$(touch CANARY)': `\`touch ${canary}\`; touch ${canary}`,
+    "'; DROP TABLE facts; --": '$(rm -rf /)',
     '__proto__': 'not a prototype',
     constructor: '%s %n %x {{7*7}} ${7*7}',
     'tab\there': 'line1\nline2\r\n\u001b[31mred\u001b[0m',
@@ -250,4 +261,138 @@ t.test('StorageError (exit 74) for a file that is not SQLite or a path that cann
   const ingest = await jf(['ingest', 'doc.json', '-c', 'unwritable.ini'], dir);
   t.equal(ingest.code, 74, ingest.stderr);
   t.match(ingest.stderr, /cannot open the database/);
+});
+
+const inv = (label: string, status: string, srvtype = 'web'): InventoryHost => ({
+  label, host: label.replace(/:\d+$/, ''), srvtype, pop: 'ams', status, notes: '', isProd: status === 'prod', line: 1,
+});
+
+t.test('every attempt is recorded whatever its outcome; last_success_at only moves on ok/partial', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  // One host per outcome, the failures with no collection at all (they never got that far).
+  store.recordResults(runId, OUTCOMES.map((o, i) => ({
+    ...result(`${o}.example:2222`, at(1) + i, o === 'ok' || o === 'partial'
+      ? [ok('t', { a: o }), { type: 'u', status: 'failed', exitCode: 127, message: 'not found', durationMs: 2 }]
+      : [], o),
+    ...(o === 'ok' ? {} : { code: 'ETIMEDOUT' as const, message: `why ${o}` }),
+  })));
+  const rows = store.database.prepare(
+    `SELECT h.name, a.outcome, a.code, a.message, a.run_id, a.duration_ms, (SELECT COUNT(*) FROM attempt_collections c WHERE c.attempt_id = a.id) AS n
+       FROM attempts a JOIN hosts h ON h.id = a.host_id ORDER BY a.id`,
+  ).all() as { name: string; outcome: string; code: string | null; n: number; run_id: number; duration_ms: number }[];
+  t.same(rows.map((r) => r.outcome), [...OUTCOMES], 'one attempt per outcome, hosts not in the inventory created on the way');
+  t.ok(rows.every((r) => r.run_id === runId && r.duration_ms === 1000));
+  t.same(rows.map((r) => r.n), OUTCOMES.map((o) => (o === 'ok' || o === 'partial' ? 2 : 0)));
+  const states = new Map(store.hostStates().map((h) => [h.name, h]));
+  for (const [i, o] of OUTCOMES.entries()) {
+    const h = states.get(`${o}.example:2222`);
+    t.equal(h?.lastOutcome, o);
+    t.equal(h?.lastAttemptAt, iso(at(1) + i));
+    t.equal(h?.lastSuccessAt, o === 'ok' || o === 'partial' ? iso(at(1) + i) : null, `${o}: last success`);
+    t.equal(h?.lastCode, o === 'ok' ? null : 'ETIMEDOUT');
+  }
+  // A later failure keeps the last success and replaces the last error.
+  store.recordResults(runId, [{ ...result('ok.example:2222', at(2), [], 'auth_failed'), code: 'AUTH', message: 'denied' }]);
+  const h = store.hostStates().find((s) => s.name === 'ok.example:2222');
+  t.match(h, { lastOutcome: 'auth_failed', lastCode: 'AUTH', lastMessage: 'denied', lastAttemptAt: iso(at(2)), lastSuccessAt: iso(at(1)) });
+  store.finishRun(runId, new Date(at(3)), 1, '{"exit_code":1}');
+  t.match(store.lastRun(), { id: runId, mode: 'run', startedAt: iso(at(0)), finishedAt: iso(at(3)), exitCode: 1, summary: '{"exit_code":1}' });
+});
+
+t.test('inventory upsert, lastSuccessByHost and sapiHostsSince', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  t.same(store.lastSuccessByHost(), new Map(), 'empty database');
+  t.same(store.sapiHostsSince(0), new Set());
+  t.equal(store.lastRun(), undefined);
+  store.upsertHosts([inv('a.ams', 'prod'), inv('db7.ams:2222', 'spare'), inv('[2001:db8::7]:2222', 'prod'), inv('agent.ams', 'prod')]);
+  store.upsertHosts([inv('db7.ams:2222', 'prod', 'db')]);
+  const row = store.database.prepare("SELECT srvtype, status, is_prod FROM hosts WHERE name = 'db7.ams:2222'").get();
+  t.same(row, { srvtype: 'db', status: 'prod', is_prod: 1 }, 'a known host takes the inventory\'s new values');
+  t.equal(store.hostStates().length, 4, 'no duplicate row');
+
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [
+    result('a.ams', at(1), [ok('t', { a: '1' })]),
+    result('db7.ams:2222', at(2), [{ type: 't', status: 'failed', durationMs: 1 }], 'partial'),
+    result('[2001:db8::7]:2222', at(3), [], 'unreachable'),
+  ]);
+  t.same(store.lastSuccessByHost(), new Map([['a.ams', at(1)], ['db7.ams:2222', at(2)]]), 'epoch ms, inventory spelling, failures absent');
+
+  const ingestRun = store.beginRun({ mode: 'ingest', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 0, workers: 0 });
+  store.recordPush(ingestRun, { host: 'agent.ams', timestamp: at(5), ok: true, statusText: 'ok', data: { t: { a: '1' } } });
+  t.same(store.sapiHostsSince(at(5)), new Set(['agent.ams']), 'pushed at exactly the limit counts');
+  t.same(store.sapiHostsSince(at(5) + 1), new Set(), 'older pushes do not');
+  t.same(store.sapiHostsSince(0), new Set(['agent.ams']), 'hosts that never pushed are not agent hosts');
+});
+
+t.test('a reader on a second connection is never blocked by an open write transaction (WAL)', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(1), [ok('pkg', { openssl: '1.1.1w' })])]);
+  const reader = openStore(file, { readonly: true });
+  t.teardown(() => reader.close());
+
+  store.database.exec('BEGIN IMMEDIATE');
+  store.recordResults(runId, [result('h1', at(2), [ok('pkg', { openssl: '3.0.15' })]), result('h2', at(2), [])]);
+  const started = Date.now();
+  t.same(reader.currentFacts('h1').map((f) => f.value), ['1.1.1w'], 'the reader sees the last committed state');
+  t.same(reader.hostStates().map((h) => h.name), ['h1']);
+  t.ok(Date.now() - started < 1000, 'and did not wait for the writer (busy_timeout is 10 s)');
+  store.database.exec('COMMIT');
+  t.same(reader.currentFacts('h1').map((f) => f.value), ['3.0.15'], 'then sees the commit');
+  t.equal(reader.factRowCount(), 2);
+});
+
+t.test('a full disk mid-batch: StorageError naming the file and SQLITE_FULL, nothing half-written', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1' })])]);
+  const count = () => store.database.prepare('SELECT (SELECT COUNT(*) FROM attempts) AS a, (SELECT COUNT(*) FROM hosts) AS h, (SELECT COUNT(*) FROM facts) AS f').get();
+  const before = count();
+  // max_page_count makes SQLite answer SQLITE_FULL exactly as it does on ENOSPC.
+  const pages = store.database.pragma('page_count', { simple: true }) as number;
+  store.database.pragma(`max_page_count = ${pages + 2}`);
+  const big = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'x'.repeat(100_000)]));
+  t.throws(() => store.recordResults(runId, [result('h1', at(2), [ok('pkg', { a: '2' })]), result('h2', at(2), [ok('pkg', big)])]), {
+    name: 'StorageError', exitCode: 74, message: new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot store a batch of 2 host results.*SQLITE_FULL`),
+  });
+  t.same(count(), before, 'no attempt, host or fact of the batch remains');
+  t.same(store.currentFacts('h1').map((f) => f.value), ['1'], 'h1 still has its old interval open');
+  store.database.pragma('max_page_count = 4294967294');
+  store.recordResults(runId, [result('h2', at(3), [ok('pkg', big)])]);
+  t.equal(store.currentFacts('h2').length, 50, 'the store works again once there is room');
+});
+
+t.test('1,000 hosts x 20 types x 30 facts in one batch; the same batch again adds no row', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'jf.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 256, workers: 0 });
+  const batch = (finishedAt: number): HostResult[] => Array.from({ length: 1000 }, (_, h) => result(`host${h}.ams`, finishedAt,
+    Array.from({ length: 20 }, (_, c) => ok(`type${c}`, Object.fromEntries(Array.from({ length: 30 }, (_, f) => [`pkg${f}`, `${c}.${f}.${h % 7}-1ubuntu0.22.04`]))))));
+  const timed = (b: HostResult[]) => {
+    const t0 = performance.now();
+    store.recordResults(runId, b);
+    return performance.now() - t0;
+  };
+  const first = timed(batch(at(1)));
+  t.equal(store.factRowCount(), 600_000);
+  const second = timed(batch(at(2)));
+  t.equal(store.factRowCount(), 600_000, 'an identical batch adds no fact row');
+  t.comment(`recordResults, 600,000 facts: first batch ${first.toFixed(0)} ms, identical second batch ${second.toFixed(0)} ms`);
+  // Generous bounds for a busy CI machine: they catch a lost index (a scan per host and type
+  // takes minutes), not a few hundred milliseconds.
+  t.ok(first < 20_000, 'first batch in bounded time');
+  t.ok(second < 15_000, 'second batch in bounded time');
+  const h = store.currentFacts('host999.ams', 'type19');
+  t.equal(h.length, 30);
+  t.ok(h.every((f) => f.firstSeen === iso(at(1)) && f.lastSeen === iso(at(2))), 'last_seen moved, first_seen kept');
+  const plan = (store.database.prepare('EXPLAIN QUERY PLAN SELECT id FROM facts WHERE is_current = 0 AND last_seen < ?').all('x') as { detail: string }[]).map((r) => r.detail).join();
+  t.match(plan, /facts_closed/, 'prune finds closed intervals through the partial index');
 });

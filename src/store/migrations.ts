@@ -90,4 +90,16 @@ ALTER TABLE facts_archive_v3 RENAME TO facts_archive;
 CREATE INDEX facts_archive_host ON facts_archive(host_id, type);
 `,
   },
+  {
+    // facts_closed only serves prune, which asks for closed intervals. Over every row it also cost
+    // each new fact an entry and each "seen again" (a last_seen move) an index rewrite: measured on
+    // 1,000 hosts x 20 types x 30 facts, ~0.5 s of a ~1.6 s steady-state batch. Partial indexes
+    // exist in PostgreSQL too.
+    version: 4,
+    name: 'facts_closed covers closed intervals only',
+    sql: `
+DROP INDEX facts_closed;
+CREATE INDEX facts_closed ON facts(last_seen) WHERE is_current = 0;
+`,
+  },
 ];

@@ -51,8 +51,10 @@ export class SqliteStore implements Store {
       }
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const store = new SqliteStore(file, db);
-      if (!opts.readonly) store.migrate();
-      else store.checkSchema();
+      if (!opts.readonly) {
+        store.migrate();
+        matchSidecarModes(file);
+      } else store.checkSchema();
       return store;
     } catch (e) {
       try { db?.close(); } catch { /* already broken */ }
@@ -92,6 +94,16 @@ export class SqliteStore implements Store {
     if (!s) {
       s = this.db.prepare(sql);
       this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private rawStmt(sql: string): Stmt {
+    const key = `raw:${sql}`;
+    let s = this.stmts.get(key);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.stmts.set(key, s);
     }
     return s;
   }
@@ -190,13 +202,15 @@ export class SqliteStore implements Store {
    * that were collected successfully get here, so a failed collection never closes anything.
    */
   private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string): void {
-    const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1')
-      .all(hostId, type) as { id: number; subtype: string; value: string }[];
-    const seen = new Map(Object.entries(values));
+    // Rows as arrays, not objects: this runs once per host and type, ~20,000 times a batch.
+    const current = this.rawStmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1')
+      .all(hostId, type) as [number, string, string][];
+    // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
+    const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
     const closeRow = this.stmt('UPDATE facts SET is_current = 0 WHERE id = ?');
-    for (const row of current) {
-      if (seen.get(row.subtype) === row.value) seen.delete(row.subtype);
-      else closeRow.run(row.id);
+    for (const [id, subtype, value] of current) {
+      if (seen.get(subtype) === value) seen.delete(subtype);
+      else closeRow.run(id);
     }
     // Everything still current was seen again: one statement moves all their last_seen.
     if (current.length > 0) this.stmt('UPDATE facts SET last_seen = ? WHERE host_id = ? AND type = ? AND is_current = 1').run(now, hostId, type);
@@ -345,6 +359,21 @@ export class SqliteStore implements Store {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * SQLite already creates -wal and -shm with the database file's mode; this makes sure of it for
+ * files left by an older or foreign writer (they hold the same data as the database).
+ */
+function matchSidecarModes(file: string): void {
+  const mode = fs.statSync(file).mode & 0o666;
+  for (const suffix of ['-wal', '-shm']) {
+    try {
+      if ((fs.statSync(file + suffix).mode & 0o777) !== mode) fs.chmodSync(file + suffix, mode);
+    } catch {
+      // Absent (SQLite will create it with the file's mode) or owned by another user: nothing to do.
+    }
   }
 }
 
