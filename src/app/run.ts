@@ -15,7 +15,7 @@ import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
 import { renderMetrics } from '../report/metrics.js';
-import { buildStatus, renderJson, SUCCESS_OUTCOMES, type Interruption } from '../report/status-json.js';
+import { buildStatus, renderJson, SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
 import { openStore } from '../store/store.js';
 import type { Store } from '../store/store.js';
 import { StorageError } from './errors.js';
@@ -142,7 +142,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const ordered = orderHosts(mine, config.collector.order, store.lastSuccessByHost());
     const queue = ordered.filter((h) => !sapi.has(h.label));
 
-    const results = new Map<string, HostResult>();
+    // Only the summary stays for the JSON: a host's facts (~50 KB) leave memory once written.
+    const results = new Map<string, HostSummary>();
     let batch: HostResult[] = [];
     let learned: LearnedHostKey[] = [];
     let storageFailure: StorageError | undefined;
@@ -181,7 +182,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const progress = { done: 0, total: queue.length, ok: 0, failed: 0, inFlight: 0, startedAt: startedAt.getTime() };
     let inFlightCount = () => 0;
     const accept = (r: HostResult) => {
-      results.set(r.label, r);
+      results.set(r.label, { outcome: r.outcome, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) });
       batch.push(r);
       if (r.learnedHostKeys) learned.push(...r.learnedHostKeys);
       progress.done += 1;

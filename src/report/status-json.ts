@@ -2,6 +2,9 @@
 import type { InvalidRow, InventoryHost } from '../inventory/host.js';
 import { OUTCOMES, type HostResult, type Outcome } from '../pool/messages.js';
 
+/** The part of a host's result the status JSON reports. */
+export type HostSummary = Pick<HostResult, 'outcome' | 'code' | 'message'>;
+
 export interface Interruption {
   /** `SIGINT`, `SIGTERM`, or `run lock lost` */
   reason: string;
@@ -18,7 +21,8 @@ export interface StatusInput {
   workers: number;
   /** valid inventory hosts this run was responsible for, in inventory order (the lists keep it) */
   hosts: InventoryHost[];
-  results: Map<string, HostResult>;
+  /** what the JSON needs of each finished host (not its facts: those are stored and dropped) */
+  results: Map<string, HostSummary>;
   sapi: Set<string>;
   invalid: (InvalidRow & { file?: string })[];
   deadlineHit: boolean;
