@@ -168,7 +168,7 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     const all = await jf(['hosts', ...c, '--json'], dir);
     t.equal(all.code, 0);
     const rows = JSON.parse(all.stdout) as Record<string, unknown>[];
-    t.same(rows.map((r) => r.host), [...labels].sort(), 'one row per host, as written in the inventory');
+    t.same(rows.map((r) => r.host), labels, 'one row per inventory host, as written there, in inventory order');
     const refused = rows.find((r) => r.host === `${base}5`);
     t.match(refused, { prod: true, status: 'prod', last_outcome: 'unreachable', last_code: 'ECONNREFUSED', last_success_at: null, srvtype: 'web', pop: 'ams' });
     t.type(refused?.last_message, 'string');
@@ -203,6 +203,34 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     const bad = await jf(['hosts', ...c, '--stale', 'soon'], dir);
     t.equal(bad.code, 64);
     t.match(bad.stderr, /--stale soon: expected a duration/);
+  });
+
+  await t.test('hosts follows the inventory: a new host shows as never collected, a removed one only with --all', async (t) => {
+    // .3 left the inventory, new.example joined it (first, and as prod), .2 is no longer prod.
+    const rows = [`new.example,web,fra,prod`, ...labels.filter((l) => l !== `${base}3`).map((l) => `${l},web,ams,${prodSet.has(l) && l !== `${base}2` ? 'prod' : 'spare'}`)];
+    fs.writeFileSync(path.join(dir, 'next.csv'), rows.join('\n') + '\n');
+    const listed = JSON.parse((await jf(['hosts', ...c, '-b', 'next.csv', '--json'], dir)).stdout) as Record<string, unknown>[];
+    t.same(listed.map((r) => r.host), ['new.example', ...labels.filter((l) => l !== `${base}3`)], 'inventory order; the removed host is gone');
+    t.match(listed[0], { host: 'new.example', prod: true, pop: 'fra', last_attempt_at: null, last_success_at: null, last_outcome: null });
+    t.equal(listed.find((r) => r.host === `${base}2`)?.prod, false, 'production as the inventory says now');
+    const stale = JSON.parse((await jf(['hosts', ...c, '-b', 'next.csv', '--prod', '--stale', '1h', '--json'], dir)).stdout) as Record<string, unknown>[];
+    t.same(stale.map((r) => r.host), ['new.example', `${base}5`], 'prod hosts with no recent result, the new one included');
+    const failed = JSON.parse((await jf(['hosts', ...c, '-b', 'next.csv', '--failed', '--json'], dir)).stdout) as Record<string, unknown>[];
+    t.same(failed.map((r) => r.host), [`${base}5`, `${base}6`], 'never attempted is not failed');
+    const every = JSON.parse((await jf(['hosts', ...c, '-b', 'next.csv', '--all', '--json'], dir)).stdout) as Record<string, unknown>[];
+    t.same(every.map((r) => r.host), [...labels].sort(), '--all: every host the database holds');
+    const missing = await jf(['hosts', ...c, '-b', 'nope.csv'], dir);
+    t.equal(missing.code, 65, 'an inventory named with -b must be readable');
+    t.match(missing.stderr, /nope\.csv: cannot read the inventory/);
+    fs.renameSync(path.join(dir, 'server4.csv'), path.join(dir, 'server4.csv.away'));
+    try {
+      const fallback = await jf(['hosts', ...c, '--json'], dir);
+      t.equal(fallback.code, 0);
+      t.match(fallback.stderr, /server4\.csv: cannot read the inventory.*; listing every host in the database/);
+      t.equal(JSON.parse(fallback.stdout).length, 6);
+    } finally {
+      fs.renameSync(path.join(dir, 'server4.csv.away'), path.join(dir, 'server4.csv'));
+    }
   });
 
   await t.test('facts: current, by type, history, unknown host', async (t) => {
@@ -290,7 +318,7 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
   });
 
   await t.test('--help explains each command and its exit codes', async (t) => {
-    for (const [cmd, codes] of [['status', /0 nothing is running, 3 a run or gap-fix is active/], ['hosts', /64 bad AGE, 74/], ['facts', /1 the host is not in the database/], ['query', /0 \(also when nothing matches\)/]] as const) {
+    for (const [cmd, codes] of [['status', /0 nothing is running, 3 a run or gap-fix is active/], ['hosts', /64 bad AGE, 65 the -b inventory is unusable,\s+74 no or unreadable database/], ['facts', /1 the host is not in the database/], ['query', /0 \(also when nothing matches\)/]] as const) {
       const r = await jf([cmd, '--help'], dir);
       t.equal(r.code, 0);
       t.match(r.stdout, new RegExp(`^Usage: jellyfish ${cmd}`));

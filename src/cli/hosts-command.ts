@@ -1,28 +1,37 @@
-// `jellyfish hosts`: per host known to the database, the last attempt, last success, last outcome
-// and error; filters for the questions asked most (what failed, what is stale, production only).
+// `jellyfish hosts`: per inventory host, the last attempt, last success, last outcome and error;
+// filters for the questions asked most (what failed, what is stale, production only). The
+// inventory decides which hosts are listed, so a host just added shows as never collected and a
+// decommissioned one stops showing as stale.
 import type { Command } from 'commander';
-import { UsageError } from '../app/errors.js';
+import { InventoryError, UsageError } from '../app/errors.js';
+import { Log } from '../app/log.js';
+import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
 import { relativeAge, renderTable } from '../report/table.js';
-import { listHosts, type HostFilter } from '../store/queries.js';
-import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { filterHosts, inventoryHostRows, listHosts, type HostFilter } from '../store/queries.js';
+import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface HostsFlags extends CommonFlags { failed?: boolean; stale?: string; prod?: boolean; json?: boolean }
+interface HostsFlags extends CommonFlags { failed?: boolean; stale?: string; prod?: boolean; json?: boolean; all?: boolean }
 
 export function registerHosts(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('hosts')
-    .description('one row per host in the database (named as in the inventory): last attempt, last success, last outcome and error code; filters combine (AND)')
+    .description('one row per inventory host, in inventory order: last attempt, last success, last outcome and error code; filters combine (AND)')
     .option('--failed', 'only hosts whose last attempt failed (outcome other than ok or partial)')
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
     .option('--prod', 'only production hosts')
+    .option('--all', 'every host the database knows, also those no longer in the inventory (sorted by name)')
     .option('--json', 'print JSON (sorted keys; with last_message) instead of a table');
   addConfigFlag(cmd);
+  addInventoryFlag(cmd);
   cmd.addHelpText('after', `
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
-Exit codes: 0 (also when no host matches), 64 bad AGE, 74 no or unreadable database, 78 config error.`);
+Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
+database is listed, with a warning.
+Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is unusable,
+74 no or unreadable database, 78 config error.`);
   cmd.action((flags: HostsFlags) => {
     const filter: HostFilter = {};
     if (flags.failed) filter.failed = true;
@@ -33,7 +42,10 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 74 no or unreadable datab
       filter.staleBefore = Date.now() - age;
     }
     const config = configFrom(flags);
-    const rows = withReadStore(config, (s) => listHosts(s.database, filter));
+    const inventory = flags.all ? undefined : readHostsInventory(flags, config);
+    const rows = withReadStore(config, (s) => (inventory
+      ? filterHosts(inventoryHostRows(inventory, listHosts(s.database)), filter)
+      : listHosts(s.database, filter)));
     if (flags.json) {
       process.stdout.write(renderJson(rows.map((r) => ({
         host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,
@@ -49,4 +61,18 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 74 no or unreadable datab
     }
     setExit(0);
   });
+}
+
+/** The inventory's hosts; undefined (list the database's) when the default inventory is unreadable. */
+function readHostsInventory(flags: HostsFlags, config: ReturnType<typeof configFrom>) {
+  const file = inventoryFrom(flags, config);
+  try {
+    return readInventory(file, { prodStatuses: config.collector.prodStatuses }).hosts;
+  } catch (e) {
+    // An inventory named on the command line must be usable; the INI's default may be absent
+    // where only the database was copied (a reporting host).
+    if (flags.servercsv || !(e instanceof InventoryError)) throw e;
+    new Log(false).warn(`${e.message}; listing every host in the database`);
+    return undefined;
+  }
 }

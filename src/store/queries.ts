@@ -3,6 +3,7 @@
 // opened read-only; every SQLite failure becomes a StorageError (exit 74), never a crash.
 import type Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
+import type { InventoryHost } from '../inventory/host.js';
 
 function read<T>(db: Database.Database, what: string, fn: () => T): T {
   try {
@@ -39,15 +40,9 @@ export interface HostFilter {
 }
 
 export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (f.failed) where.push("last_outcome IS NOT NULL AND last_outcome NOT IN ('ok', 'partial')");
-  // Timestamps are stored as ISO-8601 UTC with milliseconds, so text order is time order.
-  if (f.staleBefore !== undefined) { where.push('(last_success_at IS NULL OR last_success_at < ?)'); params.push(new Date(f.staleBefore).toISOString()); }
-  if (f.prod) where.push('is_prod = 1');
   const sql = `SELECT name, is_prod, srvtype, pop, status, last_attempt_at, last_success_at, last_outcome, last_code, last_message, sapi_at
-    FROM hosts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
-  return read(db, 'hosts', () => (db.prepare(sql).all(...params) as Record<string, unknown>[]).map((r) => ({
+    FROM hosts ORDER BY name`;
+  const rows = read(db, 'hosts', () => (db.prepare(sql).all() as Record<string, unknown>[]).map((r): HostRow => ({
     name: r.name as string,
     isProd: r.is_prod === 1,
     srvtype: r.srvtype as string | null,
@@ -60,6 +55,38 @@ export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] 
     lastMessage: r.last_message as string | null,
     sapiAt: r.sapi_at as string | null,
   })));
+  return filterHosts(rows, f);
+}
+
+/**
+ * The filter in code, not SQL: `hosts` also applies it to inventory hosts the database has never
+ * seen, and one pass over even 10,000 rows costs well under a millisecond.
+ */
+export function filterHosts(rows: HostRow[], f: HostFilter): HostRow[] {
+  // Timestamps are stored as ISO-8601 UTC with milliseconds, so text order is time order.
+  const staleIso = f.staleBefore === undefined ? undefined : new Date(f.staleBefore).toISOString();
+  return rows.filter((r) =>
+    (!f.failed || (r.lastOutcome !== null && r.lastOutcome !== 'ok' && r.lastOutcome !== 'partial'))
+    && (staleIso === undefined || r.lastSuccessAt === null || r.lastSuccessAt < staleIso)
+    && (!f.prod || r.isProd));
+}
+
+/**
+ * The inventory's hosts in inventory order, each with what the database knows of it (a host it
+ * has never seen has no attempt yet); production and the inventory columns as the inventory says
+ * now. Hosts the database holds but the inventory no longer lists are left out.
+ */
+export function inventoryHostRows(inventory: InventoryHost[], stored: HostRow[]): HostRow[] {
+  const byName = new Map(stored.map((r) => [r.name, r]));
+  return inventory.map((h) => {
+    const r = byName.get(h.label);
+    return {
+      name: h.label, isProd: h.isProd, srvtype: h.srvtype, pop: h.pop, status: h.status,
+      lastAttemptAt: r?.lastAttemptAt ?? null, lastSuccessAt: r?.lastSuccessAt ?? null,
+      lastOutcome: r?.lastOutcome ?? null, lastCode: r?.lastCode ?? null, lastMessage: r?.lastMessage ?? null,
+      sapiAt: r?.sapiAt ?? null,
+    };
+  });
 }
 
 export interface HostRef {
