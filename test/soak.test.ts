@@ -1,6 +1,6 @@
 // Soak: many fixture hosts (fleet in its own process) with 5 % mixed faults from the matrix; the
 // JSON adds up exactly to the inventory and the attempts table agrees with it host by host.
-// Default 2,000 hosts in `npm test`; the full size: JF_SOAK_HOSTS=10000 npx tap test/soak.test.ts
+// Default 2,000 hosts in `npm test`; the full size: `npm run soak` (JF_SOAK_HOSTS=10000)
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
