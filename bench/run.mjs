@@ -1,83 +1,309 @@
 #!/usr/bin/env node
-// `npm run bench`: jellyfish over the fixture fleet (in its own process), side by side for several
-// threads/workers settings in one run. Prints a markdown table; each figure is the median of
-// --reps runs (default 3) with the min-max spread.
-//   node bench/run.mjs [--hosts 1000] [--reps 3] [--delay-ms 0]
-import { spawn } from 'node:child_process';
+// `npm run bench` (quick profile) / `npm run bench -- --full`: jellyfish side by side with pdsh,
+// pssh, ClusterShell, Ansible and a bare ssh2 loop (the limit), on the fixture fleet (in its own
+// process, 127.40.x.x, with injected latency) and on a real OpenSSH fleet (several sshd on
+// 127.41.x.x). Prints markdown tables on stdout (progress on stderr), writes
+// bench/results/<date>.json and the generated part of docs/benchmarks.md.
+//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh] [--keep]
+// Figures are medians of --reps runs with the min–max spread; reps run round-robin over the
+// contenders of a group, so a burst of load from elsewhere on the machine hits them alike.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { summarize as summarizeProfile } from './lib/cpuprofile.mjs';
+import { jellyfishCommand, jellyfishSuccesses, limitCommand, limitSummary, PEERS, probeKex, sshConfig } from './lib/contenders.mjs';
+import { opensshUnavailable, startFixtureFleet, startOpensshFleet, userKey } from './lib/fleets.mjs';
+import { ensurePackages, toolVersions } from './lib/install.mjs';
+import { measure, readText } from './lib/measure.mjs';
+import { BENCH, ROOT } from './lib/paths.mjs';
+import { PROFILES } from './lib/plan.mjs';
+import { groupTable, profileSection, replaceSection, summarizeRow, targets, targetsTable } from './lib/report.mjs';
+import { peerScript } from './lib/script.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const HOSTS = Number(arg('hosts', '1000'));
-const REPS = Number(arg('reps', '3'));
-const DELAY = Number(arg('delay-ms', '0'));
-const BASE = '127.40.0.1';
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
+const profileName = flag('full') ? 'full' : flag('smoke') ? 'smoke' : 'quick';
+const P = PROFILES[profileName];
+const REPS = Number(opt('reps', String(P.reps)));
+const ONLY = opt('only', undefined);
+const log = (m) => process.stderr.write(`bench: ${m}\n`);
+
+if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) {
+  log('dist/ is missing: run `npm run bench` (it builds first) or `npm run build`');
+  process.exit(1);
+}
+
+const startedAt = new Date();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-bench-'));
+fs.chmodSync(work, 0o755); // sshd reads authorized_keys as the test user
+const missing = ensurePackages({ allowInstall: !flag('no-install'), log });
+const keyPath = await userKey(work);
+const script = await peerScript();
+const scriptFile = path.join(work, 'script.sh');
+fs.writeFileSync(scriptFile, script.text);
+const varsFile = path.join(work, 'vars.yml');
+// YAML reads a JSON string; !unsafe keeps Ansible from templating the script's `{%`.
+fs.writeFileSync(varsFile, `jf_script: !unsafe ${JSON.stringify(script.text)}\n`);
+const sshConfigs = { default: sshConfig(work, keyPath, 'default'), curve: sshConfig(work, keyPath, 'curve') };
+const commands = new Map();
+const stopFleets = [];
+process.on('SIGINT', () => { log('interrupted'); process.exit(130); });
 
-function addresses(n) {
-  const out = [];
-  for (let i = 0; out.length < n; i++) out.push(`127.40.${Math.floor(i / 254)}.${(i % 254) + 1}`);
-  return out;
-}
-
-async function startFleet() {
-  const child = spawn(process.execPath, [path.join(root, 'fixtures/fleet/fleet.mjs'), '--count', String(HOSTS), '--base', BASE, '--port', '2222', '--dir', work, '--delay-ms', String(DELAY)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const ready = await new Promise((resolve) => readline.createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l))));
-  return { child, ...ready };
-}
-
-// `db` names the database folder: a fresh one measures a first run (every fact inserted), a
-// reused one the steady state of a nightly cron run (almost every fact unchanged).
-function runJellyfish(fleet, threads, workers, db) {
-  const dir = path.join(work, db);
+/** Everything a contender needs to run against `hosts`. */
+function context(fleet, count) {
+  const hosts = fleet.hosts.slice(0, count);
+  const dir = path.join(work, `${fleet.kind}-${count}`);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'server4.csv'), addresses(HOSTS).map((h) => `${h},web,ams,prod`).join('\n') + '\n');
-  fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[paramiko]\nparamiko_key = ${fleet.userKey}\nknown_hosts = ${fleet.knownHosts}\nhost_key_policy = strict\nport = 2222\n[collector]\nthreads = ${threads}\nworkers = ${workers}\n`);
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/jellyfish'), 'run', '-c', 'scheduler.ini', '--compact'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('close', () => {
-      const wall = Number(process.hrtime.bigint() - started) / 1e9;
-      const json = JSON.parse(out);
-      resolve({ wall, ok: json.global_success_hosts, rss: json.peak_rss_mb, cpu: json.cpu_seconds });
-    });
-  });
+  const hostsFile = path.join(dir, 'hosts');
+  fs.writeFileSync(hostsFile, hosts.join('\n') + '\n');
+  const inventory = path.join(dir, 'inventory.ini');
+  fs.writeFileSync(inventory, `[all]\n${hosts.join('\n')}\n`);
+  return { fleet, dir, hosts, hostsFile, inventory, keyPath, scriptFile, script: script.text, marker: script.doneMarker, sshConfigs, varsFile };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
-
-const fleet = await startFleet();
-const settings = [[64, 0], [256, 0], [256, 1], [256, 2], [1024, 1]];
-const rows = [];
-for (const [threads, workers] of settings) {
-  for (const steady of [false, true]) {
-    const runs = [];
-    if (steady) await runJellyfish(fleet, threads, workers, `steady-${threads}-${workers}`); // fills the database
-    for (let rep = 0; rep < REPS; rep++) {
-      runs.push(await runJellyfish(fleet, threads, workers, steady ? `steady-${threads}-${workers}` : `first-${threads}-${workers}-${rep}`));
-    }
-    const walls = runs.map((r) => r.wall);
-    const rates = runs.map((r) => HOSTS / r.wall);
-    rows.push({ kind: steady ? 'steady' : 'first', threads, workers, wall: median(walls), wallSpread: spread(walls), rate: median(rates), rateSpread: spread(rates), rss: median(runs.map((r) => r.rss)), cpuPerHost: (median(runs.map((r) => r.cpu)) * 1000) / HOSTS, ok: median(runs.map((r) => r.ok)) });
+/**
+ * Which key exchange a row used. The peers' is read from OpenSSH's own debug log against this
+ * fleet (probeKex); the limit's from ssh2's handshake event; jellyfish uses ssh2 with its default
+ * algorithm list, as the limit does, so it negotiates what the limit negotiated.
+ */
+function kexLabel(fleet, row, group) {
+  if (row.tool === 'limit' || row.tool === 'jellyfish') {
+    const seen = group.rows.find((r) => r.tool === 'limit')?.reps?.flatMap((r) => Object.keys(r.kex ?? {})) ?? [];
+    const names = [...new Set(seen)];
+    return `${names.length ? names.join(', ') : 'curve25519-sha256'} (ssh2 default list)`;
   }
+  const kex = fleet.kex?.[row.kexId] ?? 'unknown';
+  return `${kex} (${row.kexId === 'default' ? 'OpenSSH default list' : 'KexAlgorithms pinned'})`;
 }
-fleet.child.kill('SIGTERM');
-const best = Math.max(...rows.map((r) => r.rate));
-console.log(`\njellyfish on ${HOSTS} fixture hosts (delay ${DELAY} ms), ${os.cpus().length} cores, Node ${process.version}, median of ${REPS}\n`);
-console.log('first = empty database (every fact inserted); steady = the same run again (facts unchanged, the nightly case)\n');
-console.log('| run | threads | workers | wall s (spread) | hosts/s (spread) | ratio to best | controller CPU ms/host | peak RSS MB | ok |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of rows) {
-  console.log(`| ${r.kind} | ${r.threads} | ${r.workers} | ${r.wall.toFixed(2)} (${r.wallSpread}) | ${r.rate.toFixed(0)} (${r.rateSpread}) | ${(r.rate / best).toFixed(2)} | ${r.cpuPerHost.toFixed(2)} | ${r.rss} | ${r.ok}/${HOSTS} |`);
+
+function skipReason(fleet, row) {
+  const peer = PEERS[row.tool];
+  if (peer && missing[peer.binary]) return missing[peer.binary];
+  if (peer?.openSshOnly && fleet.kind !== 'openssh') return 'needs Python on the host';
+  return undefined;
 }
-fs.rmSync(work, { recursive: true, force: true });
+
+/** One run of one row; returns the rep's figures. */
+async function runOnce(ctx, row, dbDir, tag) {
+  const out = path.join(ctx.dir, `${tag}.out`);
+  const errFile = path.join(ctx.dir, `${tag}.err`);
+  let c;
+  if (row.tool === 'jellyfish') c = jellyfishCommand(ctx, dbDir, { threads: row.n, workers: row.workers, profileDir: row.profileDir });
+  else if (row.tool === 'limit') c = limitCommand(ctx, row.n);
+  else c = PEERS[row.tool].command(ctx, Math.min(row.n, ctx.hosts.length), row.kexId);
+  commands.set(`${row.tool}${row.kexId ? ` (${row.kexId})` : ''}`, c.shown);
+  const m = await measure({ cmd: c.cmd, args: c.args, cwd: c.cwd ?? ctx.dir, env: c.env ?? {}, stdoutFile: out, stderrFile: errFile, serverPids: ctx.fleet.pids, serverCpuMs: ctx.fleet.serverCpuMs, timeoutMs: P.runTimeoutMs });
+  let ok;
+  let extra = {};
+  if (row.tool === 'jellyfish') {
+    ok = jellyfishSuccesses(out);
+    try { const j = JSON.parse(readText(out)); extra = { jobtime: j.jobtime, selfPeakRssMb: j.peak_rss_mb, selfCpuS: j.cpu_seconds, workers: j.workers }; } catch { /* reported through ok */ }
+  } else if (row.tool === 'limit') {
+    const sum = limitSummary(out);
+    ok = sum.ok ?? 0;
+    extra = { kex: sum.kex, errors: sum.errors };
+  } else ok = PEERS[row.tool].successes(ctx, out);
+  const rate = ctx.hosts.length / m.wallS;
+  log(`  ${tag}: ${m.wallS.toFixed(1)} s, ${rate.toFixed(0)} hosts/s, ctrl ${(m.controllerCpuMs / ctx.hosts.length).toFixed(2)} ms/host, server ${(m.serverCpuMs / ctx.hosts.length).toFixed(2)} ms/host, ${m.peakRssMb} MB, ok ${ok}/${ctx.hosts.length}${m.code ? `, exit ${m.code}` : ''}`);
+  if (ok < ctx.hosts.length) {
+    const tail = readText(errFile).trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+    if (tail) log(`    stderr: ${tail.slice(0, 400)}`);
+  }
+  fs.rmSync(out, { force: true }); // a peer's output is ~80 KB per host
+  return { ...m, ok, ...extra };
+}
+
+async function runGroup(fleet, group) {
+  const ctx = context(fleet, group.hosts);
+  const dbDir = path.join(work, 'db', `${fleet.kind}-${group.hosts}`);
+  log(`${group.title}`);
+  for (const row of group.rows) {
+    row.skipped = skipReason(fleet, row);
+    row.reps = [];
+  }
+  // Steady-state rows need a database that already holds this host list's facts (the nightly
+  // case: almost every fact unchanged); filling it is a first run, not reported.
+  if (!fs.existsSync(path.join(dbDir, 'filled'))) {
+    await runOnce(ctx, { tool: 'jellyfish', n: 256, workers: 'auto' }, dbDir, `fill-${group.id}`);
+    fs.writeFileSync(path.join(dbDir, 'filled'), '');
+  }
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const row of group.rows) {
+      if (row.skipped) continue;
+      if (row.fillRow) {
+        // A first run: an empty database every time (every fact inserted), removed afterwards.
+        const fresh = path.join(work, 'db', `first-${group.id}-${rep}`);
+        row.reps.push(await runOnce(ctx, row, fresh, `${group.id}-${row.id}-${rep}`));
+        fs.rmSync(fresh, { recursive: true, force: true });
+        continue;
+      }
+      row.reps.push(await runOnce(ctx, row, dbDir, `${group.id}-${row.id}-${rep}`));
+    }
+  }
+  for (const row of group.rows) {
+    row.kex = kexLabel(fleet, row, group);
+    if (row.tool === 'jellyfish' && row.workers === 'auto') {
+      const w = [...new Set(row.reps.map((r) => r.workers).filter((x) => x !== undefined))];
+      if (w.length) row.label = row.label.replace('workers auto', `workers auto = ${w.join('/')}`);
+    }
+    if (!row.skipped && row.reps.length) row.summary = summarizeRow(row, ctx.hosts.length);
+  }
+  process.stdout.write(`\n${groupTable(group)}\n`);
+}
+
+async function profileRun(fleet, count) {
+  const ctx = context(fleet, count);
+  const dbDir = path.join(work, 'db', `${fleet.kind}-${count}`);
+  const profileDir = path.join(work, 'cpu-profile');
+  fs.rmSync(profileDir, { recursive: true, force: true });
+  fs.mkdirSync(profileDir, { recursive: true });
+  const row = { tool: 'jellyfish', n: 256, workers: 'auto', profileDir };
+  log(`profile: jellyfish --cpu-prof on ${count} fixture hosts (steady state)`);
+  const rep = await runOnce(ctx, row, dbDir, 'profile');
+  let hook;
+  try { hook = JSON.parse(readText(path.join(profileDir, 'hook.json'))); } catch { /* reported as missing */ }
+  const threads = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => {
+    // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the main thread.
+    const tid = Number(f.split('.')[4]);
+    return { thread: tid === 0 ? 'main thread' : `worker thread ${tid}`, ...summarizeProfile(path.join(profileDir, f), 12) };
+  });
+  if (flag('keep')) log(`profiles kept in ${profileDir}`);
+  return { what: `threads 256, workers auto, ${count} fixture hosts, delay 0, steady state; ${rep.wallS.toFixed(1)} s wall under --cpu-prof`, rep, hook, threads };
+}
+
+function cpuMethods() {
+  const used = new Set(groups.flatMap((g) => g.rows.flatMap((r) => (r.reps ?? []).map((x) => x.cpuMethod))).filter(Boolean));
+  return used.size === 1 && used.has('cgroup') ? 'from a cgroup made for each run and each fleet (cpuacct)' : `from ${[...used].join(' and ')} (cgroup: a cgroup per run and per fleet; cutime: the process tree's reaped children)`;
+}
+
+function probeFleetKex(fleet) {
+  if (missing['/usr/bin/ssh']) return {};
+  const kex = Object.fromEntries(Object.entries(sshConfigs).map(([id, file]) => [id, probeKex(file, fleet.hosts[0])]));
+  log(`  OpenSSH client key exchange against this fleet: ${Object.entries(kex).map(([id, k]) => `${id} config -> ${k}`).join(', ')}; server CPU by ${fleet.cpuMethod}`);
+  return kex;
+}
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const osName = /PRETTY_NAME="?([^"\n]*)/.exec(readText('/etc/os-release'))?.[1] ?? os.type();
+  return {
+    cpu, cores: os.availableParallelism?.() ?? os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(), os: osName, loadAverageAtStart: os.loadavg().map((x) => x.toFixed(1)).join(' '),
+  };
+}
+
+function versions() {
+  const pkg = JSON.parse(readText(path.join(ROOT, 'package.json')));
+  const ssh2 = JSON.parse(readText(path.join(ROOT, 'node_modules/ssh2/package.json')));
+  let commit = 'unknown';
+  try { commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a git checkout */ }
+  return { jellyfish: `${pkg.version} (${commit})`, node: process.version, ssh2: ssh2.version, ...toolVersions() };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const m0 = machine();
+log(`${profileName} profile, ${REPS} reps; work folder ${work}; load average ${m0.loadAverageAtStart}`);
+const groups = [];
+const skippedFleets = {};
+let profile;
+try {
+  if (ONLY !== 'openssh') {
+    for (const phase of P.fixture) {
+      log(`fixture fleet: ${P.fixtureHosts} hosts, delay ${phase.delayMs} ms`);
+      const fleet = await startFixtureFleet({ dir: path.join(work, `fleet-${phase.delayMs}`), count: P.fixtureHosts, delayMs: phase.delayMs, keyPath });
+      stopFleets.push(fleet.stop);
+      fleet.kex = probeFleetKex(fleet);
+      try {
+        for (const g of phase.groups) {
+          const group = { ...g, fleet: 'fixture', delayMs: phase.delayMs, cores: m0.cores };
+          groups.push(group);
+          await runGroup(fleet, group);
+        }
+        if (phase.profile) profile = await profileRun(fleet, P.fixtureHosts);
+      } finally {
+        await fleet.stop();
+      }
+    }
+  }
+  if (ONLY !== 'fixture') {
+    const why = opensshUnavailable();
+    if (why) {
+      skippedFleets.openssh = why;
+      log(`OpenSSH fleet skipped: ${why}`);
+    } else {
+      log(`OpenSSH fleet: ${P.opensshHosts} addresses`);
+      const fleet = await startOpensshFleet({ dir: path.join(work, 'sshd'), count: P.opensshHosts, keyPath });
+      stopFleets.push(fleet.stop);
+      fleet.kex = probeFleetKex(fleet);
+      try {
+        const group = { ...P.openssh, fleet: 'openssh', delayMs: 0, title: `${P.openssh.title} (${fleet.sshds} sshd processes)` };
+        groups.push(group);
+        await runGroup(fleet, group);
+      } finally {
+        await fleet.stop();
+      }
+    }
+  }
+} finally {
+  for (const stop of stopFleets) await stop().catch(() => {});
+}
+
+const finishedAt = new Date();
+const m = { ...m0, loadAverageAtEnd: os.loadavg().map((x) => x.toFixed(1)).join(' ') };
+const v = versions();
+const checked = targets(groups);
+const result = {
+  profile: profileName, reps: REPS, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
+  durationS: Math.round((finishedAt - startedAt) / 1000), machine: m, versions: v, skipped: { tools: missing, fleets: skippedFleets },
+  script: { collections: script.collections, bytes: script.text.length },
+  groups: groups.map((g) => ({ ...g, rows: g.rows.map(({ profileDir, ...r }) => r) })),
+  targets: checked, profile: profile ? { ...profile, rep: undefined } : undefined, commands: Object.fromEntries(commands),
+};
+
+const date = startedAt.toISOString().slice(0, 10);
+const resultsFile = path.join(BENCH, 'results', `${date}.json`);
+fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+let all = {};
+try { all = JSON.parse(readText(resultsFile)); } catch { /* first run of the day */ }
+all[profileName] = result;
+fs.writeFileSync(resultsFile, JSON.stringify(all, null, 1) + '\n');
+
+const tables = groups.map(groupTable).join('\n\n');
+const body = [
+  `### ${profileName === 'full' ? 'Full' : 'Quick'} profile, ${date} (\`npm run bench${profileName === 'full' ? ' -- --full' : ''}\`, ${Math.round(result.durationS / 60)} min)`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Linux ${m.kernel}; load average ${m.loadAverageAtStart} at the start, ${m.loadAverageAtEnd} at the end (the machine is shared: figures vary ±30 %).`,
+  '',
+  `Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}.`,
+  '',
+  `Every figure is the median of ${REPS} runs with the min–max spread in parentheses, the contenders of a group taking turns (rep 1 of every row, then rep 2, ...); × jellyfish divides by the group's reference row (the shipped defaults). Controller CPU is user+sys of everything the contender started, server CPU that of the fleet's processes, both ${cpuMethods()}; peak RSS is the summed PSS of the contender's process tree, sampled 4 times a second. KEX: what the row's SSH client negotiated (OpenSSH: read from its debug log against that fleet; ssh2: from its handshake event). The remote work: the ${script.collections} shipped collections in one script of ${script.text.length} bytes (jellyfish's own script format; the peers send the same text).`,
+  ...Object.entries(missing).map(([bin, why]) => `\nSkipped ${bin}: ${why}`),
+  ...Object.entries(skippedFleets).map(([f, why]) => `\nSkipped the ${f} fleet: ${why}`),
+  '',
+  tables,
+  '',
+  '**Targets of the issue, as measured in this run**',
+  '',
+  targetsTable(checked),
+  '',
+  profileSection(profile),
+  '',
+  '**Commands** (`hosts`, `inventory`, `ssh_config`, `vars.yml` and `$SCRIPT` are written by the bench into its work folder; the fleet: `node bench/fleet-server.mjs`, sshd: `sshd -D -f sshd-N.conf`)',
+  '',
+  '```',
+  ...[...commands].map(([k, c]) => `# ${k}\n${c}`),
+  '```',
+].join('\n');
+
+process.stdout.write(`\n### Targets\n\n${targetsTable(checked)}\n\n${profileSection(profile)}\n`);
+// The smoke profile checks the harness only: its figures go to the results file, never the docs.
+if (!flag('no-docs') && profileName !== 'smoke') {
+  replaceSection(path.join(ROOT, 'docs/benchmarks.md'), profileName, body);
+  log(`docs/benchmarks.md (${profileName} section) and ${path.relative(ROOT, resultsFile)} written`);
+}
+if (flag('keep')) log(`work folder kept: ${work}`);
+else fs.rmSync(work, { recursive: true, force: true });
+log(`done in ${Math.round(result.durationS / 60)} min`);

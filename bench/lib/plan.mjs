@@ -1,0 +1,106 @@
+// What each profile runs. A group is one table: one host list, one fleet, one delay; its
+// reference row (jellyfish with the shipped defaults, steady state) is what `× jellyfish` divides
+// by. Rows: jellyfish {n: threads, workers}, the limit {n}, a peer {n, kexId}.
+// The quick profile fits in about 10 minutes on 2 cores: the peers (Ansible and clush run at
+// 10-30 hosts/s here) get a shorter host list than the scale runs, the thread/worker sweep is a
+// subset, and the OpenSSH group leaves out the slowest peer rows (clush and Ansible on OpenSSH's
+// default key exchange, the Ansible facts baseline), which only the full profile runs.
+// The real OpenSSH fleet is bound by its own work: the shipped collections cost each host ~320 ms
+// of CPU under sshd, so 2 cores serve ~6 hosts/s whoever the client is; the full profile runs it
+// on 128 addresses (8 sshd) rather than 256 to keep the whole profile near an hour, and the
+// peers' side-by-side groups on the fixture fleet on 500 hosts (Ansible runs ~9 hosts/s).
+
+const JF_DEFAULT = { tool: 'jellyfish', n: 256, workers: 'auto' };
+const jf = (n, workers, extra = {}) => ({ id: `jf-t${n}-w${workers}`, tool: 'jellyfish', n, workers, label: `jellyfish threads ${n}, workers ${workers}`, ...extra });
+const reference = () => ({ ...jf(JF_DEFAULT.n, JF_DEFAULT.workers), reference: true, label: 'jellyfish, shipped defaults: threads 256, workers auto (steady state)' });
+const firstRun = () => ({ ...jf(JF_DEFAULT.n, JF_DEFAULT.workers), id: 'jf-first', fillRow: true, label: 'jellyfish threads 256, workers auto, first run (empty database every rep)' });
+const limit = (n) => ({ id: `limit-${n}`, tool: 'limit', n, label: 'bare ssh2 loop (the limit)' });
+const peer = (tool, n, kexId = 'curve') => ({ id: `${tool}-${kexId}-${n}`, tool, n, kexId, label: tool === 'ansible-setup' ? 'ansible -m setup gather_subset=min' : tool === 'ansible-raw' ? 'ansible -m raw' : tool });
+const peers = (n, kexIds = ['curve']) => kexIds.flatMap((k) => ['pdsh', 'pssh', 'clush', 'ansible-raw'].map((t) => peer(t, n, k)));
+
+export const PROFILES = {
+  // `--smoke`: every code path once on tiny fleets, to check the harness itself (~2 minutes).
+  smoke: {
+    fixtureHosts: 60,
+    opensshHosts: 16,
+    reps: 1,
+    runTimeoutMs: 2 * 60_000,
+    fixture: [
+      {
+        delayMs: 0,
+        profile: true,
+        groups: [
+          { id: 'scale', scale: true, hosts: 60, title: 'Fixture fleet, 60 hosts (smoke)', rows: [firstRun(), reference(), limit(256)] },
+          { id: 'side', peers: true, hosts: 20, title: 'Fixture fleet, 20 hosts (smoke)', rows: [reference(), jf(256, 0), limit(256), ...peers(256)] },
+        ],
+      },
+      { delayMs: 100, groups: [{ id: 'delay100', hosts: 60, title: 'Fixture fleet, 60 hosts, 100 ms (smoke)', rows: [{ ...jf(1024, 'auto'), reference: true }, limit(1024)] }] },
+    ],
+    openssh: {
+      id: 'openssh', peers: true, hosts: 16, title: 'Real OpenSSH fleet, 16 addresses (smoke)',
+      rows: [reference(), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'curve')],
+    },
+  },
+  quick: {
+    fixtureHosts: 2000,
+    opensshHosts: 64,
+    reps: 3,
+    runTimeoutMs: 5 * 60_000,
+    fixture: [
+      {
+        delayMs: 0,
+        profile: true,
+        groups: [
+          { id: 'scale', scale: true, hosts: 2000, title: 'Fixture fleet, 2,000 hosts, no added delay', rows: [firstRun(), reference(), limit(256)] },
+          { id: 'side', peers: true, hosts: 150, title: 'Fixture fleet, the first 150 hosts, no added delay: side by side', rows: [reference(), jf(256, 0), jf(256, 2), jf(64, 'auto'), limit(256), ...peers(256)] },
+        ],
+      },
+      {
+        delayMs: 100,
+        groups: [
+          { id: 'delay100', hosts: 2000, title: 'Fixture fleet, 2,000 hosts, 100 ms before every answer', rows: [{ ...jf(1024, 'auto'), reference: true }, limit(1024)] },
+        ],
+      },
+    ],
+    openssh: {
+      id: 'openssh', peers: true, hosts: 64, title: 'Real OpenSSH fleet, 64 addresses',
+      rows: [reference(), limit(256), peer('pdsh', 256, 'default'), peer('pssh', 256, 'default'), ...peers(256, ['curve'])],
+    },
+  },
+  full: {
+    fixtureHosts: 10_000,
+    opensshHosts: 128,
+    reps: 3,
+    runTimeoutMs: 45 * 60_000,
+    fixture: [
+      {
+        delayMs: 0,
+        profile: true,
+        groups: [
+          { id: 'scale', scale: true, hosts: 10_000, title: 'Fixture fleet, 10,000 hosts, no added delay', rows: [firstRun(), reference(), jf(1024, 'auto'), limit(256), limit(1024)] },
+          {
+            id: 'side', peers: true, hosts: 500, title: 'Fixture fleet, the first 500 hosts, no added delay: side by side',
+            rows: [reference(), ...[64, 256, 1024].flatMap((n) => [0, 1, 2].filter((w) => !(n === 256 && w === 1)).map((w) => jf(n, w))), limit(64), limit(256), limit(1024), ...peers(256)],
+          },
+        ],
+      },
+      {
+        delayMs: 20,
+        groups: [
+          { id: 'side20', peers: true, hosts: 500, title: 'Fixture fleet, the first 500 hosts, 20 ms before every answer: side by side', rows: [reference(), jf(1024, 'auto'), limit(256), ...peers(256)] },
+        ],
+      },
+      {
+        delayMs: 100,
+        groups: [
+          { id: 'side100', peers: true, hosts: 500, title: 'Fixture fleet, the first 500 hosts, 100 ms before every answer: side by side', rows: [reference(), jf(1024, 'auto'), limit(256), ...peers(256)] },
+          { id: 'scale100', hosts: 10_000, title: 'Fixture fleet, 10,000 hosts, 100 ms before every answer', rows: [reference(), jf(1024, 'auto'), limit(1024)] },
+        ],
+      },
+    ],
+    openssh: {
+      id: 'openssh', peers: true, hosts: 128, title: 'Real OpenSSH fleet, 128 addresses',
+      rows: [reference(), jf(256, 0), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'default'), peer('ansible-setup', 256, 'curve')],
+    },
+  },
+};
