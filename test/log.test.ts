@@ -1,5 +1,6 @@
 // Progress output: an ora spinner only on a real terminal (never a width-0 TTY, never in CI),
 // per-host lines only with -V, warnings always.
+import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { Log } from '../src/app/log.js';
@@ -61,4 +62,35 @@ t.test('a real terminal gets done/total, ok, failed, in flight and ETA', async (
   await new Promise((r) => setTimeout(r, 200));
   log.stopProgress();
   t.match(term.text(), /5\/10 hosts, 4 ok, 1 failed, 3 in flight, ETA \d+s/);
+});
+
+t.test('NO_COLOR turns the spinner colour off', async (t) => {
+  // In a child process: the colour library reads FORCE_COLOR once, when it is first imported.
+  const script = `
+    import { PassThrough } from 'node:stream';
+    import { Log } from './dist/app/log.js';
+    const s = new PassThrough();
+    Object.assign(s, { isTTY: true, columns: 100, cursorTo: () => true, moveCursor: () => true, clearLine: () => true });
+    let out = '';
+    s.on('data', (d) => { out += d; });
+    const log = new Log(false, s);
+    log.startProgress();
+    log.progress({ done: 1, total: 2, ok: 1, failed: 0, inFlight: 1, startedAt: Date.now() });
+    setTimeout(() => { log.stopProgress(); process.stdout.write(JSON.stringify(out)); }, 300);
+  `;
+  const run = (env: Record<string, string>) => {
+    const e: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '1', ...env };
+    delete e.CI;
+    if (!env.NO_COLOR) delete e.NO_COLOR;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: e });
+    t.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout || '""') as string;
+  };
+  const sgrColour = new RegExp(String.raw`\u001b\[3[0-9]m`);
+  const coloured = run({});
+  t.match(coloured, /1\/2 hosts/, 'the spinner ran');
+  t.match(coloured, sgrColour, 'coloured by default on a colour terminal');
+  const plain = run({ NO_COLOR: '1' });
+  t.match(plain, /1\/2 hosts/);
+  t.notMatch(plain, sgrColour, 'no colour with NO_COLOR');
 });

@@ -31,7 +31,9 @@ export class Log {
   startProgress(): void {
     const s = this.stream;
     if (!s.isTTY || !(s.columns > 0) || process.env.CI) return;
-    this.spinner = ora({ stream: s, text: 'starting' }).start();
+    // https://no-color.org: a non-empty NO_COLOR turns colour off (log lines never have any).
+    const noColor = Boolean(process.env.NO_COLOR);
+    this.spinner = ora({ stream: s, text: 'starting', color: noColor ? false : 'cyan' }).start();
   }
 
   progress(p: Progress): void {
