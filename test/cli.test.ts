@@ -95,6 +95,55 @@ t.test('run: SIGTERM prints the JSON, releases the lock, exits 143', async (t) =
   t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'lock released');
 });
 
+/**
+ * What bin/jellyfish does, with a signal delivered after its trap and before the program has
+ * loaded: deterministic, where timing a kill against the module loader is not.
+ */
+function runSignalledWhileLoading(args: string[], cwd: string, signal: NodeJS.Signals): Promise<Ran> {
+  const dist = (f: string) => JSON.stringify(new URL(`../dist/${f}`, import.meta.url).href);
+  const script = `
+    const early = await import(${dist('app/early-signals.js')});
+    early.trapEarlySignals();
+    process.kill(process.pid, ${JSON.stringify(signal)});
+    await new Promise((r) => setTimeout(r, 50));
+    process.argv = [process.argv[0], ${JSON.stringify(BIN)}, ...${JSON.stringify(args)}];
+    await import(${dist('cli/main.js')});
+  `;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
+    delete env.NODE_OPTIONS; // tap's preload catches signals itself; cron's node does not
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code, sig) => resolve({ code, signal: sig, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+t.test('a signal while the program is still loading: a run prints its JSON, other commands stop with 143', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 2, base: '127.31.2.11', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`) });
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    const r = await runSignalledWhileLoading(['run', '-c', 'scheduler.ini'], dir, signal);
+    t.equal(r.code, code, `${signal}: ${r.stderr}`);
+    const json = JSON.parse(r.stdout);
+    t.match(json.Interrupted, new RegExp(`^${signal} at \\d+\\.\\d seconds$`));
+    t.equal(json.exit_code, code);
+    t.same(statusProblems(json, labels), [], 'every host in a list');
+    t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'lock released');
+  }
+  const hosts = await runSignalledWhileLoading(['hosts', '-c', 'scheduler.ini'], dir, 'SIGTERM');
+  t.equal(hosts.code, 143, 'a read command stops before doing anything');
+  t.equal(hosts.stdout, '');
+  const list = await runSignalledWhileLoading(['gap-fix', '--list', '-c', 'scheduler.ini'], dir, 'SIGTERM');
+  t.equal(list.code, 143, 'gap-fix --list answers, then exits 143');
+});
+
 t.test('run: a held lock exits 75 at once with the holder', async (t) => {
   const dir = t.testdir();
   const key = path.join(dir, 'id');

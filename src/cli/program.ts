@@ -1,6 +1,7 @@
 // The commander program: flags -> requests -> actions. The only place errors become exit codes.
 // (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
 import { Command, CommanderError } from 'commander';
+import { releaseEarlySignals } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
@@ -16,6 +17,9 @@ import { registerRun } from './run-command.js';
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
 const EXIT_SAFETY_MS = 5_000;
+/** Commands whose run handles SIGINT/SIGTERM itself (see app/early-signals.ts). */
+const RUN_COMMANDS = new Set(['run', 'gap-fix']);
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 function finish(code: number): void {
   process.exitCode = code;
@@ -41,6 +45,13 @@ export function buildProgram(): Command {
   registerPrune(program, finish);
   registerDoctor(program, finish);
   for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  // Only the collection runs act on a signal themselves (JSON first); the others stop before
+  // doing anything, with the signal's exit code.
+  program.hook('preAction', (_program, action) => {
+    if (RUN_COMMANDS.has(action.name())) return;
+    const sig = releaseEarlySignals();
+    if (sig) process.exit(SIGNAL_EXIT[sig] ?? 143);
+  });
   return program;
 }
 
@@ -48,6 +59,9 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
+    // Still trapped here: gap-fix --list, --help, or a run that ended before taking the signal over.
+    const sig = releaseEarlySignals();
+    if (sig) finish(SIGNAL_EXIT[sig] ?? 143);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with code 0; anything else is a usage error (64).
