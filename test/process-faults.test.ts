@@ -52,12 +52,13 @@ t.test('ulimit -n 256 with threads = 1024: clamped with a warning, no EMFILE', a
   const fleet = await startFleet({ count: 300, base: '127.36.3.1', port: 2222, dir });
   t.teardown(() => fleet.close());
   const labels = fleet.hosts.map((h) => h.address);
-  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { collector: { threads: '1024', workers: '1' } } });
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '30s' }, collector: { threads: '1024', workers: '1' } } });
   const r = await jf(['run', '-c', 'scheduler.ini'], dir, { shell: 'ulimit -n 256' });
   t.equal(r.code, 0, r.stderr.slice(0, 500));
   t.match(r.stderr, /threads = 1024 does not fit the open-file limit \(ulimit -n 256\): using \d+/);
   const json = JSON.parse(r.stdout);
-  t.equal(json.global_success_hosts, 300);
+  // connect_timeout is generous: 150 handshakes at once on a loaded 2-core machine are slow, not broken.
+  t.equal(json.global_success_hosts, 300, JSON.stringify(json.failures).slice(0, 500));
   t.notMatch(r.stdout + r.stderr, /EMFILE/);
 });
 
