@@ -52,12 +52,12 @@ t.test('ulimit -n 256 with threads = 1024: clamped with a warning, no EMFILE', a
   const fleet = await startFleet({ count: 300, base: '127.36.3.1', port: 2222, dir });
   t.teardown(() => fleet.close());
   const labels = fleet.hosts.map((h) => h.address);
-  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '30s' }, collector: { threads: '1024', workers: '1' } } });
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '30s' }, collector: { threads: '1024', workers: '1', host_timeout: '2m', threadtimeout: '5m' } } });
   const r = await jf(['run', '-c', 'scheduler.ini'], dir, { shell: 'ulimit -n 256' });
   t.equal(r.code, 0, r.stderr.slice(0, 500));
   t.match(r.stderr, /threads = 1024 does not fit the open-file limit \(ulimit -n 256\): using \d+/);
   const json = JSON.parse(r.stdout);
-  // connect_timeout is generous: 150 handshakes at once on a loaded 2-core machine are slow, not broken.
+  // Generous timeouts: 150 sessions at once on a loaded 2-core machine are slow, not broken.
   t.equal(json.global_success_hosts, 300, JSON.stringify(json.failures).slice(0, 500));
   t.notMatch(r.stdout + r.stderr, /EMFILE/);
 });
@@ -142,4 +142,37 @@ t.test('the database on a full filesystem: exit 74, JSON printed, no half-writte
   } finally {
     db.close();
   }
+});
+
+t.test('the database on a read-only filesystem: exit 74 naming the file and why, lock released', async (t) => {
+  const dir = t.testdir();
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-ro-'));
+  let mounted = false;
+  const unmount = () => {
+    if (mounted) spawnSync('umount', ['-l', mnt]);
+    mounted = false;
+    fs.rmSync(mnt, { recursive: true, force: true });
+  };
+  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]).status !== 0) {
+    unmount();
+    t.skip('needs root and tmpfs to make a read-only filesystem');
+    return;
+  }
+  mounted = true;
+  t.teardown(unmount);
+  const fleet = await startFleet({ count: 2, base: '127.36.9.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address);
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`),
+    ini: { storage: { database: path.join(mnt, 'db', 'jf.db') } },
+  });
+  const first = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(first.code, 0, first.stderr);
+  t.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0, 'remounted read-only');
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(r.code, 74, r.stderr);
+  t.match(r.stderr, /db\/jf\.db: cannot open the database: .*\(.*\/db is on a read-only file system\)/);
+  t.notMatch(r.stderr, /internal error|\n\s+at /, 'a message, not a stack');
+  t.notOk(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'lock released');
 });

@@ -29,7 +29,7 @@ export class SqliteStore implements Store {
 
   static open(file: string, opts: { readonly?: boolean } = {}): SqliteStore {
     const fail = (e: unknown): never => {
-      throw new StorageError(`${file}: cannot open the database: ${describe(e)}`);
+      throw new StorageError(`${file}: cannot open the database: ${describe(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
     let db: Database.Database | undefined;
     try {
@@ -374,6 +374,19 @@ function matchSidecarModes(file: string): void {
     } catch {
       // Absent (SQLite will create it with the file's mode) or owned by another user: nothing to do.
     }
+  }
+}
+
+/** Why a database folder cannot take writes, when the file system says so (SQLite only says CANTOPEN). */
+function folderHint(file: string): string {
+  try {
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+    return '';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return ` (${path.dirname(file)} is on a read-only file system)`;
+    if (code === 'EACCES') return ` (${path.dirname(file)} is not writable by this user)`;
+    return '';
   }
 }
 
