@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 
@@ -23,6 +23,24 @@ function jf(args: string[], cwd: string, o: { killAfterMs?: number; signal?: Nod
     o.onStart?.();
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * A tmpfs of `size` for this test, unmounted at its end; undefined (and the test skipped) without
+ * root. The mount point lives outside the test folder: tap removes that folder, which a mount blocks.
+ */
+function mountTmpfs(t: Test, size: string): string | undefined {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-fs-'));
+  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]).status !== 0) {
+    fs.rmSync(mnt, { recursive: true, force: true });
+    t.skip('needs root and tmpfs to make a small filesystem');
+    return undefined;
+  }
+  t.teardown(() => {
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  });
+  return mnt;
 }
 
 t.before(() => {
@@ -101,21 +119,8 @@ t.test('the lock directory removed under a live run: ends cleanly, never a crash
 
 t.test('the database on a full filesystem: exit 74, JSON printed, no half-written batch', async (t) => {
   const dir = t.testdir();
-  // The mount point lives outside the test folder: tap removes that folder, which a mount would block.
-  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-full-'));
-  let mounted = false;
-  const unmount = () => {
-    if (mounted) spawnSync('umount', ['-l', mnt]);
-    mounted = false;
-    fs.rmSync(mnt, { recursive: true, force: true });
-  };
-  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mnt]).status !== 0) {
-    unmount();
-    t.skip('needs root and tmpfs to make a small filesystem');
-    return;
-  }
-  mounted = true;
-  t.teardown(unmount);
+  const mnt = mountTmpfs(t, '400k');
+  if (!mnt) return;
   const fleet = await startFleet({ count: 30, base: '127.36.8.1', port: 2222, dir });
   t.teardown(() => fleet.close());
   const labels = fleet.hosts.map((h) => h.address);
@@ -146,20 +151,8 @@ t.test('the database on a full filesystem: exit 74, JSON printed, no half-writte
 
 t.test('the database on a read-only filesystem: exit 74 naming the file and why, lock released', async (t) => {
   const dir = t.testdir();
-  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-ro-'));
-  let mounted = false;
-  const unmount = () => {
-    if (mounted) spawnSync('umount', ['-l', mnt]);
-    mounted = false;
-    fs.rmSync(mnt, { recursive: true, force: true });
-  };
-  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]).status !== 0) {
-    unmount();
-    t.skip('needs root and tmpfs to make a read-only filesystem');
-    return;
-  }
-  mounted = true;
-  t.teardown(unmount);
+  const mnt = mountTmpfs(t, '8m');
+  if (!mnt) return;
   const fleet = await startFleet({ count: 2, base: '127.36.9.1', port: 2222, dir });
   t.teardown(() => fleet.close());
   const labels = fleet.hosts.map((h) => h.address);

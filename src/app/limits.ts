@@ -14,10 +14,14 @@ export function openFileLimit(): number | undefined {
 }
 
 /**
- * Each pipeline holds one socket (plus a little slack for DNS and the channel); the process also
- * needs descriptors for SQLite (db, -wal, -shm), the lock, threads and stdio: keep 64 spare.
+ * Measured: a run with one worker thread and one host holds 33 descriptors (stdio, SQLite's db,
+ * -wal and -shm, the lock, each thread's event loop); each worker thread adds a few. A pipeline
+ * holds one socket, but a finished host's socket may still be closing while the next host's
+ * opens: at 153 pipelines under `ulimit -n 256` the process peaked at 225+ descriptors and one
+ * host failed with EMFILE. So: a fixed spare plus some per worker, and two per pipeline.
  */
-export function clampThreads(threads: number, limit: number | undefined): number {
+export function clampThreads(threads: number, limit: number | undefined, workers: number): number {
   if (limit === undefined) return threads;
-  return Math.max(1, Math.min(threads, Math.floor((limit - 64) / 1.25)));
+  const spare = 48 + 8 * workers;
+  return Math.max(1, Math.min(threads, Math.floor((limit - spare) / 2)));
 }

@@ -110,9 +110,10 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const resolver = new HostSshResolver(config, ssh, (m) => log.warn(m));
 
   const fdLimit = openFileLimit();
-  const threads = clampThreads(req.threads, fdLimit);
+  const wantedWorkers = resolveWorkers(config.collector.workers);
+  const threads = clampThreads(req.threads, fdLimit, wantedWorkers);
   if (threads < req.threads) log.warn(`threads = ${req.threads} does not fit the open-file limit (ulimit -n ${fdLimit}): using ${threads}`);
-  const workers = Math.min(resolveWorkers(config.collector.workers), threads);
+  const workers = Math.min(wantedWorkers, threads);
 
   let interrupted: Interruption | undefined;
   let stopFeeding: (() => void) | undefined;
