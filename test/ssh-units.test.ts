@@ -4,7 +4,7 @@ import t from 'tap';
 import { FrameReader } from '../src/collections/frames.js';
 import { buildScript, decodeScriptHeader } from '../src/collections/script.js';
 import type { CollectionDef } from '../src/collections/types.js';
-import { blobKeyType, hostsFieldMatches, knownHostsName, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
+import { blobKeyType, hostsFieldMatches, KnownHosts, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
 
 function def(type: string, command: string, timeoutMs = 30_000): CollectionDef {
   return { type, command, multi: false, timeoutMs, enabled: true };
@@ -90,6 +90,39 @@ t.test('known_hosts: plain, port form, patterns, negation, hashed, revoked', asy
   t.match(verifyHostKey(entries, 'changed.ams', blob), { kind: 'mismatch', message: /CHANGED/ });
   t.match(verifyHostKey(entries, 'rsaonly.ams', blob), { kind: 'mismatch', message: /holds only ssh-rsa/ });
   t.match(verifyHostKey(entries, 'anything', Buffer.from(ED2, 'base64')), { kind: 'revoked' });
+});
+
+t.test('known_hosts index: the same verdicts as testing every line, in file order', async (t) => {
+  const salt = crypto.randomBytes(20);
+  const hash = crypto.createHmac('sha1', salt).update('[db7.ams]:2222').digest('base64');
+  const lines = [
+    `|1|${salt.toString('base64')}|${hash} ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ`,
+    `web1.ams,Web2.AMS ssh-ed25519 ${ED}`,
+    `*.ams,!web3.ams ecdsa-sha2-nistp256 AAAAE2VjZHNh`,
+    `[db7.ams]:2222 ssh-ed25519 ${ED}`,
+    `db?.ams ssh-ed25519 ${ED2}`,
+    `@revoked * ssh-ed25519 ${ED2}`,
+    `@cert-authority *.ams ssh-ed25519 ${ED}`,
+  ];
+  // Many other hosts, as in a large fleet's file.
+  for (let i = 0; i < 5000; i++) lines.push(`host${i}.fra ssh-ed25519 ${ED}`);
+  const entries = parseKnownHosts(lines.join('\n'));
+  const index = new KnownHosts(entries);
+  t.equal(index.size, 5007);
+  const names = ['web1.ams', 'web2.ams', 'WEB2.ams', 'web3.ams', '[db7.ams]:2222', 'db7.ams', 'db8.ams', 'host4999.fra', 'new.fra', 'x.ams'];
+  for (const name of names) {
+    const relevant = index.relevantTo(name);
+    t.ok(relevant.length < 10, `${name}: only the lines that can concern it (${relevant.length})`);
+    t.same(relevant.filter((e) => !e.marker), entries.filter((e) => !e.marker && hostsFieldMatches(e.hosts, name)), `${name}: same lines, file order`);
+    t.same(knownKeyTypes(relevant, name), knownKeyTypes(entries, name), `${name}: same known key types`);
+    for (const key of [ED, ED2]) {
+      t.same(verifyHostKey(relevant, name, Buffer.from(key, 'base64')), verifyHostKey(entries, name, Buffer.from(key, 'base64')), `${name}: same verdict`);
+    }
+  }
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < 2000; i++) index.relevantTo(`host${i}.fra`);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  t.ok(ms < 2000, `2,000 lookups in a 5,007-line file: ${ms.toFixed(1)} ms`);
 });
 
 t.test('known_hosts hashing agrees with ssh-keygen -F', async (t) => {

@@ -61,7 +61,7 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
       return `${file} does not exist yet; accept-new will create it`;
     }
     fs.accessSync(file, fs.constants.R_OK);
-    return `${file}: ${loadKnownHosts(file).length} entries, policy ${config.ssh.hostKeyPolicy}`;
+    return `${file}: ${loadKnownHosts(file).size} entries, policy ${config.ssh.hostKeyPolicy}`;
   }));
   checks.push(attempt('database', () => {
     const store = openStore(config.storage.database);
