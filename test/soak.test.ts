@@ -50,6 +50,9 @@ t.test(`soak: ${N} hosts, 5 % faults`, { timeout: 900_000 }, async (t) => {
     else if (!ok && (failures[row.name]?.outcome !== row.outcome || failures[row.name]?.code !== row.code)) disagree++;
   }
   t.equal(disagree, 0, 'the attempts table agrees with the JSON host by host');
+  const healthy = hosts.filter((h) => !faults[h]);
+  const missed = healthy.filter((h) => !success.has(h));
+  t.same(missed.slice(0, 10), [], `every one of the ${healthy.length} healthy hosts succeeded (${missed.length} did not)`);
   for (const [h, f] of Object.entries(faults)) {
     if (['refuse', 'hang', 'banner-hang', 'auth-reject', 'wrong-hostkey', 'channel-refuse'].includes(f.kind)) t.ok(failures[h], `${h} (${f.kind}) failed`);
   }
