@@ -4,7 +4,7 @@
 // the fixture fleet stores: ~890 per host), then records them in batches as a run does, into a
 // fresh database (first run: every fact inserted) and again (steady state: every fact unchanged,
 // only last_seen moves). Prints one JSON line: ms per host for each pass, and the batch times.
-//   node bench/store.mjs [--hosts 2000] [--batch 100] [--db FILE]
+//   node bench/store.mjs [--hosts 2000] [--batch 100] [--db FILE] [--pragma 'cache_size = -65536' ...]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +47,8 @@ function pass(store, runId) {
 }
 
 const store = openStore(dbFile);
+// Extra pragmas to try (repeatable): what a change to the store's settings would bring.
+for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === '--pragma') store.database.pragma(process.argv[i + 1]);
 const inventory = hosts.map((label) => ({ host: label, label, srvtype: 'bench', pop: 'lo', status: 'prod', isProd: true }));
 store.upsertHosts(inventory);
 const run = () => store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 256, workers: 1 });

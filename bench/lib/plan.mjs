@@ -7,8 +7,9 @@
 // exchange, Ansible raw and the Ansible facts baseline), which only the full profile runs there.
 // The real OpenSSH fleet is bound by its own work: the shipped collections cost each host ~320 ms
 // of CPU under sshd, so 2 cores serve ~6 hosts/s whoever the client is; the full profile runs it
-// on 128 addresses (8 sshd) rather than 256 to keep the whole profile near an hour, and the
-// peers' side-by-side groups on the fixture fleet on 500 hosts (Ansible runs ~9 hosts/s).
+// on 128 addresses (8 sshd) rather than 256 to keep the whole profile under an hour, the peers'
+// side-by-side groups on the fixture fleet on 500 hosts (Ansible runs ~9 hosts/s), and the
+// 10,000-host groups without a first-run row and with the 1,024-in-flight rows only at 100 ms.
 
 const JF_DEFAULT = { tool: 'jellyfish', n: 256, workers: 'auto' };
 const jf = (n, workers, extra = {}) => ({ id: `jf-t${n}-w${workers}`, tool: 'jellyfish', n, workers, label: `jellyfish threads ${n}, workers ${workers}`, ...extra });
@@ -77,7 +78,8 @@ export const PROFILES = {
         delayMs: 0,
         profile: true,
         groups: [
-          { id: 'scale', scale: true, hosts: 10_000, title: 'Fixture fleet, 10,000 hosts, no added delay', rows: [firstRun(), reference(), jf(1024, 'auto'), limit(256), limit(1024)] },
+          // No first-run row at this size (an empty 10,000-host database fills in ~2 minutes a rep): the quick profile measures it at 2,000.
+          { id: 'scale', scale: true, hosts: 10_000, title: 'Fixture fleet, 10,000 hosts, no added delay', rows: [reference(), limit(256)] },
           {
             id: 'side', peers: true, hosts: 500, title: 'Fixture fleet, the first 500 hosts, no added delay: side by side',
             rows: [reference(), ...[64, 256, 1024].flatMap((n) => [0, 1, 2].filter((w) => !(n === 256 && w === 1)).map((w) => jf(n, w))), limit(64), limit(256), limit(1024), ...peers(256)],
@@ -100,7 +102,7 @@ export const PROFILES = {
     ],
     openssh: {
       id: 'openssh', peers: true, hosts: 128, title: 'Real OpenSSH fleet, 128 addresses',
-      rows: [reference(), jf(256, 0), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'default'), peer('ansible-setup', 256, 'curve')],
+      rows: [reference(), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'curve')],
     },
   },
 };
