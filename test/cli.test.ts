@@ -168,6 +168,10 @@ t.test('run: config, inventory and usage errors', async (t) => {
   t.match(badCsv.stderr, /server4\.csv: no valid host row/);
   t.equal(badCsv.stdout, '');
 
+  const badFlag = await run(['run', '-c', 'scheduler.ini', '--threads', 'lots'], { cwd: dir });
+  t.equal(badFlag.code, 64, 'a bad flag value is a usage error, not a config error');
+  t.match(badFlag.stderr, /--threads: \[collector\] threads = 'lots': expected a whole number/);
+
   fs.appendFileSync(path.join(dir, 'scheduler.ini'), '\n[collector]\nthreds = 4\n');
   const badIni = await run(['run', '-c', 'scheduler.ini'], { cwd: dir });
   t.equal(badIni.code, 78);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ini from 'ini';
-import { ConfigError } from '../app/errors.js';
+import { ConfigError, UsageError } from '../app/errors.js';
 import { LEGACY_KEYS, SETTINGS, describeKind, longFlagName, settingId, type SettingDef } from './settings.js';
 import { parseBool, parseDuration, parseInteger, parseList, parseSize } from './values.js';
 
@@ -186,7 +186,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const loc = located.get(id);
     if (over !== undefined || loc) explicit.add(id);
     if (over !== undefined) {
-      values.set(id, convertSetting(def, over, `--${def.flag ? longFlagName(def.flag) : def.key}`, cwd));
+      const flag = `--${def.flag ? longFlagName(def.flag) : def.key}`;
+      try {
+        values.set(id, convertSetting(def, over, flag, cwd));
+      } catch (e) {
+        // A bad value on the command line is a usage error (64), not a broken config file (78).
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
     } else if (loc) {
       values.set(id, convertSetting(def, iniValue(parsed, def) ?? loc.text, `${file}:${loc.line}`, baseDir));
     } else if (def.default !== undefined) {
