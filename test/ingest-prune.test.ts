@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { HostResult } from '../src/pool/messages.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from '../src/store/migrations.js';
 
 const BIN = path.resolve('bin/jellyfish');
 const HOUR = 3_600_000;
@@ -52,7 +53,7 @@ function count(store: SqliteStore, sql: string, ...params: unknown[]): number {
 
 function intervals(store: SqliteStore, host: string): string[] {
   return (store.database.prepare(
-    `SELECT f.type, f.subtype, f.value, f.first_seen, f.last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id
+    `SELECT f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
       WHERE h.name = ? ORDER BY f.type, f.subtype, f.first_seen`,
   ).all(host) as Record<string, unknown>[]).map((r) => `${r.type}.${r.subtype}=${r.value} ${r.first_seen}..${r.last_seen}${r.is_current ? ' current' : ''}`);
 }

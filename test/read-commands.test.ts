@@ -461,7 +461,8 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
   t.same(facts.value.slice(0, 3).map((f) => f.subtype), ['openssl', 'pkg0', 'pkg1'], 'ordered by subtype');
   for (const opts of [{}, { type: 'packages' }, { type: 'packages', history: true }]) {
     const plan = hostFactsPlan(ro.database, ref ?? { id: 0, name: '' }, opts).join('; ');
-    t.match(plan, /SEARCH facts USING INDEX facts_host_type \(host_id=\?/, `facts ${JSON.stringify(opts)}: ${plan}`);
+    t.match(plan, /SEARCH f USING INDEX facts_host_type \(host_id=\?/, `facts ${JSON.stringify(opts)}: ${plan}`);
+    t.match(plan, /SEARCH ft USING (COVERING )?INDEX sqlite_autoindex_fact_types_1 \(host_id=\? AND type=\?\)/, 'each fact finds its type\'s last sighting by key');
   }
   t.same(factTypes(ro.database), ['packages', 'rkernel']);
   t.match(lastRuns(ro.database)[0], { mode: 'run', lastFinished: { id: runId, exitCode: 0 }, unfinished: [] });

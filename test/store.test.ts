@@ -10,7 +10,7 @@ import t from 'tap';
 import { StorageError } from '../src/app/errors.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import { OUTCOMES, type CollectionResult, type HostResult } from '../src/pool/messages.js';
-import { MIGRATIONS } from '../src/store/migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
 
 const BIN = path.resolve('bin/jellyfish');
@@ -29,7 +29,8 @@ const ok = (type: string, values: Record<string, string>): CollectionResult => (
 
 function history(store: SqliteStore, host: string, type: string): { subtype: string; value: string; first_seen: string; last_seen: string; is_current: number }[] {
   return store.database.prepare(
-    `SELECT f.subtype, f.value, f.first_seen, f.last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id
+    // A current fact was last seen when its type was (fact_types); a closed one keeps its own.
+    `SELECT f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
       WHERE h.name = ? AND f.type = ? ORDER BY f.subtype, f.first_seen`,
   ).all(host, type) as never;
 }
@@ -62,7 +63,7 @@ t.test('migrations are recorded once, also when several processes open a new fil
   const db = new Database(file, { readonly: true });
   t.same((db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version), versions);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  t.match(tables, ['attempt_collections', 'attempts', 'facts', 'facts_archive', 'hosts', 'runs', 'schema_migrations']);
+  t.match(tables, ['attempt_collections', 'attempts', 'fact_types', 'facts', 'facts_archive', 'hosts', 'runs', 'schema_migrations']);
   db.close();
 
   // Two processes open a new file together (a run and an ingest started by cron in the same
@@ -128,6 +129,49 @@ t.test('migration 3 keeps archived rows and lets a reused fact id be archived ag
   t.equal((store.database.prepare('SELECT MAX(id) AS id FROM facts').get() as { id: number }).id, id, 'the id was reused');
   t.equal(store.pruneBatch(iso(at(6)), 'archive', 10), 1, 'archiving the reused id does not conflict');
   t.same(store.database.prepare('SELECT id, value FROM facts_archive WHERE id = ? ORDER BY value').all(id), [{ id, value: '1' }, { id, value: '2' }]);
+});
+
+t.test('migration 5 carries current facts over to fact_types; a reader of an older schema is told to run once', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  // A database as version 4 left it: last_seen on every current fact, one closed interval.
+  const old = new Database(file);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 4)) {
+    old.exec(m.sql);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+  }
+  old.prepare("INSERT INTO hosts (id, name, first_seen_at) VALUES (1, 'h1', ?)").run(iso(at(1)));
+  const add = old.prepare('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (1, ?, ?, ?, ?, ?, ?)');
+  add.run('pkg', 'a', '1', iso(at(1)), iso(at(3)), 1);
+  add.run('pkg', 'b', '2', iso(at(2)), iso(at(3)), 1);
+  add.run('pkg', 'c', '9', iso(at(1)), iso(at(2)), 0);
+  add.run('kern', 'default', '6.1', iso(at(1)), iso(at(2)), 1);
+  old.close();
+
+  const ro = () => openStore(file, { readonly: true });
+  t.throws(ro, { name: 'StorageError', exitCode: 74, message: /schema is at version 4, older than this jellyfish's \(\d+\); the next `jellyfish run`/ });
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.same(store.database.prepare('SELECT type, last_seen FROM fact_types ORDER BY type').all(), [
+    { type: 'kern', last_seen: iso(at(2)) }, { type: 'pkg', last_seen: iso(at(3)) },
+  ], 'one row per host and type, at its current facts\' last sighting');
+  t.same(history(store, 'h1', 'pkg'), [
+    { subtype: 'a', value: '1', first_seen: iso(at(1)), last_seen: iso(at(3)), is_current: 1 },
+    { subtype: 'b', value: '2', first_seen: iso(at(2)), last_seen: iso(at(3)), is_current: 1 },
+    { subtype: 'c', value: '9', first_seen: iso(at(1)), last_seen: iso(at(2)), is_current: 0 },
+  ], 'the intervals read as before');
+  // The next run: a stays, b is gone (closed at its last sighting, at(3)), d opens.
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  store.recordResults(runId, [result('h1', at(5), [ok('pkg', { a: '1', d: '4' })])]);
+  t.same(history(store, 'h1', 'pkg'), [
+    { subtype: 'a', value: '1', first_seen: iso(at(1)), last_seen: iso(at(5)), is_current: 1 },
+    { subtype: 'b', value: '2', first_seen: iso(at(2)), last_seen: iso(at(3)), is_current: 0 },
+    { subtype: 'c', value: '9', first_seen: iso(at(1)), last_seen: iso(at(2)), is_current: 0 },
+    { subtype: 'd', value: '4', first_seen: iso(at(5)), last_seen: iso(at(5)), is_current: 1 },
+  ]);
+  t.same(store.currentFacts('h1', 'kern').map((f) => f.lastSeen), [iso(at(2))], 'a type not collected keeps its last sighting');
+  const reader = ro();
+  reader.close();
 });
 
 t.test('the database file is 0600 and its new folders 0700, whatever the umask', async (t) => {

@@ -102,4 +102,29 @@ DROP INDEX facts_closed;
 CREATE INDEX facts_closed ON facts(last_seen) WHERE is_current = 0;
 `,
   },
+  {
+    // When each host's type was last observed, once per (host, type) instead of on every current
+    // fact: a steady-state run rewrote last_seen of ~890 rows per host (and the WAL pages they
+    // sit on). A current fact's last_seen is now its type's; facts.last_seen is written when an
+    // interval closes (and for rows opened, as before). Closed intervals are unchanged.
+    version: 5,
+    name: 'fact_types holds the last observation of each host and type',
+    sql: `
+CREATE TABLE fact_types (
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  type TEXT NOT NULL,
+  last_seen TEXT NOT NULL,
+  PRIMARY KEY (host_id, type)
+);
+INSERT INTO fact_types (host_id, type, last_seen)
+  SELECT host_id, type, MAX(last_seen) FROM facts WHERE is_current = 1 GROUP BY host_id, type;
+`,
+  },
 ];
+
+/**
+ * A fact's last sighting, for SQL over `facts f` joined to `fact_types ft` (LEFT JOIN fact_types ft
+ * ON ft.host_id = f.host_id AND ft.type = f.type): a current fact was last seen when its type was.
+ */
+export const FACT_LAST_SEEN = 'CASE WHEN f.is_current = 1 THEN COALESCE(ft.last_seen, f.last_seen) ELSE f.last_seen END';
+export const JOIN_FACT_TYPES = 'LEFT JOIN fact_types ft ON ft.host_id = f.host_id AND ft.type = f.type';

@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from './migrations.js';
 
 function read<T>(db: Database.Database, what: string, fn: () => T): T {
   try {
@@ -131,13 +132,17 @@ export interface FactInterval {
  * hundred rows sort in no time here.
  */
 function factsSql(host: HostRef, opts: { type?: string; history?: boolean }): { sql: string; params: unknown[] } {
-  const where = ['host_id = ?'];
+  const where = ['f.host_id = ?'];
   const params: unknown[] = [host.id];
-  if (opts.type !== undefined) { where.push('type = ?'); params.push(opts.type); }
+  if (opts.type !== undefined) { where.push('f.type = ?'); params.push(opts.type); }
   // Without a type, `+` keeps is_current out of index choice, or facts_closed (is_current, ...) wins
   // and walks every current fact of every host.
-  if (!opts.history) where.push(opts.type !== undefined ? 'is_current = 1' : '+is_current = 1');
-  return { sql: `SELECT id, type, subtype, value, first_seen, last_seen, is_current FROM facts WHERE ${where.join(' AND ')}`, params };
+  if (!opts.history) where.push(opts.type !== undefined ? 'f.is_current = 1' : '+f.is_current = 1');
+  return {
+    sql: `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
+      FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`,
+    params,
+  };
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -193,8 +198,8 @@ function auditSql(q: AuditQuery): { sql: string; params: unknown[] } {
   if (q.value !== undefined) { where.push('f.value = ?'); params.push(q.value); }
   if (q.like !== undefined) { where.push("f.value LIKE ? ESCAPE '\\'"); params.push(q.like); }
   where.push('+f.is_current = 1');
-  const sql = `SELECT h.name AS host, f.subtype, f.value, f.first_seen, f.last_seen
-    FROM facts f JOIN hosts h ON h.id = f.host_id WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`;
+  const sql = `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
+    FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`;
   return { sql, params };
 }
 

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
-import { MIGRATIONS } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from './migrations.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
@@ -87,6 +87,12 @@ export class SqliteStore implements Store {
   private checkSchema(): void {
     const row = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
     if (!row) throw new StorageError(`${this.path}: not a jellyfish database (no schema_migrations table)`);
+    // A reader never migrates; the queries need the newest schema.
+    const newest = (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    if (newest < known) {
+      throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${known}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
+    }
   }
 
   private stmt(sql: string): Stmt {
@@ -207,25 +213,32 @@ export class SqliteStore implements Store {
       .all(hostId, type) as [number, string, string][];
     // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
     const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
-    const closeRow = this.stmt('UPDATE facts SET is_current = 0 WHERE id = ?');
+    // A value not seen now closes at the type's previous sighting (its last_seen until now).
+    const closeRow = this.stmt(
+      `UPDATE facts SET is_current = 0,
+         last_seen = COALESCE((SELECT last_seen FROM fact_types WHERE host_id = facts.host_id AND type = facts.type), last_seen)
+       WHERE id = ?`,
+    );
     for (const [id, subtype, value] of current) {
       if (seen.get(subtype) === value) seen.delete(subtype);
       else closeRow.run(id);
     }
-    // Everything still current was seen again: one statement moves all their last_seen.
-    if (current.length > 0) this.stmt('UPDATE facts SET last_seen = ? WHERE host_id = ? AND type = ? AND is_current = 1').run(now, hostId, type);
+    // Everything still current was seen again: one row moves their last_seen (see migration 5).
+    this.stmt('INSERT INTO fact_types (host_id, type, last_seen) VALUES (?, ?, ?) ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen')
+      .run(hostId, type, now);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
     for (const [subtype, value] of seen) open.run(hostId, type, subtype, value, now, now);
   }
 
   /**
-   * When this host's `type` was last observed (ISO), or null: the current facts' last_seen; with
-   * no current fact, the last successful collection of the type (it may have found nothing, which
-   * closed everything; a document older than that must not reopen stale values).
+   * When this host's `type` was last observed (ISO), or null: its fact_types row (every successful
+   * collection of the type writes it, also one that found nothing); for a history older than
+   * migration 5 with no current fact, the last successful collection of the type (a document
+   * older than that must not reopen stale values).
    */
   private lastObserved(hostId: number, type: string): string | null {
-    const cur = this.stmt('SELECT MAX(last_seen) AS t FROM facts WHERE host_id = ? AND type = ? AND is_current = 1').get(hostId, type) as { t: string | null };
-    if (cur.t !== null) return cur.t;
+    const cur = this.stmt('SELECT last_seen AS t FROM fact_types WHERE host_id = ? AND type = ?').get(hostId, type) as { t: string | null } | undefined;
+    if (cur && cur.t !== null) return cur.t;
     return (this.stmt(
       `SELECT MAX(a.finished_at) AS t FROM attempts a JOIN attempt_collections c ON c.attempt_id = a.id
         WHERE a.host_id = ? AND c.type = ? AND c.status = 'ok'`,
@@ -335,7 +348,7 @@ export class SqliteStore implements Store {
 
   currentFacts(host: string, type?: string): FactRow[] {
     return this.guard('cannot read facts', () => (this.stmt(
-      `SELECT f.type, f.subtype, f.value, f.first_seen, f.last_seen FROM facts f JOIN hosts h ON h.id = f.host_id
+      `SELECT f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
         WHERE h.name = ? AND f.is_current = 1 AND (? IS NULL OR f.type = ?) ORDER BY f.type, f.subtype`,
     ).all(host, type ?? null, type ?? null) as Record<string, string>[]).map((r) => ({
       type: r.type as string, subtype: r.subtype as string, value: r.value as string, firstSeen: r.first_seen as string, lastSeen: r.last_seen as string,
