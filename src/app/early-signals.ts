@@ -3,6 +3,11 @@
 // run prints no JSON. bin/jellyfish traps them first; a run takes the signal over once it can act
 // on it (JSON printed, 130/143); any other command stops before its action with 130/143.
 
+/** The exit code of a run stopped by a signal (SPEC §7). */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGINT' ? 130 : 143;
+}
+
 let pending: NodeJS.Signals | undefined;
 let trapped = false;
 const record = (sig: NodeJS.Signals) => { pending ??= sig; };

@@ -18,7 +18,7 @@ import { renderMetrics } from '../report/metrics.js';
 import { buildStatus, renderJson, SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
 import { openStore } from '../store/store.js';
 import type { Store } from '../store/store.js';
-import { releaseEarlySignals } from './early-signals.js';
+import { releaseEarlySignals, signalExitCode } from './early-signals.js';
 import { StorageError } from './errors.js';
 import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
@@ -129,7 +129,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   });
   let store: Store | undefined;
   let pool: HostPool | undefined;
-  const onSignal = (sig: NodeJS.Signals) => interrupt({ reason: sig, exitCode: sig === 'SIGINT' ? 130 : 143 });
+  const onSignal = (sig: NodeJS.Signals) => interrupt({ reason: sig, exitCode: signalExitCode(sig) });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A signal that came while the program loaded or the lock was taken: stop at once, with the JSON.

@@ -43,9 +43,10 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
     }
     const config = configFrom(flags);
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
-    const rows = withReadStore(config, (s) => (inventory
-      ? filterHosts(inventoryHostRows(inventory, listHosts(s.database)), filter)
-      : listHosts(s.database, filter)));
+    const rows = withReadStore(config, (s) => {
+      const stored = listHosts(s.database);
+      return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored, filter);
+    });
     if (flags.json) {
       process.stdout.write(renderJson(rows.map((r) => ({
         host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,

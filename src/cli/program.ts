@@ -1,7 +1,7 @@
 // The commander program: flags -> requests -> actions. The only place errors become exit codes.
 // (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
 import { Command, CommanderError } from 'commander';
-import { releaseEarlySignals } from '../app/early-signals.js';
+import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
@@ -19,7 +19,6 @@ import { registerRun } from './run-command.js';
 const EXIT_SAFETY_MS = 5_000;
 /** Commands whose run handles SIGINT/SIGTERM itself (see app/early-signals.ts). */
 const RUN_COMMANDS = new Set(['run', 'gap-fix']);
-const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 function finish(code: number): void {
   process.exitCode = code;
@@ -50,7 +49,7 @@ export function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     if (RUN_COMMANDS.has(action.name())) return;
     const sig = releaseEarlySignals();
-    if (sig) process.exit(SIGNAL_EXIT[sig] ?? 143);
+    if (sig) process.exit(signalExitCode(sig));
   });
   return program;
 }
@@ -61,7 +60,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
     // Still trapped here: gap-fix --list, --help, or a run that ended before taking the signal over.
     const sig = releaseEarlySignals();
-    if (sig) finish(SIGNAL_EXIT[sig] ?? 143);
+    if (sig) finish(signalExitCode(sig));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with code 0; anything else is a usage error (64).

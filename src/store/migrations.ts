@@ -122,6 +122,9 @@ INSERT INTO fact_types (host_id, type, last_seen)
   },
 ];
 
+/** The schema version this jellyfish writes and reads. */
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
 /**
  * A fact's last sighting, for SQL over `facts f` joined to `fact_types ft` (LEFT JOIN fact_types ft
  * ON ft.host_id = f.host_id AND ft.type = f.type): a current fact was last seen when its type was.

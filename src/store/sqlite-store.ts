@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
@@ -67,10 +67,9 @@ export class SqliteStore implements Store {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const applied = this.db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    const known = Math.max(...MIGRATIONS.map((m) => m.version));
     const newest = Math.max(0, ...done);
-    if (newest > known) {
-      throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${known}); use the jellyfish that wrote it`);
+    if (newest > LATEST_VERSION) {
+      throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${LATEST_VERSION}); use the jellyfish that wrote it`);
     }
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
@@ -89,26 +88,17 @@ export class SqliteStore implements Store {
     if (!row) throw new StorageError(`${this.path}: not a jellyfish database (no schema_migrations table)`);
     // A reader never migrates; the queries need the newest schema.
     const newest = (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
-    const known = Math.max(...MIGRATIONS.map((m) => m.version));
-    if (newest < known) {
-      throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${known}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
+    if (newest < LATEST_VERSION) {
+      throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${LATEST_VERSION}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
     }
   }
 
-  private stmt(sql: string): Stmt {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
-  }
-
-  private rawStmt(sql: string): Stmt {
-    const key = `raw:${sql}`;
+  /** A prepared statement, kept for the store's life; `raw` ones return rows as arrays. */
+  private stmt(sql: string, raw = false): Stmt {
+    const key = raw ? `raw:${sql}` : sql;
     let s = this.stmts.get(key);
     if (!s) {
-      s = this.db.prepare(sql).raw(true);
+      s = raw ? this.db.prepare(sql).raw(true) : this.db.prepare(sql);
       this.stmts.set(key, s);
     }
     return s;
@@ -209,7 +199,7 @@ export class SqliteStore implements Store {
    */
   private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string): void {
     // Rows as arrays, not objects: this runs once per host and type, ~20,000 times a batch.
-    const current = this.rawStmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1')
+    const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1', true)
       .all(hostId, type) as [number, string, string][];
     // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
     const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
