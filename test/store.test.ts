@@ -102,15 +102,21 @@ t.test('a database from a newer jellyfish is refused, not migrated', async (t) =
   t.throws(() => openStore(file), { name: 'StorageError', exitCode: 74, message: /schema is at version 999, newer than this jellyfish knows/ });
 });
 
+/** A database as an older jellyfish left it: the migrations up to `version` applied, open for writing. */
+function databaseAtVersion(file: string, version: number): Database.Database {
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+  }
+  return db;
+}
+
 t.test('migration 3 keeps archived rows and lets a reused fact id be archived again', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
   // A database as version 2 left it, with one archived row.
-  const old = new Database(file);
-  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
-    old.exec(m.sql);
-    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
-  }
+  const old = databaseAtVersion(file, 2);
   old.prepare("INSERT INTO hosts (id, name, first_seen_at) VALUES (1, 'h1', '2026-01-01T00:00:00Z')").run();
   old.prepare("INSERT INTO facts_archive VALUES (7, 1, 'rkernel', 'default', '5.10', '2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
   old.close();
@@ -134,12 +140,7 @@ t.test('migration 3 keeps archived rows and lets a reused fact id be archived ag
 t.test('migration 5 carries current facts over to fact_types; a reader of an older schema is told to run once', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
   // A database as version 4 left it: last_seen on every current fact, one closed interval.
-  const old = new Database(file);
-  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 4)) {
-    old.exec(m.sql);
-    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
-  }
+  const old = databaseAtVersion(file, 4);
   old.prepare("INSERT INTO hosts (id, name, first_seen_at) VALUES (1, 'h1', ?)").run(iso(at(1)));
   const add = old.prepare('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (1, ?, ?, ?, ?, ?, ?)');
   add.run('pkg', 'a', '1', iso(at(1)), iso(at(3)), 1);
