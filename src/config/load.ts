@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import ini from 'ini';
 import { ConfigError, UsageError } from '../app/errors.js';
 import { LEGACY_KEYS, SETTINGS, describeKind, longFlagName, settingId, type SettingDef } from './settings.js';
-import { parseBool, parseDuration, parseInteger, parseList, parseSize } from './values.js';
+import { parseBool, parseDuration, parseInteger, parseList, parseShard, parseSites, parseSize } from './values.js';
 
 import type { Order } from '../inventory/order.js';
+import type { Shard } from '../inventory/sites.js';
 import type { HostKeyPolicy } from '../pool/messages.js';
 
 export interface Config {
@@ -39,6 +40,10 @@ export interface Config {
     hostTimeoutMs: number;
     prodStatuses: string[];
     order: Order;
+    /** lower-cased site (pop) names this collector covers; empty = all sites */
+    sites: string[];
+    /** this collector's shard of those hosts; undefined = no shard */
+    shard: Shard | undefined;
   };
   storage: { database: string; maxOutputBytes: number };
   sapi: { maxAgeMs: number };
@@ -124,6 +129,8 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
     case 'string': return text;
     case 'path': return text === '' ? bad() : path.resolve(baseDir, expandHome(text));
     case 'list': return parseList(text);
+    case 'sites': return parseSites(text) ?? bad();
+    case 'shard': return text.trim() === '' ? undefined : parseShard(text) ?? bad();
     case 'int': return parseInteger(text) ?? bad();
     case 'duration': { const v = parseDuration(text); return v === undefined || v <= 0 ? bad() : v; }
     case 'bool': return parseBool(text) ?? bad();
@@ -237,6 +244,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       hostTimeoutMs: v<number>('collector', 'host_timeout'),
       prodStatuses: v<string[]>('collector', 'prod_statuses').map((s) => s.toLowerCase()),
       order: v<Order>('collector', 'order'),
+      sites: v<string[]>('collector', 'sites'),
+      shard: v<Shard | undefined>('collector', 'shard'),
     }),
     storage: Object.freeze({ database: v<string>('storage', 'database'), maxOutputBytes: v<number>('storage', 'max_output') }),
     sapi: Object.freeze({ maxAgeMs: v<number>('sapi', 'max_age') }),

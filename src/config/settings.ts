@@ -1,8 +1,9 @@
 // The one settings table: it drives the INI parser, the CLI override flags and the --help text,
 // so the three cannot drift apart.
+import { MAX_SHARDS } from '../inventory/sites.js';
 
 export type SettingKind = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'size' | 'list' | 'workers' | 'percent'
-  | { oneOf: readonly string[] };
+  | 'sites' | 'shard' | { oneOf: readonly string[] };
 
 export interface SettingDef {
   section: string;
@@ -34,6 +35,8 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'collector', key: 'host_timeout', kind: 'duration', default: '5m', doc: 'limit for one host, connect to last byte', flag: '--host-timeout <duration>' },
   { section: 'collector', key: 'prod_statuses', kind: 'list', default: 'prod', doc: 'inventory statuses that mean production (comma list, case-insensitive)' },
   { section: 'collector', key: 'order', kind: { oneOf: ['stale-first', 'shuffle', 'file'] }, default: 'stale-first', doc: 'stale-first: prod first, never-collected then oldest success first; shuffle: prod shuffled then the rest in file order; file', flag: '--order <order>' },
+  { section: 'collector', key: 'sites', kind: 'sites', default: '', doc: 'the sites (inventory pop column) this collector covers: comma list, case-insensitive; empty = all sites', flag: '--site <list>' },
+  { section: 'collector', key: 'shard', kind: 'shard', default: '', doc: 'K/N: collect only shard K of N of those hosts, by a stable hash of the hostname (port left out); empty = no shard', flag: '--shard <K/N>' },
   { section: 'storage', key: 'database', kind: 'path', default: 'var/jellyfish.db', doc: 'SQLite file (created 0600 in a 0700 folder)' },
   { section: 'storage', key: 'max_output', kind: 'size', default: '8MB', doc: 'per-host output cap; more is cut and the host marked partial' },
   { section: 'sapi', key: 'max_age', kind: 'duration', default: '3d', doc: 'hosts that pushed through `ingest` within this are skipped' },
@@ -71,6 +74,8 @@ export function describeKind(kind: SettingKind): string {
     case 'workers': return '"auto" or a whole number';
     case 'percent': return 'a number from 0 to 100';
     case 'list': return 'a comma-separated list';
+    case 'sites': return "a comma-separated list of site names (no spaces or '/'; empty = all sites)";
+    case 'shard': return `K/N with whole numbers 1 <= K <= N <= ${MAX_SHARDS} (empty = no shard)`;
     case 'path': return 'a file path';
     case 'string': return 'text';
   }

@@ -1,5 +1,7 @@
-// Value syntaxes shared by scheduler.ini and collector.ini: durations, booleans, sizes, lists.
-// Each parser returns undefined for text it does not accept, so callers can name file:line.
+// Value syntaxes shared by scheduler.ini and collector.ini: durations, booleans, sizes, lists,
+// site lists and shards. Each parser returns undefined for text it does not accept, so callers
+// can name file:line.
+import { MAX_SHARDS, normalizeSite, type Shard } from '../inventory/sites.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -44,6 +46,27 @@ export function parseInteger(text: string): number | undefined {
 
 export function parseList(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/**
+ * `ams, FRA` -> ['ams', 'fra'] (lower-cased, each name once); empty text = no site
+ * named. A name must not be empty (`ams,,fra` is a typo) nor hold spaces, or `/`, which the lock
+ * scope uses as a separator.
+ */
+export function parseSites(text: string): string[] | undefined {
+  if (text.trim() === '') return [];
+  const names = text.split(',').map(normalizeSite);
+  if (names.some((n) => n === '' || /[\s/]/.test(n))) return undefined;
+  return [...new Set(names)];
+}
+
+/** `2/4` -> { index: 2, count: 4 }; whole numbers with 1 <= K <= N <= MAX_SHARDS. */
+export function parseShard(text: string): Shard | undefined {
+  const m = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(text);
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  return index >= 1 && index <= count && count <= MAX_SHARDS ? { index, count } : undefined;
 }
 
 /** Milliseconds -> `1h30m`, `45s`: for messages and --help defaults. */
