@@ -128,7 +128,7 @@ t.test('malformed documents are each rejected with a message naming the field, a
   ];
   const input = [good, ...cases.map(([text]) => text), good].join('\n');
   const seen: number[] = [];
-  const { summary, exitCode } = ingestText(store, input, { onRejected: (r) => seen.push(r.doc) });
+  const { summary, exitCode } = await ingestText(store, input, { onRejected: (r) => seen.push(r.doc) });
   t.equal(exitCode, 65, 'exit 65 when any document is invalid');
   t.equal(summary.stored, 2, 'the valid documents are stored');
   t.same(summary.rejected.map((r) => r.doc), cases.map((_, i) => i + 2), 'each bad document named by its position');
@@ -146,7 +146,7 @@ t.test('malformed documents are each rejected with a message naming the field, a
   t.equal(run?.exitCode, 65);
   t.same(JSON.parse(run?.summary ?? '{}').stored, 2, 'the summary is kept with the runs row');
 
-  const none = ingestText(store, '\n  \n');
+  const none = await ingestText(store, '\n  \n');
   t.equal(none.exitCode, 65, 'no document at all is not success');
 });
 
@@ -158,18 +158,18 @@ t.test('single document, array and NDJSON are stored through the interval logic;
   const t3 = Date.now() - HOUR;
   const prodStatuses = ['prod'];
 
-  const one = ingestText(store, JSON.stringify(doc('db1.example', iso(t1), { rkernel: { default: '6.1.0-7' }, packages: { openssl: '3.0.11-1', bash: '5.2' } },
+  const one = await ingestText(store, JSON.stringify(doc('db1.example', iso(t1), { rkernel: { default: '6.1.0-7' }, packages: { openssl: '3.0.11-1', bash: '5.2' } },
     { pop: 'fra', srvtype: 'db', status: 'PROD' }), null, 2), { prodStatuses });
   t.same(one, { summary: { stored: 1, rejected: [], skipped_types: [] }, exitCode: 0 });
   const host = store.database.prepare('SELECT srvtype, pop, status, is_prod, sapi_at, last_success_at, last_outcome FROM hosts WHERE name = ?').get('db1.example');
   t.same(host, { srvtype: 'db', pop: 'fra', status: 'PROD', is_prod: 1, sapi_at: iso(t1), last_success_at: iso(t1), last_outcome: 'ok' }, 'a new host is created with what the agent says');
 
-  const arr = ingestText(store, JSON.stringify([
+  const arr = await ingestText(store, JSON.stringify([
     doc('db1.example', Math.floor(t2 / 1000), { rkernel: { default: '6.1.0-7' }, packages: { openssl: '3.0.13-1', bash: '5.2' } }),
     doc('db2.example', Math.floor(t2 / 1000), { rkernel: { default: '5.15.0' } }, { srvtype: 'web' }),
   ]));
   t.equal(arr.summary.stored, 2);
-  const nd = ingestText(store, [
+  const nd = await ingestText(store, [
     JSON.stringify(doc('db1.example', iso(t3), { packages: { openssl: '3.0.13-1' } })),
     JSON.stringify(doc('db2.example', iso(t3), { rkernel: { default: '5.15.0' } })),
   ].join('\n'));
@@ -184,7 +184,7 @@ t.test('single document, array and NDJSON are stored through the interval logic;
 
   // The same document twice changes nothing.
   const rows = store.factRowCount();
-  ingestText(store, JSON.stringify(doc('db1.example', iso(t3), { packages: { openssl: '3.0.13-1' } })));
+  await ingestText(store, JSON.stringify(doc('db1.example', iso(t3), { packages: { openssl: '3.0.13-1' } })));
   t.equal(store.factRowCount(), rows, 'an identical push adds no row');
 
   t.same((store.database.prepare("SELECT mode, exit_code FROM runs ORDER BY id").all()), Array(4).fill({ mode: 'ingest', exit_code: 0 }), 'every ingest is a runs row');
@@ -200,9 +200,9 @@ t.test('out-of-order documents never overwrite newer facts', async (t) => {
   t.teardown(() => store.close());
   const tNew = Date.now() - HOUR;
   const tOld = Date.now() - 5 * HOUR;
-  ingestText(store, JSON.stringify(doc('h1.example', iso(tNew), { rkernel: { default: '6.1.0-99' }, packages: { openssl: '3.0.13' } })));
+  await ingestText(store, JSON.stringify(doc('h1.example', iso(tNew), { rkernel: { default: '6.1.0-99' }, packages: { openssl: '3.0.13' } })));
   const before = intervals(store, 'h1.example');
-  const old = ingestText(store, JSON.stringify(doc('h1.example', iso(tOld), {
+  const old = await ingestText(store, JSON.stringify(doc('h1.example', iso(tOld), {
     rkernel: { default: '2.6.32' }, packages: { openssl: '1.0.2', telnetd: '0.17' }, memory: { MemTotal: '8 GB' },
   })));
   t.equal(old.exitCode, 0, 'skipping is not an error');
@@ -224,12 +224,12 @@ t.test('out-of-order documents never overwrite newer facts', async (t) => {
   const r: HostResult = { label: 'h1.example', outcome: 'ok', startedAt: tRun, finishedAt: tRun, outputBytes: 0, collections: [{ type: 'packages', status: 'ok', values: {}, durationMs: 1 }] };
   store.recordResults(runId, [r]);
   t.equal(store.currentFacts('h1.example', 'packages').length, 0);
-  const between = ingestText(store, JSON.stringify(doc('h1.example', iso(tRun - 60_000), { packages: { openssl: '3.0.13' } })));
+  const between = await ingestText(store, JSON.stringify(doc('h1.example', iso(tRun - 60_000), { packages: { openssl: '3.0.13' } })));
   t.same(between.summary.skipped_types, [{ doc: 1, host: 'h1.example', types: ['packages'] }]);
   t.equal(store.currentFacts('h1.example', 'packages').length, 0, 'still empty');
   // A failed collection is not an observation: a push older than it but newer than the facts is stored.
   store.recordResults(runId, [{ ...r, finishedAt: Date.now() - 60_000, collections: [{ type: 'rkernel', status: 'failed', durationMs: 1 }] }]);
-  const afterFail = ingestText(store, JSON.stringify(doc('h1.example', iso(Date.now() - 2 * 60_000), { rkernel: { default: '6.1.0-100' } })));
+  const afterFail = await ingestText(store, JSON.stringify(doc('h1.example', iso(Date.now() - 2 * 60_000), { rkernel: { default: '6.1.0-100' } })));
   t.same(afterFail.summary.skipped_types, []);
   t.same(store.currentFacts('h1.example', 'rkernel').map((f) => f.value), ['6.1.0-100']);
 });
@@ -239,7 +239,7 @@ t.test('a failed push is recorded but stores nothing and does not excuse the hos
   t.teardown(() => store.close());
   const now = Date.now();
   store.upsertHosts([{ host: 'web1.example', label: 'web1.example', srvtype: 'web', pop: 'ams', status: 'prod', notes: '', isProd: true, line: 1 }]);
-  const r = ingestText(store, JSON.stringify(doc('WEB1.example.', iso(now), { packages: { a: '1' } }, { collection_status: 'failed', srvtype: 'db', pop: 'fra' })));
+  const r = await ingestText(store, JSON.stringify(doc('WEB1.example.', iso(now), { packages: { a: '1' } }, { collection_status: 'failed', srvtype: 'db', pop: 'fra' })));
   t.equal(r.exitCode, 0, 'a well-formed document reporting a failure is stored as such');
   t.same(store.hostStates().map((h) => h.name), ['web1.example'], 'matched to the inventory spelling (case, trailing dot)');
   t.same(store.currentFacts('web1.example'), [], 'no facts from a failed collection');
@@ -313,7 +313,7 @@ t.test('ingest, then a real run over the fixture fleet skips the pusher while it
   const store = openStore(env.db);
   t.teardown(() => store.close());
   const now = Date.now();
-  const pushed = ingestText(store, [
+  const pushed = await ingestText(store, [
     JSON.stringify(doc('127.34.0.2', iso(now - HOUR), { rkernel: { default: '6.1.0-agent' } })),
     // Failed: recorded, but the run still collects the host.
     JSON.stringify(doc('127.34.0.3', iso(now - HOUR), {}, { collection_status: 'error' })),
@@ -332,7 +332,7 @@ t.test('ingest, then a real run over the fixture fleet skips the pusher while it
   t.equal(count(store, "SELECT COUNT(*) AS n FROM facts f JOIN hosts h ON h.id = f.host_id WHERE h.name = '127.34.0.4' AND f.value = '4.19-ancient' AND f.is_current = 0"), 1, 'kept as a closed interval');
 
   // The push for .4 is older than what the run just collected: it is now out of order.
-  const late = ingestText(store, JSON.stringify(doc('127.34.0.4', iso(now - 2 * HOUR), { rkernel: { default: '4.19-ancient' } })));
+  const late = await ingestText(store, JSON.stringify(doc('127.34.0.4', iso(now - 2 * HOUR), { rkernel: { default: '4.19-ancient' } })));
   t.same(late.summary.skipped_types, [{ doc: 1, host: '127.34.0.4', types: ['rkernel'] }]);
 });
 

@@ -260,10 +260,10 @@ export interface IngestOptions extends ValidateOptions {
  * `ingest` with one attempt per stored document, so `hosts`, `status` and the attempts history
  * show it like a collection. Exit code: 0 all stored, 65 some document invalid or none found.
  */
-export function ingestText(store: Store, input: string, opts: IngestOptions = {}): { summary: IngestSummary; exitCode: number } {
+export async function ingestText(store: Store, input: string, opts: IngestOptions = {}): Promise<{ summary: IngestSummary; exitCode: number }> {
   const docs = splitDocuments(input);
   const summary: IngestSummary = { stored: 0, rejected: [], skipped_types: [] };
-  const runId = store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 });
+  const runId = await store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 });
   try {
     for (const raw of docs) {
       const doc = validateDocument(raw, opts);
@@ -273,17 +273,17 @@ export function ingestText(store: Store, input: string, opts: IngestOptions = {}
         opts.onRejected?.(r);
         continue;
       }
-      const r = store.recordPush(runId, doc);
+      const r = await store.recordPush(runId, doc);
       summary.stored++;
       if (r.skippedTypes.length) summary.skipped_types.push({ doc: raw.index, host: r.host, types: r.skippedTypes });
     }
   } catch (e) {
     if (!(e instanceof StorageError)) throw e;
     // Each stored document is committed: say how far it got, so a retry knows what it repeats.
-    try { store.finishRun(runId, new Date(), 74, JSON.stringify(summary)); } catch { /* the database is the problem */ }
+    try { await store.finishRun(runId, new Date(), 74, JSON.stringify(summary)); } catch { /* the database is the problem */ }
     throw new StorageError(`${e.message} (${summary.stored} of ${docs.length} documents were stored before this)`);
   }
   const exitCode = summary.rejected.length > 0 || docs.length === 0 ? 65 : 0;
-  store.finishRun(runId, new Date(), exitCode, JSON.stringify(summary));
+  await store.finishRun(runId, new Date(), exitCode, JSON.stringify(summary));
   return { summary, exitCode };
 }

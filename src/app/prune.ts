@@ -32,7 +32,7 @@ export async function pruneFacts(store: Store, req: PruneRequest): Promise<numbe
   const pauseMs = req.pauseMs ?? PRUNE_PAUSE_MS;
   let total = 0;
   for (;;) {
-    const n = store.pruneBatch(before, req.mode, batch);
+    const n = await store.pruneBatch(before, req.mode, batch);
     total += n;
     req.onBatch?.(n);
     if (n < batch) return total;

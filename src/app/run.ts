@@ -10,16 +10,19 @@ import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { orderHosts } from '../inventory/order.js';
+import { coverageJson, coverageLabel, lockScope, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
+import { acquirePgLock } from '../lock/pg-lock.js';
+import { scopedLockFile } from '../lock/lock-files.js';
 import { acquireLock, type HeldLock } from '../lock/run-lock.js';
 import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
 import { renderMetrics } from '../report/metrics.js';
 import { buildStatus, renderJson, SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
-import { openStore } from '../store/store.js';
-import type { Store } from '../store/store.js';
+import { isPostgresUrl, openAnyStore, SqliteStore } from '../store/store.js';
+import type { Awaitable, Store } from '../store/store.js';
 import { releaseEarlySignals, signalExitCode } from './early-signals.js';
-import { StorageError } from './errors.js';
+import { InventoryError, StorageError } from './errors.js';
 import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
@@ -45,8 +48,8 @@ export interface RunRequest {
   inventoryFile: string;
   log: Log;
   /** gap-fix: which of the inventory's hosts to collect (given the store); run: all */
-  select?: (hosts: InventoryHost[], store: Store) => InventoryHost[];
-  /** the lock file to take (the run lock, or gap-fix's own) */
+  select?: (hosts: InventoryHost[], store: Store) => Awaitable<InventoryHost[]>;
+  /** the lock file to take (the run lock, or gap-fix's own); a site collector on SQLite takes one per scope beside it */
   lockFile: string;
   threads: number;
   limitMs: number;
@@ -97,6 +100,12 @@ function processUsage(): { peakRssMb: number; cpuSeconds: number } {
   return { peakRssMb: Math.round(u.maxRSS / 1024), cpuSeconds: Math.round((u.userCPUTime + u.systemCPUTime) / 1e5) / 10 };
 }
 
+/** The site keys a PostgreSQL collector locks: the sites it was given, else every pop among its hosts. */
+function siteKeys(covered: SiteCoverage, hosts: InventoryHost[]): string[] {
+  if (covered.sites !== 'all') return covered.sites;
+  return [...new Set(hosts.map((h) => normalizeSite(h.pop)))];
+}
+
 export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const { config, log } = req;
   const startedAt = new Date();
@@ -106,6 +115,12 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const collections: CollectionDef[] = loadCollections(config.collector.collconfig).filter((c) => c.enabled);
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
   for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
+  // A site collector covers its sites (and shard) of the inventory; the rest is another collector's.
+  const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
+  for (const s of covered.unknownSites) log.warn(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
+  const scopedRun = covered.sites !== 'all' || covered.shard !== undefined;
+  if (scopedRun && scoped.length === 0) throw new InventoryError(`${inventory.file}: no valid row is in ${coverageLabel(covered)}`);
+  const scope = scopedRun ? coverageLabel(covered) : undefined;
   const ssh: SshSettings = buildSshSettings(config, (m) => log.warn(m));
   const resolver = new HostSshResolver(config, ssh, (m) => log.warn(m));
 
@@ -123,11 +138,30 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     stopFeeding?.();
   };
 
-  const lock: HeldLock = await acquireLock(req.lockFile, req.mode, (err) => {
-    log.error(`${req.lockFile}: the lock was lost mid-run (${err.message}); stopping`);
+  const onLockLost = (where: string) => (err: Error) => {
+    log.error(`${where}: the lock was lost mid-run (${err.message}); stopping`);
     interrupt({ reason: 'run lock lost', exitCode: 75 });
-  });
+  };
+  const database = config.storage.database;
   let store: Store | undefined;
+  let lock: HeldLock;
+  if (isPostgresUrl(database)) {
+    // The lock lives in the shared database: open it first (this also migrates it), then take
+    // every covered site's advisory lock on a connection of its own.
+    store = await openAnyStore(database);
+    try {
+      lock = await acquirePgLock({
+        url: database, mode: req.mode, sites: siteKeys(covered, scoped), scope: scope ?? 'all sites',
+        ...(covered.shard ? { shard: covered.shard } : {}), onLost: onLockLost(store.path),
+      });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  } else {
+    const file = scopedLockFile(req.lockFile, scopedRun ? lockScope(covered) : 'all');
+    lock = await acquireLock(file, req.mode, onLockLost(file));
+  }
   let pool: HostPool | undefined;
   const onSignal = (sig: NodeJS.Signals) => interrupt({ reason: sig, exitCode: signalExitCode(sig) });
   process.on('SIGINT', onSignal);
@@ -136,15 +170,16 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const early = releaseEarlySignals();
   if (early) onSignal(early);
   try {
-    const opened = openStore(config.storage.database);
-    store = opened;
-    opened.database.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
-    const runId = store.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers });
-    store.upsertHosts(inventory.hosts);
-    const mine = req.select ? req.select(inventory.hosts, store) : inventory.hosts;
+    store ??= await openAnyStore(database);
+    const db: Store = store;
+    if (db instanceof SqliteStore) db.database.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
+    const runId = await db.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers, ...(scope ? { scope } : {}) });
+    if ('setRunId' in lock && typeof lock.setRunId === 'function') await (lock.setRunId as (id: number) => Promise<void>)(runId);
+    await db.upsertHosts(scoped);
+    const mine = req.select ? await req.select(scoped, db) : scoped;
     // sapicheck: one query for the whole run, before dispatch.
-    const sapi = store.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs);
-    const ordered = orderHosts(mine, config.collector.order, store.lastSuccessByHost());
+    const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs);
+    const ordered = orderHosts(mine, config.collector.order, await db.lastSuccessByHost());
     const queue = ordered.filter((h) => !sapi.has(h.label));
 
     // Only the summary stays for the JSON: a host's facts (~50 KB) leave memory once written.
@@ -153,28 +188,32 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let learned: LearnedHostKey[] = [];
     let storageFailure: StorageError | undefined;
     let busyStreak = 0;
-    const flush = () => {
+    const writeBatch = async () => {
       if (learned.length) { appendKnownHosts(learned, (m) => log.warn(m)); learned = []; }
-      if (batch.length === 0 || storageFailure || !store) return;
+      if (batch.length === 0 || storageFailure) return;
       const b = batch;
       batch = [];
       try {
-        store.recordResults(runId, b);
+        await db.recordResults(runId, b);
         busyStreak = 0;
       } catch (e) {
-        // Another writer (gap-fix beside a run, an ingest) holds the database: keep the batch and
-        // try again at the next flush rather than fail; only a long streak is a real problem.
-        if (/SQLITE_BUSY|SQLITE_LOCKED/.test((e as Error).message) && ++busyStreak < MAX_BUSY_RETRIES) {
+        // Another writer (gap-fix beside a run, an ingest) holds the database, or PostgreSQL chose
+        // this batch as a deadlock victim: keep the batch and try again at the next flush rather
+        // than fail; only a long streak is a real problem.
+        if (/SQLITE_BUSY|SQLITE_LOCKED|40P01|40001|55P03/.test((e as Error).message) && ++busyStreak < MAX_BUSY_RETRIES) {
           batch = b.concat(batch);
-          if (busyStreak === 1) log.warn(`${config.storage.database} is busy with another writer; retrying the batch`);
+          if (busyStreak === 1) log.warn(`${db.path} is busy with another writer; retrying the batch`);
           return;
         }
-        storageFailure = e instanceof StorageError ? e : new StorageError(`${config.storage.database}: ${(e as Error).message}`);
+        storageFailure = e instanceof StorageError ? e : new StorageError(`${db.path}: ${(e as Error).message}`);
         log.error(storageFailure.message);
         interrupt({ reason: 'storage error', exitCode: 74 });
       }
     };
-    const flushTimer = setInterval(flush, FLUSH_EVERY_MS);
+    // One batch at a time, in order: a flush asked for while one is being written follows it.
+    let writing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => (writing = writing.then(writeBatch));
+    const flushTimer = setInterval(() => { void flush(); }, FLUSH_EVERY_MS);
 
     const hostTask = (h: InventoryHost): HostTask => {
       const r = resolver.resolve(h);
@@ -195,7 +234,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       progress.inFlight = inFlightCount();
       log.verbose(hostLine(r, progress.done, progress.total));
       log.progress(progress);
-      if (batch.length >= FLUSH_AT) flush();
+      if (batch.length >= FLUSH_AT) void flush();
     };
 
     pool = new HostPool(workers, threads);
@@ -226,7 +265,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (deadlineHit && !end.deadlineHit) log.warn('threadtimeout reached: the last hosts in flight were stopped');
     log.stopProgress();
     clearInterval(flushTimer);
-    flush();
+    await flush();
 
     const finishedAt = new Date();
     const json = buildStatus({
@@ -236,9 +275,13 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       maxFailPercent: config.results.maxFailPercent, limitMs: req.limitMs,
       usage: processUsage(),
     });
+    // What this collector covered: every output names its sites (and shard); the inventory's other
+    // hosts are counted, not listed, as another collector's.
+    Object.assign(json, coverageJson(covered));
+    if (scopedRun) json.other_site_hosts = inventory.hosts.length - scoped.length;
     let exitCode = json.exit_code as number;
     try {
-      if (!storageFailure) store.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));
+      if (!storageFailure) await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));
     } catch (e) {
       log.error(`${config.storage.database}: cannot record the run summary: ${(e as Error).message}`);
       storageFailure = new StorageError((e as Error).message);
@@ -258,7 +301,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await pool?.destroy();
-    try { store?.close(); } catch { /* closing a broken database must not hide the real error */ }
+    try { await store?.close(); } catch { /* closing a broken database must not hide the real error */ }
     await lock.release();
   }
 }

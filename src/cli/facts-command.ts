@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { renderJson } from '../report/status-json.js';
 import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
-import { findHost, hostFacts, similarHosts, type FactInterval } from '../store/queries.js';
+import type { FactInterval } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
@@ -37,13 +37,13 @@ export function registerFacts(program: Command, setExit: (code: number) => void)
 In the table a multi-line value shows its first line; --json carries every value whole.
 Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on stderr, with similar names),
 64 usage, 74 no or unreadable database, 78 config error.`);
-  cmd.action((host: string, flags: FactsFlags) => {
+  cmd.action(async (host: string, flags: FactsFlags) => {
     const config = configFrom(flags);
-    const found = withReadStore(config, (s): { missing: string[] } | { name: string; facts: FactInterval[] } => {
-      const ref = findHost(s.database, host);
-      if (!ref) return { missing: similarHosts(s.database, host) };
+    const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; facts: FactInterval[] }> => {
+      const ref = await s.findHost(host);
+      if (!ref) return { missing: await s.similarHosts(host) };
       const opts = { ...(flags.type !== undefined ? { type: flags.type } : {}), ...(flags.history ? { history: true } : {}) };
-      return { name: ref.name, facts: hostFacts(s.database, ref, opts) };
+      return { name: ref.name, facts: await s.hostFacts(ref, opts) };
     });
     if ('missing' in found) {
       const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';

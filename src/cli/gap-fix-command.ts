@@ -6,8 +6,9 @@ import { collectRun } from '../app/run.js';
 import { readInventory } from '../inventory/csv.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
 import { renderJson } from '../report/status-json.js';
-import { openStore } from '../store/store.js';
-import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
+import { openAnyStore } from '../store/store.js';
+import { selectSites } from '../inventory/sites.js';
+import { addConfigFlag, addInventoryFlag, addSiteFlags, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 export function registerGapFix(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -19,6 +20,7 @@ export function registerGapFix(program: Command, setExit: (code: number) => void
     .option('--compact', 'print the JSON on one line');
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
+  addSiteFlags(cmd);
   cmd.addHelpText('after', `
 Exit codes as for \`run\` (0, 1, 2, 65, 74, 78, 130/143); 75 when another gap-fix holds the gap-fix lock.
 It runs beside a full \`run\` on the same database: both write through SQLite's busy timeout.`);
@@ -32,19 +34,20 @@ It runs beside a full \`run\` on the same database: both write through SQLite's 
     if (flags.list || flags.f) {
       const inventory = readInventory(inventoryFile, { prodStatuses: config.collector.prodStatuses });
       for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
-      const store = openStore(config.storage.database);
+      const store = await openAnyStore(config.storage.database);
       try {
-        const gap = select(inventory.hosts, store.lastSuccessByHost(), store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
+        const { hosts: scoped } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
+        const gap = select(scoped, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
         process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label) }, Boolean(flags.compact)) + '\n');
       } finally {
-        store.close();
+        await store.close();
       }
       setExit(0);
       return;
     }
     const { json, exitCode } = await collectRun({
       mode: 'gap-fix', config, inventoryFile, log,
-      select: (hosts, store) => select(hosts, store.lastSuccessByHost(), store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs)),
+      select: async (hosts, store) => select(hosts, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs)),
       lockFile: gapfixLockFile(config), threads: config.gapfix.threads, limitMs: config.gapfix.threadtimeoutMs,
     });
     process.stdout.write(renderJson(json, Boolean(flags.compact)) + '\n');

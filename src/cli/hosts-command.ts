@@ -9,7 +9,7 @@ import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
 import { relativeAge, renderTable } from '../report/table.js';
-import { filterHosts, inventoryHostRows, listHosts, type HostFilter } from '../store/queries.js';
+import { filterHosts, inventoryHostRows, type HostFilter } from '../store/queries.js';
 import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
@@ -32,7 +32,7 @@ Without -b the inventory is [collector] servercsv; when that cannot be read, eve
 database is listed, with a warning.
 Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is unusable,
 74 no or unreadable database, 78 config error.`);
-  cmd.action((flags: HostsFlags) => {
+  cmd.action(async (flags: HostsFlags) => {
     const filter: HostFilter = {};
     if (flags.failed) filter.failed = true;
     if (flags.prod) filter.prod = true;
@@ -43,8 +43,8 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
     }
     const config = configFrom(flags);
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
-    const rows = withReadStore(config, (s) => {
-      const stored = listHosts(s.database);
+    const rows = await withReadStore(config, async (s) => {
+      const stored = await s.listHosts();
       return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored, filter);
     });
     if (flags.json) {

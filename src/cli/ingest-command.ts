@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
 import { ingestText } from '../app/ingest.js';
 import { renderJson } from '../report/status-json.js';
-import { openStore } from '../store/store.js';
+import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 
 async function readInput(file: string): Promise<string> {
@@ -55,9 +55,9 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
     const config = configFrom(flags);
     const input = await readInput(file);
     const name = file === '-' ? 'stdin' : file;
-    const store = openStore(config.storage.database);
+    const store = await openAnyStore(config.storage.database);
     try {
-      const { summary, exitCode } = ingestText(store, input, {
+      const { summary, exitCode } = await ingestText(store, input, {
         prodStatuses: config.collector.prodStatuses,
         onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}): ${r.error}\n`),
       });
@@ -68,7 +68,7 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
       process.stdout.write(renderJson(summary, Boolean(flags.compact)) + '\n');
       setExit(exitCode);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 }

@@ -29,6 +29,16 @@ export function addOverrideFlags(cmd: Command): Command {
   return cmd;
 }
 
+/** Only the site flags (`--site`, `--shard`), for commands that take no other override. */
+export function addSiteFlags(cmd: Command): Command {
+  for (const s of SETTINGS) {
+    if (s.flag && s.section === 'collector' && (s.key === 'sites' || s.key === 'shard')) {
+      cmd.addOption(new Option(s.flag, `${s.doc} (overrides [${s.section}] ${s.key})`));
+    }
+  }
+  return cmd;
+}
+
 function camel(flag: string): string {
   const name = longFlagName(flag);
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -5,7 +5,7 @@ import { StorageError, UsageError } from '../app/errors.js';
 import { PRUNE_BATCH, pruneFacts } from '../app/prune.js';
 import { parseDuration } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
-import { openStore } from '../store/store.js';
+import { isPostgresUrl, openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 
 export function registerPrune(program: Command, setExit: (code: number) => void): void {
@@ -31,13 +31,13 @@ Exit codes: 0 done, 64 bad AGE or flags, 74 storage error (or no database yet), 
     const mode = flags.delete ? 'delete' : 'archive';
     const db = config.storage.database;
     // Never create a database just to find it empty: a wrong -c should not look like success.
-    if (!fs.existsSync(db)) throw new StorageError(`no database yet at ${db}: nothing to prune`);
-    const store = openStore(db, { readonly: Boolean(flags.dryRun) });
+    if (!isPostgresUrl(db) && !fs.existsSync(db)) throw new StorageError(`no database yet at ${db}: nothing to prune`);
+    const store = await openAnyStore(db, { readonly: Boolean(flags.dryRun) });
     let n: number;
     try {
       n = await pruneFacts(store, { beforeMs: Date.now() - age, mode, dryRun: Boolean(flags.dryRun) });
     } finally {
-      store.close();
+      await store.close();
     }
     const json = flags.dryRun ? { dry_run: true, [`would_${mode}`]: n } : { [mode === 'delete' ? 'deleted' : 'archived']: n };
     process.stdout.write(renderJson(json, Boolean(flags.compact)) + '\n');

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../app/errors.js';
 import { renderJson } from '../report/status-json.js';
 import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
-import { auditQuery, factTypes, typeExists, type AuditQuery } from '../store/queries.js';
+import type { AuditQuery } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
@@ -26,7 +26,7 @@ Examples:
 A type never stored draws a warning on stderr listing the known types.
 Exit codes: 0 (also when nothing matches), 64 usage (--value with --like, no --type),
 74 no or unreadable database, 78 config error.`);
-  cmd.action((flags: QueryFlags) => {
+  cmd.action(async (flags: QueryFlags) => {
     if (flags.value !== undefined && flags.like !== undefined) throw new UsageError('give --value or --like, not both');
     const q: AuditQuery = {
       type: flags.type,
@@ -35,10 +35,10 @@ Exit codes: 0 (also when nothing matches), 64 usage (--value with --like, no --t
       ...(flags.like !== undefined ? { like: flags.like } : {}),
     };
     const config = configFrom(flags);
-    const { hits, known } = withReadStore(config, (s) => {
-      const found = auditQuery(s.database, q);
+    const { hits, known } = await withReadStore(config, async (s) => {
+      const found = await s.auditQuery(q);
       // No hit at all may be a typo in --type: worth a word, found by index seeks only.
-      const types = found.length === 0 && !typeExists(s.database, q.type) ? factTypes(s.database) : undefined;
+      const types = found.length === 0 && !(await s.typeExists(q.type)) ? await s.factTypes() : undefined;
       return { hits: found, known: types };
     });
     if (known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${known.join(', ') || '(none)'}\n`);

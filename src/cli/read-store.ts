@@ -1,22 +1,22 @@
-// Opening the database for a read command: read-only (WAL readers never block a running writer),
-// with a clear word when there is no database yet.
+// Opening the database for a read command: read-only (SQLite WAL readers never block a running
+// writer; PostgreSQL readers never block at all), with a clear word when there is no database yet.
 import fs from 'node:fs';
 import { StorageError } from '../app/errors.js';
 import type { Config } from '../config/load.js';
-import { openStore, type SqliteStore } from '../store/store.js';
+import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
 
-export function openForReading(config: Config): SqliteStore {
-  if (!fs.existsSync(config.storage.database)) {
+export async function openForReading(config: Config): Promise<Store> {
+  if (!isPostgresUrl(config.storage.database) && !fs.existsSync(config.storage.database)) {
     throw new StorageError(`no database yet at ${config.storage.database}: run \`jellyfish run\` first`);
   }
-  return openStore(config.storage.database, { readonly: true });
+  return openAnyStore(config.storage.database, { readonly: true });
 }
 
-export function withReadStore<T>(config: Config, fn: (store: SqliteStore) => T): T {
-  const store = openForReading(config);
+export async function withReadStore<T>(config: Config, fn: (store: Store) => Promise<T> | T): Promise<T> {
+  const store = await openForReading(config);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -2,6 +2,7 @@
 // (from the runs table). Exit 3 while one is active, so a script can wait for it to finish.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { StorageError } from '../app/errors.js';
 import type { Config } from '../config/load.js';
@@ -9,15 +10,41 @@ import { gapfixLockFile } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderJson } from '../report/status-json.js';
 import { formatDuration, relativeAge, shortTime } from '../report/table.js';
-import { lastRuns, type ModeRuns, type RunRecord } from '../store/queries.js';
+import type { PgStore } from '../store/pg-store.js';
+import type { ModeRuns, RunRecord } from '../store/queries.js';
+import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { openForReading } from './read-store.js';
 
 /** Exit code while a run or gap-fix holds its lock. */
 export const EXIT_ACTIVE = 3;
 
-interface Active { mode: string; lockfile: string; pid?: number; host?: string; started_at?: string; elapsed_s?: number }
+interface Active {
+  mode: string; lockfile: string; pid?: number; host?: string; started_at?: string; elapsed_s?: number;
+  /** a site collector's part of the inventory (`sites ams`), absent for the whole inventory */
+  scope?: string;
+  /** with PostgreSQL: the sites whose advisory locks it holds */
+  sites?: string[];
+  run_id?: number;
+}
 interface StaleLock { mode: string; lockfile: string; pid?: number; host?: string; started_at?: string }
+
+/** The lock files of a mode: its own, and those of site collectors beside it (`jellyfish.site_ams.lock`). */
+function modeLockFiles(file: string): { file: string; scope?: string }[] {
+  const out: { file: string; scope?: string }[] = [{ file }];
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const stem = base.endsWith('.lock') ? base.slice(0, -'.lock'.length) : base;
+  let names: string[] = [];
+  try { names = fs.readdirSync(dir); } catch { return out; }
+  for (const n of names.sort()) {
+    if (!n.startsWith(`${stem}.`) || n === base || n.endsWith('.lock.lock') || n.endsWith('.tmp')) continue;
+    const slug = base.endsWith('.lock') ? (n.endsWith('.lock') ? n.slice(stem.length + 1, -'.lock'.length) : '') : n.slice(stem.length + 1);
+    if (!slug || slug.includes('.')) continue;
+    out.push({ file: path.join(dir, n), scope: slug });
+  }
+  return out;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -31,7 +58,7 @@ function alive(pid: number): boolean {
 function readLocks(config: Config, now: number): { active: Active[]; stale: StaleLock[] } {
   const active: Active[] = [];
   const stale: StaleLock[] = [];
-  for (const [mode, lockfile] of [['run', config.lockfile], ['gap-fix', gapfixLockFile(config)]] as const) {
+  for (const [mode, modeFile] of [['run', config.lockfile], ['gap-fix', gapfixLockFile(config)]] as const) for (const { file: lockfile, scope } of modeLockFiles(modeFile)) {
     const st = lockState(lockfile);
     if (st.held) {
       const h = st.holder;
@@ -40,6 +67,7 @@ function readLocks(config: Config, now: number): { active: Active[]; stale: Stal
         mode, lockfile,
         ...(h ? { pid: h.pid, host: h.hostname, started_at: h.started_at } : {}),
         ...(Number.isFinite(started) ? { elapsed_s: Math.max(0, Math.round((now - started) / 1000)) } : {}),
+        ...(scope ? { scope } : {}),
       });
     } else if (fs.existsSync(`${lockfile}.lock`)) {
       // The lock directory of a killed holder: harmless (the next run of that mode takes it over), but worth a word.
@@ -48,6 +76,28 @@ function readLocks(config: Config, now: number): { active: Active[]; stale: Stal
     }
   }
   return { active, stale };
+}
+
+/** Live collectors of a PostgreSQL store: one entry per process, with the sites it holds. */
+async function pgActive(store: PgStore, now: number): Promise<Active[]> {
+  const { activePgHolders } = await import('../lock/pg-lock.js');
+  const byHolder = new Map<string, Active>();
+  for (const h of await activePgHolders(store.connection)) {
+    if (h.lock_key.includes(':shard:')) continue; // its site key names the site already
+    const key = `${h.mode} ${h.hostname} ${h.pid} ${h.started_at}`;
+    let a = byHolder.get(key);
+    if (!a) {
+      const started = Date.parse(h.started_at);
+      a = {
+        mode: h.mode, lockfile: store.path, pid: h.pid, host: h.hostname, started_at: h.started_at, sites: [],
+        ...(Number.isFinite(started) ? { elapsed_s: Math.max(0, Math.round((now - started) / 1000)) } : {}),
+        ...(h.scope ? { scope: h.scope } : {}), ...(h.run_id !== null ? { run_id: h.run_id } : {}),
+      };
+      byHolder.set(key, a);
+    }
+    a.sites!.push(h.site);
+  }
+  return [...byHolder.values()];
 }
 
 /** Counts from the stored final JSON: a run's four host lists, or an ingest's documents. */
@@ -68,6 +118,7 @@ function finishedEntry(r: RunRecord): Record<string, unknown> {
   const took = r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : NaN;
   return {
     mode: r.mode, run_id: r.id, started_at: r.startedAt, finished_at: r.finishedAt, exit_code: r.exitCode,
+    ...(r.scope ? { scope: r.scope } : {}),
     ...(Number.isFinite(took) ? { duration_s: Math.round(took * 10) / 10 } : {}),
     ...counts(r.summary),
   };
@@ -76,9 +127,9 @@ function finishedEntry(r: RunRecord): Record<string, unknown> {
 /** An unfinished runs row is running when its mode's lock holder or its live pid here says so; else it was killed. */
 function unfinishedEntry(r: RunRecord, active: Active[]): Record<string, unknown> {
   const here = r.hostname === os.hostname();
-  const lockHolder = active.some((a) => a.mode === r.mode && a.pid === r.pid && a.host === r.hostname);
+  const lockHolder = active.some((a) => a.mode === r.mode && ((a.pid === r.pid && a.host === r.hostname) || a.run_id === r.id));
   const state = lockHolder || (here && r.pid !== null && alive(r.pid)) ? 'running' : here || r.mode !== 'ingest' ? 'interrupted' : 'unknown';
-  return { mode: r.mode, run_id: r.id, started_at: r.startedAt, pid: r.pid, host: r.hostname, state };
+  return { mode: r.mode, run_id: r.id, started_at: r.startedAt, pid: r.pid, host: r.hostname, state, ...(r.scope ? { scope: r.scope } : {}) };
 }
 
 function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbError: string | undefined, now: number): void {
@@ -87,7 +138,8 @@ function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbErr
   for (const a of active) {
     const since = a.started_at ? `started ${shortTime(a.started_at)}` : 'start unknown';
     const elapsed = a.elapsed_s !== undefined ? `, running for ${formatDuration(a.elapsed_s)}` : '';
-    out.push(`ACTIVE ${a.mode}: pid ${a.pid ?? '?'} on ${a.host ?? '?'}, ${since}${elapsed} (lock ${a.lockfile})`);
+    const what = a.sites ? ` (sites ${a.sites.map((s) => s || '(no pop)').join(',')})` : a.scope ? ` (${a.scope})` : '';
+    out.push(`ACTIVE ${a.mode}${what}: pid ${a.pid ?? '?'} on ${a.host ?? '?'}, ${since}${elapsed} (lock ${a.lockfile})`);
   }
   for (const s of stale) {
     out.push(`stale ${s.mode} lock left by pid ${s.pid ?? '?'} on ${s.host ?? '?'} (${s.lockfile}): the next ${s.mode} takes it over`);
@@ -108,13 +160,13 @@ function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbErr
       } else if (typeof e.stored === 'number') {
         what = `: ${e.stored} stored, ${e.rejected ?? 0} rejected`;
       }
-      out.push(`last ${m.mode} #${r.id}: started ${shortTime(r.startedAt)}, finished ${relativeAge(r.finishedAt, now)}${took}, exit ${r.exitCode ?? '?'}${what}`);
+      out.push(`last ${m.mode}${m.scope ? ` (${m.scope})` : ''} #${r.id}: started ${shortTime(r.startedAt)}, finished ${relativeAge(r.finishedAt, now)}${took}, exit ${r.exitCode ?? '?'}${what}`);
     }
     for (const u of m.unfinished) {
       any = true;
       const e = unfinishedEntry(u, active);
       const word = e.state === 'running' ? 'is running' : e.state === 'interrupted' ? 'never finished (killed?)' : 'has not finished';
-      out.push(`${m.mode} #${u.id} started ${shortTime(u.startedAt)} (pid ${u.pid ?? '?'} on ${u.hostname ?? '?'}) ${word}`);
+      out.push(`${m.mode}${m.scope ? ` (${m.scope})` : ''} #${u.id} started ${shortTime(u.startedAt)} (pid ${u.pid ?? '?'} on ${u.hostname ?? '?'}) ${word}`);
     }
   }
   if (!any) out.push('no run recorded');
@@ -132,16 +184,21 @@ Without a database yet it still reports the locks, and "no run recorded".
 Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a script can wait:
   while jellyfish status >/dev/null; [ $? -eq ${EXIT_ACTIVE} ]; do sleep 60; done),
 64 usage, 74 database unreadable (while idle), 78 config error.`);
-  cmd.action((flags: CommonFlags & { json?: boolean }) => {
+  cmd.action(async (flags: CommonFlags & { json?: boolean }) => {
     const config = configFrom(flags);
     const now = Date.now();
-    const { active, stale } = readLocks(config, now);
+    const shared = isPostgresUrl(config.storage.database);
+    // With PostgreSQL the locks live in the database (advisory locks per site), not in files.
+    let { active, stale } = shared ? { active: [] as Active[], stale: [] as StaleLock[] } : readLocks(config, now);
     let runs: ModeRuns[] = [];
     let dbError: string | undefined;
-    if (fs.existsSync(config.storage.database)) {
+    if (shared || fs.existsSync(config.storage.database)) {
       try {
-        const store = openForReading(config);
-        try { runs = lastRuns(store.database); } finally { store.close(); }
+        const store = await openForReading(config);
+        try {
+          runs = await store.lastRuns();
+          if (store.dialect === 'postgresql') active = await pgActive(store as PgStore, now);
+        } finally { await store.close(); }
       } catch (e) {
         // While a run is active its exit 3 matters more (a script waits on it; a first run may be
         // creating the schema right now): say what failed and keep the answer. Idle: exit 74.

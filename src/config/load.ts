@@ -128,6 +128,16 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
   switch (kind) {
     case 'string': return text;
     case 'path': return text === '' ? bad() : path.resolve(baseDir, expandHome(text));
+    case 'database': {
+      if (text === '') return bad();
+      if (!/^postgres(ql)?:\/\//i.test(text)) return path.resolve(baseDir, expandHome(text));
+      let url: URL;
+      try { url = new URL(text); } catch { return bad(); }
+      // A password in scheduler.ini would sit in clear in a file many can read, and in every log line naming the database.
+      if (url.password) throw new ConfigError(`${where}: [${def.section}] ${def.key}: the URL carries a password; give it in PGPASSWORD or ~/.pgpass instead (the URL is printed in messages)`);
+      if (!url.hostname && !url.searchParams.get('host')) return bad();
+      return text;
+    }
     case 'list': return parseList(text);
     case 'sites': return parseSites(text) ?? bad();
     case 'shard': return text.trim() === '' ? undefined : parseShard(text) ?? bad();

@@ -2,7 +2,7 @@
 // so the three cannot drift apart.
 import { MAX_SHARDS } from '../inventory/sites.js';
 
-export type SettingKind = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'size' | 'list' | 'workers' | 'percent'
+export type SettingKind = 'string' | 'path' | 'database' | 'int' | 'duration' | 'bool' | 'size' | 'list' | 'workers' | 'percent'
   | 'sites' | 'shard' | { oneOf: readonly string[] };
 
 export interface SettingDef {
@@ -37,7 +37,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'collector', key: 'order', kind: { oneOf: ['stale-first', 'shuffle', 'file'] }, default: 'stale-first', doc: 'stale-first: prod first, never-collected then oldest success first; shuffle: prod shuffled then the rest in file order; file', flag: '--order <order>' },
   { section: 'collector', key: 'sites', kind: 'sites', default: '', doc: 'the sites (inventory pop column) this collector covers: comma list, case-insensitive; empty = all sites', flag: '--site <list>' },
   { section: 'collector', key: 'shard', kind: 'shard', default: '', doc: 'K/N: collect only shard K of N of those hosts, by a stable hash of the hostname (port left out); empty = no shard', flag: '--shard <K/N>' },
-  { section: 'storage', key: 'database', kind: 'path', default: 'var/jellyfish.db', doc: 'SQLite file (created 0600 in a 0700 folder)' },
+  { section: 'storage', key: 'database', kind: 'database', default: 'var/jellyfish.db', doc: 'SQLite file (created 0600 in a 0700 folder), or postgresql://user@host:port/db for a store shared by several collectors (password from PGPASSWORD or ~/.pgpass, never here)' },
   { section: 'storage', key: 'max_output', kind: 'size', default: '8MB', doc: 'per-host output cap; more is cut and the host marked partial' },
   { section: 'sapi', key: 'max_age', kind: 'duration', default: '3d', doc: 'hosts that pushed through `ingest` within this are skipped' },
   { section: 'gapfix', key: 'threads', kind: 'int', default: '16', doc: 'pipelines in flight for gap-fix' },
@@ -77,6 +77,7 @@ export function describeKind(kind: SettingKind): string {
     case 'sites': return "a comma-separated list of site names (no spaces or '/'; empty = all sites)";
     case 'shard': return `K/N with whole numbers 1 <= K <= N <= ${MAX_SHARDS} (empty = no shard)`;
     case 'path': return 'a file path';
+    case 'database': return 'a SQLite file path or a postgresql://user@host:port/dbname URL';
     case 'string': return 'text';
   }
 }

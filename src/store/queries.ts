@@ -40,12 +40,12 @@ export interface HostFilter {
   prod?: boolean;
 }
 
-export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] {
-  const sql = `SELECT name, is_prod, srvtype, pop, status, last_attempt_at, last_success_at, last_outcome, last_code, last_message, sapi_at
-    FROM hosts ORDER BY name`;
-  const rows = read(db, 'hosts', () => (db.prepare(sql).all() as Record<string, unknown>[]).map((r): HostRow => ({
+export const HOST_COLUMNS = 'name, is_prod, srvtype, pop, status, last_attempt_at, last_success_at, last_outcome, last_code, last_message, sapi_at';
+
+export function toHostRow(r: Record<string, unknown>): HostRow {
+  return {
     name: r.name as string,
-    isProd: r.is_prod === 1,
+    isProd: Number(r.is_prod) === 1,
     srvtype: r.srvtype as string | null,
     pop: r.pop as string | null,
     status: r.status as string | null,
@@ -55,7 +55,11 @@ export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] 
     lastCode: r.last_code as string | null,
     lastMessage: r.last_message as string | null,
     sapiAt: r.sapi_at as string | null,
-  })));
+  };
+}
+
+export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] {
+  const rows = read(db, 'hosts', () => (db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts ORDER BY name`).all() as Record<string, unknown>[]).map(toHostRow));
   return filterHosts(rows, f);
 }
 
@@ -145,16 +149,20 @@ function factsSql(host: HostRef, opts: { type?: string; history?: boolean }): { 
   };
 }
 
-const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+export const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function hostFacts(db: Database.Database, host: HostRef, opts: { type?: string; history?: boolean } = {}): FactInterval[] {
   const { sql, params } = factsSql(host, opts);
-  const rows = read(db, `the facts of ${host.name}`, () => db.prepare(sql).all(...params) as Record<string, unknown>[]);
+  return toFactIntervals(read(db, `the facts of ${host.name}`, () => db.prepare(sql).all(...params) as Record<string, unknown>[]));
+}
+
+/** Rows of id, type, subtype, value, first_seen, last_seen, is_current, sorted by type, subtype, then oldest first. */
+export function toFactIntervals(rows: Record<string, unknown>[]): FactInterval[] {
   rows.sort((a, b) => byText(a.type as string, b.type as string) || byText(a.subtype as string, b.subtype as string)
-    || byText(a.first_seen as string, b.first_seen as string) || (a.id as number) - (b.id as number));
+    || byText(a.first_seen as string, b.first_seen as string) || Number(a.id) - Number(b.id));
   return rows.map((r) => ({
     type: r.type as string, subtype: r.subtype as string, value: r.value as string,
-    firstSeen: r.first_seen as string, lastSeen: r.last_seen as string, current: r.is_current === 1,
+    firstSeen: r.first_seen as string, lastSeen: r.last_seen as string, current: Number(r.is_current) === 1,
   }));
 }
 
@@ -244,11 +252,12 @@ export interface RunRecord {
   exitCode: number | null;
   pid: number | null;
   hostname: string | null;
+  scope: string | null;
   /** the stored final JSON, parsed (null when absent or unreadable) */
   summary: Record<string, unknown> | null;
 }
 
-function toRun(r: Record<string, unknown>): RunRecord {
+export function toRun(r: Record<string, unknown>): RunRecord {
   let summary: Record<string, unknown> | null = null;
   try {
     const parsed: unknown = typeof r.summary === 'string' ? JSON.parse(r.summary) : null;
@@ -256,29 +265,39 @@ function toRun(r: Record<string, unknown>): RunRecord {
   } catch { summary = null; }
   return {
     id: r.id as number, mode: r.mode as string, startedAt: r.started_at as string, finishedAt: r.finished_at as string | null,
-    exitCode: r.exit_code as number | null, pid: r.pid as number | null, hostname: r.hostname as string | null, summary,
+    exitCode: r.exit_code as number | null, pid: r.pid as number | null, hostname: r.hostname as string | null,
+    scope: (r.scope as string | null | undefined) ?? null, summary,
   };
 }
 
 export interface ModeRuns {
   mode: string;
-  /** the newest finished run of this mode */
+  /** the part of the inventory these runs covered (sites, shard); null = the whole inventory */
+  scope: string | null;
+  /** the newest finished run of this mode and scope */
   lastFinished: RunRecord | undefined;
   /** unfinished runs newer than that, newest first (running now, or killed): at most 5 */
   unfinished: RunRecord[];
 }
 
+export const RUN_COLUMNS = 'id, mode, started_at, finished_at, exit_code, pid, hostname, summary, scope';
+
 /**
- * Per mode (run, gap-fix, ingest), the newest finished run and the unfinished ones after it.
- * A few small queries that walk runs backwards from the newest row, rather than one GROUP BY over
- * the whole table (every ingest adds a row, so it grows).
+ * Per mode (run, gap-fix, ingest) and scope (each site collector's part of the inventory), the
+ * newest finished run and the unfinished ones after it. A few small queries that walk runs
+ * backwards from the newest row, rather than one GROUP BY over the whole table (every ingest adds
+ * a row, so it grows; ingests have no scope).
  */
 export function lastRuns(db: Database.Database): ModeRuns[] {
-  const cols = 'id, mode, started_at, finished_at, exit_code, pid, hostname, summary';
-  return read(db, 'runs', () => RUN_MODES.map((mode) => {
-    const done = db.prepare(`SELECT ${cols} FROM runs WHERE mode = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`).get(mode) as Record<string, unknown> | undefined;
-    const open = db.prepare(`SELECT ${cols} FROM runs WHERE mode = ? AND finished_at IS NULL AND id > ? ORDER BY id DESC LIMIT 5`)
-      .all(mode, (done?.id as number | undefined) ?? 0) as Record<string, unknown>[];
-    return { mode, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) };
+  return read(db, 'runs', () => RUN_MODES.flatMap((mode) => {
+    const scopes = mode === 'ingest' ? [null]
+      : (db.prepare('SELECT DISTINCT scope FROM runs WHERE mode = ? ORDER BY scope').all(mode) as { scope: string | null }[]).map((r) => r.scope);
+    return (scopes.length ? scopes : [null]).map((scope): ModeRuns => {
+      const done = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`)
+        .get(mode, scope) as Record<string, unknown> | undefined;
+      const open = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS ? AND finished_at IS NULL AND id > ? ORDER BY id DESC LIMIT 5`)
+        .all(mode, scope, (done?.id as number | undefined) ?? 0) as Record<string, unknown>[];
+      return { mode, scope, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) };
+    });
   }));
 }

@@ -7,6 +7,7 @@ import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
+import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
@@ -17,6 +18,7 @@ const BUSY_TIMEOUT_MS = 10_000;
 type Stmt = Database.Statement<unknown[]>;
 
 export class SqliteStore implements Store {
+  readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
   private readonly stmts = new Map<string, Stmt>();
 
@@ -140,8 +142,8 @@ export class SqliteStore implements Store {
 
   beginRun(info: RunInfo): number {
     return this.guard('cannot record the run start', () => Number(
-      this.stmt('INSERT INTO runs (mode, started_at, pid, hostname, threads, workers) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(info.mode, iso(info.startedAt), info.pid, info.hostname, info.threads, info.workers).lastInsertRowid,
+      this.stmt('INSERT INTO runs (mode, started_at, pid, hostname, threads, workers, scope) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(info.mode, iso(info.startedAt), info.pid, info.hostname, info.threads, info.workers, info.scope ?? null).lastInsertRowid,
     ));
   }
 
@@ -351,6 +353,16 @@ export class SqliteStore implements Store {
       return r ? { id: r.id as number, mode: r.mode as string, startedAt: r.started_at as string, finishedAt: r.finished_at as string | null, exitCode: r.exit_code as number | null, summary: r.summary as string | null } : undefined;
     });
   }
+
+  // ---- the read side: the SQLite queries of queries.ts ----
+  listHosts(): q.HostRow[] { return q.listHosts(this.db); }
+  findHost(name: string): q.HostRef | undefined { return q.findHost(this.db, name); }
+  similarHosts(text: string, limit?: number): string[] { return q.similarHosts(this.db, text, limit); }
+  hostFacts(host: q.HostRef, opts?: { type?: string; history?: boolean }): q.FactInterval[] { return q.hostFacts(this.db, host, opts); }
+  auditQuery(query: q.AuditQuery): q.AuditHit[] { return q.auditQuery(this.db, query); }
+  typeExists(type: string): boolean { return q.typeExists(this.db, type); }
+  factTypes(): string[] { return q.factTypes(this.db); }
+  lastRuns(): q.ModeRuns[] { return q.lastRuns(this.db); }
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);

@@ -1,10 +1,16 @@
-// The store interface every backend implements (SQLite now; PostgreSQL is planned), and the
-// opener. Only the main thread holds a store; it is the single writer.
+// The store interface both backends implement (SQLite, the zero-setup default, and PostgreSQL,
+// for several collectors sharing one database), and the opener. Only the main thread holds a
+// store; it is the single writer of its process. SQLite answers at once, PostgreSQL through a
+// promise: callers always `await`.
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import type { AuditHit, AuditQuery, FactInterval, HostRef, HostRow, ModeRuns } from './queries.js';
 import { SqliteStore } from './sqlite-store.js';
 
 export { SqliteStore };
+
+/** A value now (SQLite) or later (PostgreSQL). */
+export type Awaitable<T> = T | Promise<T>;
 
 export interface RunInfo {
   mode: 'run' | 'gap-fix' | 'ingest';
@@ -13,6 +19,8 @@ export interface RunInfo {
   hostname: string;
   threads: number;
   workers: number;
+  /** what part of the inventory this run covers (sites/shard), as shown in `status`; absent = all */
+  scope?: string;
 }
 
 /** A collection document pushed by a host agent, validated (see app/ingest.ts). */
@@ -69,31 +77,55 @@ export interface RunRow {
 }
 
 export interface Store {
+  /** the file, or the PostgreSQL URL (which never carries a password) */
   readonly path: string;
-  beginRun(info: RunInfo): number;
+  readonly dialect: 'sqlite' | 'postgresql';
+  beginRun(info: RunInfo): Awaitable<number>;
   /** one transaction: new hosts inserted, known ones get the inventory's srvtype/pop/status */
-  upsertHosts(hosts: InventoryHost[]): void;
+  upsertHosts(hosts: InventoryHost[]): Awaitable<void>;
   /** label -> epoch ms of the last successful collection (one query) */
-  lastSuccessByHost(): Map<string, number>;
+  lastSuccessByHost(): Awaitable<Map<string, number>>;
   /** labels whose agent pushed at or after `sinceMs` (one query) */
-  sapiHostsSince(sinceMs: number): Set<string>;
+  sapiHostsSince(sinceMs: number): Awaitable<Set<string>>;
   /** one transaction per batch: attempts, their collections, fact intervals, hosts.last_* */
-  recordResults(runId: number, results: HostResult[]): void;
-  finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void;
+  recordResults(runId: number, results: HostResult[]): Awaitable<void>;
+  finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): Awaitable<void>;
   /** one document pushed by a host agent, in its own transaction (see app/ingest.ts) */
-  recordPush(runId: number, doc: PushDocument): PushOutcome;
+  recordPush(runId: number, doc: PushDocument): Awaitable<PushOutcome>;
   /** closed fact intervals last seen before `before` (ISO), archived or deleted; one transaction of at most `batch` rows */
-  pruneBatch(before: string, mode: PruneMode, batch: number): number;
+  pruneBatch(before: string, mode: PruneMode, batch: number): Awaitable<number>;
   /** how many closed fact intervals were last seen before `before` (what prune would move) */
-  countPrunable(before: string): number;
-  hostStates(): HostState[];
-  currentFacts(host: string, type?: string): FactRow[];
-  lastRun(): RunRow | undefined;
-  factRowCount(): number;
-  integrityCheck(): string;
-  close(): void;
+  countPrunable(before: string): Awaitable<number>;
+  // ---- the read side (hosts, facts, query, status) ----
+  listHosts(): Awaitable<HostRow[]>;
+  /** the host named exactly so, else the one host equal to it without regard to case */
+  findHost(name: string): Awaitable<HostRef | undefined>;
+  /** up to `limit` stored names containing `text` (any case) */
+  similarHosts(text: string, limit?: number): Awaitable<string[]>;
+  hostFacts(host: HostRef, opts?: { type?: string; history?: boolean }): Awaitable<FactInterval[]>;
+  auditQuery(q: AuditQuery): Awaitable<AuditHit[]>;
+  typeExists(type: string): Awaitable<boolean>;
+  factTypes(): Awaitable<string[]>;
+  /** per mode and scope, the newest finished run and the unfinished ones after it */
+  lastRuns(): Awaitable<ModeRuns[]>;
+  factRowCount(): Awaitable<number>;
+  integrityCheck(): Awaitable<string>;
+  close(): Awaitable<void>;
 }
 
+/** Whether `[storage] database` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
+/** The SQLite store (tests and SQLite-only tools). */
 export function openStore(path: string, opts: { readonly?: boolean } = {}): SqliteStore {
   return SqliteStore.open(path, opts);
+}
+
+/** The store `[storage] database` names: a PostgreSQL URL or a SQLite file. */
+export async function openAnyStore(database: string, opts: { readonly?: boolean } = {}): Promise<Store> {
+  if (!isPostgresUrl(database)) return SqliteStore.open(database, opts);
+  const { PgStore } = await import('./pg-store.js');
+  return PgStore.open(database, opts);
 }

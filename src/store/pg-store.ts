@@ -1,0 +1,529 @@
+// The PostgreSQL backend: the same schema (one numbered migration list), the same fact-interval
+// rules and the same answers as the SQLite store, for several collectors (one per site) writing
+// one database. Writes are set-based per batch: a batch of hosts costs a fixed handful of
+// statements (arrays through unnest, the interval diff as joins), never a query per fact.
+// Parameterised SQL only; the URL never carries a password (PGPASSWORD or ~/.pgpass does, read by
+// `pg` itself). Every failure surfaces as StorageError (exit 74).
+import pg from 'pg';
+import { StorageError } from '../app/errors.js';
+import type { InventoryHost } from '../inventory/host.js';
+import type { HostResult } from '../pool/messages.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
+import {
+  HOST_COLUMNS, RUN_COLUMNS, RUN_MODES, toFactIntervals, toHostRow, toRun,
+  type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
+} from './queries.js';
+import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
+
+const iso = (ms: number | Date): string => new Date(ms).toISOString();
+
+/** The first key of every jellyfish advisory lock ("jely"): keeps them apart from the application's own. */
+export const ADVISORY_CLASS = 0x6a656c79;
+/** The second key of the lock that serialises migrations (site locks hash to other values). */
+const MIGRATION_LOCK = 0;
+/** Hosts per set of statements inside one batch transaction: bounds the arrays sent (~900 facts a host). */
+const CHUNK_HOSTS = 100;
+/** A connection attempt that gets no answer. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+type Client = pg.Client;
+
+/** int8 (counts, ids) as a JS number: ids stay far below 2^53. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** The URL as it may be printed: any password in it (refused by the config, but a caller may pass one) is masked. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** PostgreSQL text cannot hold NUL: it becomes U+FFFD, as invalid UTF-8 does on the way in. */
+const clean = (s: string | null | undefined): string | null => (s == null ? null : s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s);
+const cleanText = (s: unknown): string => clean(typeof s === 'string' ? s : String(s)) as string;
+
+function describe(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ? `${err.code}: ` : '';
+  return `${code}${err.message ?? String(e)}`;
+}
+
+/** A plain connection to `url` (the store's, or a lock's); connection-level errors are kept, not thrown at random. */
+export async function connect(url: string, onError: (e: Error) => void, applicationName = 'jellyfish'): Promise<Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    types: TYPES,
+  });
+  // An idle connection the server drops emits 'error': without a listener it would end the process.
+  client.on('error', onError);
+  try {
+    await client.connect();
+  } catch (e) {
+    client.removeListener('error', onError);
+    const hint = /password|authentication/i.test(describe(e)) ? ' (the password comes from PGPASSWORD or ~/.pgpass, never from scheduler.ini)' : '';
+    throw new StorageError(`${displayUrl(url)}: cannot connect: ${describe(e)}${hint}`);
+  }
+  return client;
+}
+
+interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string }
+
+export class PgStore implements Store {
+  readonly dialect = 'postgresql';
+  private readonly hostIds = new Map<string, number>();
+  private broken: Error | undefined;
+
+  private constructor(readonly path: string, private readonly client: Client) {}
+
+  static async open(url: string, opts: { readonly?: boolean } = {}): Promise<PgStore> {
+    const shown = displayUrl(url);
+    let store: PgStore | undefined;
+    const client = await connect(url, (e) => { if (store) store.broken = e; });
+    store = new PgStore(shown, client);
+    try {
+      if (opts.readonly) {
+        await store.checkSchema();
+        await client.query('SET default_transaction_read_only = on');
+      } else {
+        await store.migrate();
+        await store.createScratch();
+      }
+      return store;
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      if (e instanceof StorageError) throw e;
+      throw new StorageError(`${shown}: cannot open the database: ${describe(e)}`);
+    }
+  }
+
+  /** The connection, for the PostgreSQL-only tools beside this module (migrate, tests). */
+  get connection(): Client {
+    return this.client;
+  }
+
+  private async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
+    return this.client.query<R>(sql, params);
+  }
+
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      throw new StorageError(`${this.path}: ${what}: ${describe(e)}`);
+    }
+  }
+
+  /** One transaction; on failure it is rolled back whole and the host-id cache dropped (its new ids are gone). */
+  private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.guard(what, async () => {
+      await this.query('BEGIN');
+      try {
+        const out = await fn();
+        await this.query('COMMIT');
+        return out;
+      } catch (e) {
+        this.hostIds.clear();
+        await this.client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  private async migrate(): Promise<void> {
+    await this.write('cannot migrate the schema', async () => {
+      // Two collectors starting on a new database: the second waits here, then finds it done.
+      await this.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_CLASS, MIGRATION_LOCK]);
+      await this.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      const done = new Set((await this.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      const newest = Math.max(0, ...done);
+      if (newest > LATEST_VERSION) {
+        throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${LATEST_VERSION}); use the jellyfish that wrote it`);
+      }
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await this.query(m.postgresql ?? m.sql);
+        await this.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, iso(Date.now())]);
+      }
+    });
+  }
+
+  private async checkSchema(): Promise<void> {
+    await this.guard('cannot read the schema version', async () => {
+      const t = await this.query("SELECT to_regclass('schema_migrations') AS t");
+      if (!t.rows[0]?.t) throw new StorageError(`${this.path}: not a jellyfish database (no schema_migrations table); the first \`jellyfish run\` creates it`);
+      const newest = Number((await this.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0);
+      if (newest < LATEST_VERSION) {
+        throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${LATEST_VERSION}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
+      }
+    });
+  }
+
+  /** Per-connection scratch tables the interval diff joins against (emptied by every commit). */
+  private async createScratch(): Promise<void> {
+    await this.query(`CREATE TEMP TABLE IF NOT EXISTS jf_seen_types (host_id BIGINT NOT NULL, type TEXT NOT NULL, seen TEXT NOT NULL) ON COMMIT DELETE ROWS`);
+    await this.query(`CREATE TEMP TABLE IF NOT EXISTS jf_seen_facts (host_id BIGINT NOT NULL, type TEXT NOT NULL, subtype TEXT NOT NULL, value TEXT NOT NULL, seen TEXT NOT NULL) ON COMMIT DELETE ROWS`);
+  }
+
+  /** Ids of these host labels, inserting the unknown ones (another collector may insert the same name at once). */
+  private async ensureHosts(labels: string[], now: string): Promise<Map<string, number>> {
+    const missing = [...new Set(labels)].filter((l) => !this.hostIds.has(l)).sort();
+    if (missing.length) {
+      await this.query('INSERT INTO hosts (name, first_seen_at) SELECT n, $2 FROM unnest($1::text[]) AS n ON CONFLICT (name) DO NOTHING', [missing, now]);
+      const rows = (await this.query<{ id: number; name: string }>('SELECT id, name FROM hosts WHERE name = ANY($1::text[])', [missing])).rows;
+      for (const r of rows) this.hostIds.set(r.name, r.id);
+    }
+    return this.hostIds;
+  }
+
+  private async nextIds(table: 'attempts', n: number): Promise<number[]> {
+    const rows = (await this.query<{ id: number }>(`SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id FROM generate_series(1, $1)`, [n])).rows;
+    return rows.map((r) => r.id);
+  }
+
+  async beginRun(info: RunInfo): Promise<number> {
+    return this.guard('cannot record the run start', async () => (await this.query<{ id: number }>(
+      'INSERT INTO runs (mode, started_at, pid, hostname, threads, workers, scope) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+      [info.mode, iso(info.startedAt), info.pid, info.hostname, info.threads, info.workers, info.scope ?? null],
+    )).rows[0]!.id);
+  }
+
+  async upsertHosts(hosts: InventoryHost[]): Promise<void> {
+    if (hosts.length === 0) return;
+    // Sorted: two collectors touching the same rows take their row locks in one order.
+    const sorted = [...hosts].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    await this.write('cannot record the inventory', async () => {
+      await this.query(
+        `INSERT INTO hosts (name, first_seen_at, srvtype, pop, status, is_prod)
+           SELECT u.name, $6, u.srvtype, u.pop, u.status, u.is_prod FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(name, srvtype, pop, status, is_prod)
+         ON CONFLICT (name) DO UPDATE SET srvtype = excluded.srvtype, pop = excluded.pop, status = excluded.status, is_prod = excluded.is_prod`,
+        [sorted.map((h) => h.label), sorted.map((h) => clean(h.srvtype)), sorted.map((h) => clean(h.pop)), sorted.map((h) => clean(h.status)), sorted.map((h) => (h.isProd ? 1 : 0)), iso(Date.now())],
+      );
+    });
+  }
+
+  async lastSuccessByHost(): Promise<Map<string, number>> {
+    return this.guard('cannot read last successes', async () => {
+      const rows = (await this.query<{ name: string; last_success_at: string }>('SELECT name, last_success_at FROM hosts WHERE last_success_at IS NOT NULL')).rows;
+      return new Map(rows.map((r) => [r.name, Date.parse(r.last_success_at)]));
+    });
+  }
+
+  async sapiHostsSince(sinceMs: number): Promise<Set<string>> {
+    return this.guard('cannot read agent hosts', async () => {
+      const rows = (await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])).rows;
+      return new Set(rows.map((r) => r.name));
+    });
+  }
+
+  async recordResults(runId: number, results: HostResult[]): Promise<void> {
+    if (results.length === 0) return;
+    await this.write(`cannot store a batch of ${results.length} host results (nothing of it was written)`, async () => {
+      // A label twice in one chunk would make the diff see both sightings at once: later chunks take repeats.
+      const chunks: HostResult[][] = [];
+      for (const r of results) {
+        let c = chunks.find((ch) => ch.length < CHUNK_HOSTS && !ch.some((x) => x.label === r.label));
+        if (!c) { c = []; chunks.push(c); }
+        c.push(r);
+      }
+      for (const c of chunks) await this.recordChunk(runId, c);
+    });
+  }
+
+  private async recordChunk(runId: number, results: HostResult[]): Promise<void> {
+    const ids = await this.ensureHosts(results.map((r) => r.label), iso(results[0]!.finishedAt));
+    const attemptIds = await this.nextIds('attempts', results.length);
+    const hostIdOf = (r: HostResult) => ids.get(r.label)!;
+    await this.query(
+      `INSERT INTO attempts (id, run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes)
+         SELECT u.id, $1, u.host_id, u.started_at, u.finished_at, u.duration_ms, u.outcome, u.code, u.message, u.output_bytes
+         FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+           AS u(id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes)`,
+      [runId, attemptIds, results.map(hostIdOf), results.map((r) => iso(r.startedAt)), results.map((r) => iso(r.finishedAt)),
+        results.map((r) => Math.max(0, r.finishedAt - r.startedAt)), results.map((r) => r.outcome), results.map((r) => r.code ?? null),
+        results.map((r) => clean(r.message)), results.map((r) => r.outputBytes)],
+    );
+    const col = { attempt: [] as number[], type: [] as string[], status: [] as string[], exit: [] as (number | null)[], message: [] as (string | null)[], ms: [] as number[] };
+    const facts: FactSet[] = [];
+    results.forEach((r, i) => {
+      for (const c of r.collections) {
+        col.attempt.push(attemptIds[i]!); col.type.push(c.type); col.status.push(c.status);
+        col.exit.push(c.exitCode ?? null); col.message.push(clean(c.message)); col.ms.push(c.durationMs);
+        if (c.status === 'ok' && c.values) facts.push({ hostId: hostIdOf(r), type: c.type, values: c.values, seen: iso(r.finishedAt) });
+      }
+    });
+    if (col.attempt.length) {
+      await this.query(
+        `INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[])`,
+        [col.attempt, col.type, col.status, col.exit, col.message, col.ms],
+      );
+    }
+    await this.applyFacts(facts);
+    await this.query(
+      `UPDATE hosts h SET last_attempt_at = u.fin, last_outcome = u.outcome, last_code = u.code, last_message = u.message, last_run_id = $1,
+         last_success_at = CASE WHEN u.ok = 1 THEN u.fin ELSE h.last_success_at END
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[]) AS u(id, fin, outcome, code, message, ok)
+       WHERE h.id = u.id`,
+      [runId, results.map(hostIdOf), results.map((r) => iso(r.finishedAt)), results.map((r) => r.outcome), results.map((r) => r.code ?? null),
+        results.map((r) => clean(r.message)), results.map((r) => (r.outcome === 'ok' || r.outcome === 'partial' ? 1 : 0))],
+    );
+  }
+
+  /**
+   * The fact-interval rules of the SQLite store, for many (host, type) sightings at once: every
+   * sighting goes to the scratch tables, then one statement closes the current values not seen
+   * again (at the type's previous sighting), one opens the values seen for the first time, and
+   * one moves each type's last sighting. Each (host, type) appears at most once per call.
+   */
+  private async applyFacts(sets: FactSet[]): Promise<void> {
+    if (sets.length === 0) return;
+    const t = { host: [] as number[], type: [] as string[], seen: [] as string[] };
+    const f = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
+    for (const s of sets) {
+      t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen);
+      for (const [subtype, value] of Object.entries(s.values)) {
+        f.host.push(s.hostId); f.type.push(s.type); f.subtype.push(cleanText(subtype)); f.value.push(cleanText(value)); f.seen.push(s.seen);
+      }
+    }
+    await this.query('INSERT INTO jf_seen_types (host_id, type, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])', [t.host, t.type, t.seen]);
+    await this.query('INSERT INTO jf_seen_facts (host_id, type, subtype, value, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])',
+      [f.host, f.type, f.subtype, f.value, f.seen]);
+    // Temporary tables have no statistics until analysed: without them the planner guesses a few
+    // rows and probes the facts index once per sighting instead of hashing both sides.
+    await this.query('ANALYZE jf_seen_types');
+    await this.query('ANALYZE jf_seen_facts');
+    await this.query(
+      `UPDATE facts SET is_current = 0, last_seen = COALESCE(x.type_seen, facts.last_seen)
+       FROM (SELECT c.id, ft.last_seen AS type_seen
+               FROM jf_seen_types t
+               JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1
+               LEFT JOIN fact_types ft ON ft.host_id = t.host_id AND ft.type = t.type
+               LEFT JOIN jf_seen_facts s ON s.host_id = c.host_id AND s.type = c.type AND s.subtype = c.subtype AND s.value = c.value
+              WHERE s.host_id IS NULL) x
+       WHERE facts.id = x.id`,
+    );
+    await this.query(
+      `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
+       SELECT s.host_id, s.type, s.subtype, s.value, s.seen, s.seen, 1
+         FROM jf_seen_facts s
+         LEFT JOIN facts c ON c.host_id = s.host_id AND c.type = s.type AND c.is_current = 1 AND c.subtype = s.subtype AND c.value = s.value
+        WHERE c.id IS NULL`,
+    );
+    await this.query(
+      `INSERT INTO fact_types (host_id, type, last_seen) SELECT host_id, type, seen FROM jf_seen_types
+       ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen`,
+    );
+    // Emptied at commit; emptied now too, so a second call in the same transaction starts clean.
+    await this.query('TRUNCATE jf_seen_types, jf_seen_facts');
+  }
+
+  async recordPush(runId: number, doc: PushDocument): Promise<PushOutcome> {
+    const at = iso(doc.timestamp);
+    const out: PushOutcome = { host: doc.host, storedTypes: [], skippedTypes: [] };
+    await this.write(`cannot store the document for ${doc.host}`, async () => {
+      out.host = await this.storedName(doc.host);
+      const hostId = (await this.ensureHosts([out.host], at)).get(out.host)!;
+      await this.query(
+        `UPDATE hosts SET srvtype = COALESCE(srvtype, $1), pop = COALESCE(pop, $2), status = COALESCE(status, $3),
+           is_prod = CASE WHEN status IS NULL AND $3::text IS NOT NULL THEN $4 ELSE is_prod END WHERE id = $5`,
+        [clean(doc.srvtype), clean(doc.pop), clean(doc.status), doc.isProd ? 1 : 0, hostId],
+      );
+      const outcome = doc.ok ? 'ok' : 'error';
+      const code = doc.ok ? null : 'AGENT';
+      const message = doc.ok ? 'pushed by the host agent' : `the host agent reported collection_status ${JSON.stringify(doc.statusText)}`;
+      const attemptId = (await this.query<{ id: number }>(
+        `INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes)
+         VALUES ($1, $2, $3, $3, 0, $4, $5, $6, 0) RETURNING id`,
+        [runId, hostId, at, outcome, code, clean(message)],
+      )).rows[0]!.id;
+      if (doc.ok) {
+        const types = Object.keys(doc.data);
+        const last = await this.lastObserved(hostId, types);
+        const col = { type: [] as string[], status: [] as string[], message: [] as (string | null)[] };
+        const sets: FactSet[] = [];
+        for (const type of types) {
+          const seen = last.get(type);
+          if (seen !== undefined && seen > at) {
+            out.skippedTypes.push(type);
+            col.type.push(type); col.status.push('skipped'); col.message.push(`older than what is stored (last observed ${seen})`);
+            continue;
+          }
+          col.type.push(type); col.status.push('ok'); col.message.push(null);
+          sets.push({ hostId, type, values: doc.data[type]!, seen: at });
+          out.storedTypes.push(type);
+        }
+        if (col.type.length) {
+          await this.query(
+            `INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms)
+               SELECT $1, u.type, u.status, NULL, u.message, 0 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(type, status, message)`,
+            [attemptId, col.type, col.status, col.message],
+          );
+        }
+        await this.applyFacts(sets);
+      }
+      await this.query(
+        `UPDATE hosts SET
+           sapi_at = CASE WHEN $1 = 1 AND (sapi_at IS NULL OR sapi_at < $2) THEN $2 ELSE sapi_at END,
+           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $3 ELSE last_outcome END,
+           last_code = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $4 ELSE last_code END,
+           last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $5 ELSE last_message END,
+           last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $6 ELSE last_run_id END,
+           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < $2 THEN $2 ELSE last_attempt_at END,
+           last_success_at = CASE WHEN $1 = 1 AND (last_success_at IS NULL OR last_success_at < $2) THEN $2 ELSE last_success_at END
+         WHERE id = $7`,
+        [doc.ok ? 1 : 0, at, outcome, code, clean(message), runId, hostId],
+      );
+    });
+    return out;
+  }
+
+  /** When each of these types of the host was last observed (see SqliteStore.lastObserved): two queries for all types. */
+  private async lastObserved(hostId: number, types: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (types.length === 0) return out;
+    for (const r of (await this.query<{ type: string; t: string }>('SELECT type, last_seen AS t FROM fact_types WHERE host_id = $1 AND type = ANY($2::text[])', [hostId, types])).rows) out.set(r.type, r.t);
+    const rest = types.filter((t) => !out.has(t));
+    if (rest.length) {
+      const rows = (await this.query<{ type: string; t: string | null }>(
+        `SELECT c.type, MAX(a.finished_at) AS t FROM attempts a JOIN attempt_collections c ON c.attempt_id = a.id
+          WHERE a.host_id = $1 AND c.type = ANY($2::text[]) AND c.status = 'ok' GROUP BY c.type`, [hostId, rest])).rows;
+      for (const r of rows) if (r.t !== null) out.set(r.type, r.t);
+    }
+    return out;
+  }
+
+  private async storedName(name: string): Promise<string> {
+    if (this.hostIds.has(name)) return name;
+    if ((await this.query('SELECT 1 FROM hosts WHERE name = $1', [name])).rowCount) return name;
+    const rows = (await this.query<{ name: string }>('SELECT name FROM hosts WHERE lower(name) = lower($1) LIMIT 2', [name])).rows;
+    return rows.length === 1 && rows[0] ? rows[0].name : name;
+  }
+
+  async pruneBatch(before: string, mode: PruneMode, batch: number): Promise<number> {
+    const pick = 'SELECT id FROM facts WHERE is_current = 0 AND last_seen < $1 ORDER BY last_seen, id LIMIT $2';
+    return this.write('cannot prune facts', async () => {
+      if (mode === 'archive') {
+        return (await this.query(
+          `WITH moved AS (DELETE FROM facts WHERE id IN (${pick}) RETURNING id, host_id, type, subtype, value, first_seen, last_seen)
+           INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
+           SELECT id, host_id, type, subtype, value, first_seen, last_seen, $3 FROM moved`, [before, batch, iso(Date.now())])).rowCount ?? 0;
+      }
+      return (await this.query(`DELETE FROM facts WHERE id IN (${pick})`, [before, batch])).rowCount ?? 0;
+    });
+  }
+
+  async countPrunable(before: string): Promise<number> {
+    return this.guard('cannot count closed facts', async () =>
+      Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts WHERE is_current = 0 AND last_seen < $1', [before])).rows[0]!.n));
+  }
+
+  async finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): Promise<void> {
+    await this.guard('cannot record the run end', async () => {
+      await this.query('UPDATE runs SET finished_at = $1, exit_code = $2, summary = $3 WHERE id = $4', [iso(finishedAt), exitCode, clean(summaryJson), runId]);
+    });
+  }
+
+  // ---- the read side: the questions of queries.ts in PostgreSQL's words ----
+
+  async listHosts(): Promise<HostRow[]> {
+    return this.guard('cannot read hosts', async () => (await this.query(`SELECT ${HOST_COLUMNS} FROM hosts ORDER BY name`)).rows.map(toHostRow));
+  }
+
+  async findHost(name: string): Promise<HostRef | undefined> {
+    return this.guard('cannot read hosts', async () => {
+      const exact = (await this.query<HostRef>('SELECT id, name FROM hosts WHERE name = $1', [name])).rows[0];
+      if (exact) return exact;
+      const folded = (await this.query<HostRef>('SELECT id, name FROM hosts WHERE lower(name) = lower($1) LIMIT 2', [name])).rows;
+      return folded.length === 1 ? folded[0] : undefined;
+    });
+  }
+
+  async similarHosts(text: string, limit = 5): Promise<string[]> {
+    if (text.trim() === '') return [];
+    return this.guard('cannot read hosts', async () => (await this.query<{ name: string }>(
+      'SELECT name FROM hosts WHERE strpos(lower(name), lower($1)) > 0 ORDER BY name LIMIT $2', [text, limit])).rows.map((r) => r.name));
+  }
+
+  async hostFacts(host: HostRef, opts: { type?: string; history?: boolean } = {}): Promise<FactInterval[]> {
+    const where = ['f.host_id = $1'];
+    const params: unknown[] = [host.id];
+    if (opts.type !== undefined) { params.push(opts.type); where.push(`f.type = $${params.length}`); }
+    if (!opts.history) where.push('f.is_current = 1');
+    return this.guard(`cannot read the facts of ${host.name}`, async () => toFactIntervals((await this.query(
+      `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
+         FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`, params)).rows));
+  }
+
+  /** As SQLite's: LIKE there ignores ASCII case, so ILIKE here. The subtype goes through the prefix the audit index holds. */
+  async auditQuery(q: AuditQuery): Promise<AuditHit[]> {
+    const where = ['f.type = $1'];
+    const params: unknown[] = [q.type];
+    const add = (frag: (n: string) => string, v: unknown) => { params.push(v); where.push(frag(`$${params.length}`)); };
+    if (q.subtype !== undefined) add((n) => `left(f.subtype, 200) = left(${n}, 200) AND f.subtype = ${n}`, q.subtype);
+    if (q.value !== undefined) add((n) => `f.value = ${n}`, q.value);
+    if (q.like !== undefined) add((n) => `f.value ILIKE ${n} ESCAPE '\\'`, q.like);
+    where.push('f.is_current = 1');
+    return this.guard('cannot read facts', async () => (await this.query<Record<string, string>>(
+      `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
+         FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`, params,
+    )).rows.map((r) => ({ host: r.host!, subtype: r.subtype!, value: r.value!, since: r.first_seen!, lastSeen: r.last_seen! })));
+  }
+
+  async typeExists(type: string): Promise<boolean> {
+    return this.guard('cannot read facts', async () => Boolean((await this.query('SELECT 1 FROM facts WHERE type = $1 LIMIT 1', [type])).rowCount));
+  }
+
+  async factTypes(): Promise<string[]> {
+    return this.guard('cannot read fact types', async () => (await this.query<{ type: string }>(
+      `WITH RECURSIVE t(type) AS (
+         SELECT MIN(type) FROM facts
+         UNION ALL SELECT (SELECT MIN(type) FROM facts WHERE type > t.type) FROM t WHERE t.type IS NOT NULL)
+       SELECT type FROM t WHERE type IS NOT NULL`)).rows.map((r) => r.type));
+  }
+
+  async lastRuns(): Promise<ModeRuns[]> {
+    return this.guard('cannot read runs', async () => {
+      const out: ModeRuns[] = [];
+      for (const mode of RUN_MODES) {
+        const scopes = mode === 'ingest' ? [null]
+          : (await this.query<{ scope: string | null }>('SELECT DISTINCT scope FROM runs WHERE mode = $1 ORDER BY scope', [mode])).rows.map((r) => r.scope);
+        for (const scope of scopes.length ? scopes : [null]) {
+          const done = (await this.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = $1 AND scope IS NOT DISTINCT FROM $2 AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`, [mode, scope])).rows[0];
+          const open = (await this.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = $1 AND scope IS NOT DISTINCT FROM $2 AND finished_at IS NULL AND id > $3 ORDER BY id DESC LIMIT 5`,
+            [mode, scope, (done?.id as number | undefined) ?? 0])).rows;
+          out.push({ mode, scope, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) });
+        }
+      }
+      return out;
+    });
+  }
+
+  async factRowCount(): Promise<number> {
+    return this.guard('cannot count facts', async () => Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts')).rows[0]!.n));
+  }
+
+  /** PostgreSQL checks its own pages; what can be checked from here is that the schema answers. */
+  async integrityCheck(): Promise<string> {
+    return this.guard('integrity check failed', async () => {
+      await this.query('SELECT COUNT(*) FROM schema_migrations');
+      return 'ok';
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
