@@ -4,12 +4,15 @@
 // Cases the fixture fleet cannot produce run on their own: a SYN nobody answers and a DNS server
 // nobody answers (inside a network namespace this file makes), and commands that never end or
 // ignore SIGTERM (on a real OpenSSH sshd, so the host-side `timeout -k` is what stops them).
+// The matrix runs once per store backend: SQLite, and PostgreSQL when it can be started here.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { generateKeyPair, startFleet, type FaultSpec } from '../fixtures/fleet/fleet.mjs';
+import pg from 'pg';
+import { postgresSkipReason, startPostgres, type PgServer } from './helpers/postgres.js';
 import { startSshd } from './helpers/sshd.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 
@@ -17,11 +20,11 @@ const BIN = path.resolve('bin/jellyfish');
 
 interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
 
-function jf(args: string[], cwd: string, prefix: string[] = []): Promise<Ran> {
+function jf(args: string[], cwd: string, prefix: string[] = [], env: Record<string, string> = {}): Promise<Ran> {
   const started = Date.now();
   return new Promise((resolve) => {
     const argv = [...prefix, process.execPath, BIN, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { cwd, env: { ...process.env, CI: '1' } });
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd, env: { ...process.env, CI: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d; });
@@ -98,8 +101,59 @@ const CASES: Case[] = [
 ];
 const HEALTHY = 6;
 
-t.test('the host fault matrix: every fault its outcome, on time, healthy hosts unaffected', async (t) => {
+interface Attempt { id: number; outcome: string; code: string | null; message: string | null; duration_ms: number; output_bytes: number; finished_at: string }
+
+/** The rows the matrix checks, read straight from either backend's tables (the same SQL, each dialect's placeholders). */
+interface Rows {
+  attempt(label: string, runId: number): Promise<Attempt>;
+  collections(id: number): Promise<Record<string, string>>;
+  facts(label: string, type?: string): Promise<{ type: string; subtype: string; value: string }[]>;
+  close(): Promise<void>;
+}
+
+const ATTEMPT_SQL = 'SELECT a.* FROM attempts a JOIN hosts h ON h.id = a.host_id WHERE h.name = ? AND a.run_id = ?';
+const COLLECTIONS_SQL = 'SELECT type, status FROM attempt_collections WHERE attempt_id = ?';
+const factsSql = (type?: string) => `SELECT f.type, f.subtype, f.value FROM facts f JOIN hosts h ON h.id = f.host_id WHERE h.name = ? AND f.is_current = 1 ${type ? 'AND f.type = ?' : ''} ORDER BY f.type, f.subtype`;
+
+function sqliteRows(file: string): Rows {
+  const db = new Database(file, { readonly: true });
+  return {
+    attempt: async (label, runId) => db.prepare(ATTEMPT_SQL).get(label, runId) as Attempt,
+    collections: async (id) => Object.fromEntries((db.prepare(COLLECTIONS_SQL).all(id) as { type: string; status: string }[]).map((c) => [c.type, c.status])),
+    facts: async (label, type) => db.prepare(factsSql(type)).all(...(type ? [label, type] : [label])) as never,
+    close: async () => { db.close(); },
+  };
+}
+
+async function pgRows(url: string, password: string): Promise<Rows> {
+  const u = new URL(url);
+  const client = new pg.Client({ host: u.hostname, port: Number(u.port), user: u.username, database: u.pathname.slice(1), password });
+  await client.connect();
+  const dollar = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
+  return {
+    attempt: async (label, runId) => {
+      const r = (await client.query(dollar(ATTEMPT_SQL), [label, runId])).rows[0];
+      return r ? { ...r, id: Number(r.id), output_bytes: Number(r.output_bytes) } as Attempt : (undefined as unknown as Attempt);
+    },
+    collections: async (id) => Object.fromEntries((await client.query(dollar(COLLECTIONS_SQL), [id])).rows.map((c) => [c.type, c.status])),
+    facts: async (label, type) => (await client.query(dollar(factsSql(type)), type ? [label, type] : [label])).rows,
+    close: async () => { await client.end(); },
+  };
+}
+
+const pgSkip = postgresSkipReason();
+let pgServer: PgServer | undefined;
+t.teardown(async () => { await pgServer?.stop(); });
+
+for (const backend of ['sqlite', 'postgresql'] as const) t.test(`the host fault matrix (${backend} store): every fault its outcome, on time, healthy hosts unaffected`, { skip: backend === 'postgresql' ? pgSkip ?? false : false }, async (t) => {
   const dir = t.testdir();
+  let database = 'var/jf.db';
+  let env: Record<string, string> = {};
+  if (backend === 'postgresql') {
+    pgServer ??= await startPostgres();
+    database = await pgServer.createDatabase('faults');
+    env = pgServer.env;
+  }
   const fleetCases = CASES.filter((c) => c.fault);
   const faults: Record<string, FaultSpec> = {};
   fleetCases.forEach((c, i) => { faults[`127.36.0.${i + 1}`] = c.fault as FaultSpec; });
@@ -116,30 +170,28 @@ t.test('the host fault matrix: every fault its outcome, on time, healthy hosts u
     ini: {
       paramiko: { connect_timeout: `${CONNECT_MS / 1000}s` },
       collector: { threads: '64', workers: 'auto', order: 'file', host_timeout: `${HOST_MS / 1000}s`, threadtimeout: '2m' },
-      storage: { max_output: '2MB' },
+      storage: { max_output: '2MB', database },
     },
   });
 
-  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir, [], env);
   t.equal(r.code, 0, `exit 0: failures are within max_fail_percent 100 (${r.stderr.slice(0, 500)})`);
   t.notMatch(r.stderr, /internal error|    at /, 'no crash, no stack');
   t.ok(r.ms < HOST_MS + 5_000 + SLACK_MS, `the run ended ${r.ms} ms after its start: bounded by host_timeout, not by any fault`);
   const json = JSON.parse(r.stdout);
   t.same(statusProblems(json, labels), [], 'every host in exactly one list');
 
-  const db = new Database(path.join(dir, 'var/jf.db'), { readonly: true });
-  t.teardown(() => db.close());
-  interface Attempt { id: number; outcome: string; code: string | null; message: string | null; duration_ms: number; output_bytes: number; finished_at: string }
-  const attempt = (label: string) => db.prepare('SELECT a.* FROM attempts a JOIN hosts h ON h.id = a.host_id WHERE h.name = ? AND a.run_id = ?').get(label, json.run_id) as Attempt;
-  const collections = (id: number) => Object.fromEntries((db.prepare('SELECT type, status FROM attempt_collections WHERE attempt_id = ?').all(id) as { type: string; status: string }[]).map((c) => [c.type, c.status]));
-  const facts = (label: string, type?: string) => db.prepare(`SELECT f.type, f.subtype, f.value FROM facts f JOIN hosts h ON h.id = f.host_id WHERE h.name = ? AND f.is_current = 1 ${type ? 'AND f.type = ?' : ''} ORDER BY f.type, f.subtype`).all(...(type ? [label, type] : [label])) as { type: string; subtype: string; value: string }[];
+  const rows = backend === 'sqlite' ? sqliteRows(path.join(dir, 'var/jf.db')) : await pgRows(database, pgServer!.password);
+  t.teardown(() => rows.close());
+  const attempt = (label: string) => rows.attempt(label, json.run_id as number);
+  const { collections, facts } = rows;
   const failures = json.failures as Record<string, { outcome: string; code: string }>;
   const success = new Set(json.global_success_hosts_list as string[]);
 
   for (const c of CASES) {
     const label = labelOf.get(c) as string;
     t.test(c.name, async (t) => {
-      const a = attempt(label);
+      const a = await attempt(label);
       t.ok(a, 'one attempt row');
       t.equal(a.outcome, c.outcome, `outcome ${c.outcome} (${a.message})`);
       if (c.code !== undefined) t.equal(a.code, c.code, `code ${c.code}`);
@@ -148,40 +200,40 @@ t.test('the host fault matrix: every fault its outcome, on time, healthy hosts u
         t.ok(success.has(label), 'counted as a success in the JSON');
       } else {
         t.same({ outcome: failures[label]?.outcome, code: failures[label]?.code }, { outcome: a.outcome, code: a.code }, 'the JSON agrees with the attempts table');
-        if (c.fault?.kind !== 'delay') t.same(facts(label), [], 'nothing stored for a host that never ran a collection');
+        if (c.fault?.kind !== 'delay') t.same(await facts(label), [], 'nothing stored for a host that never ran a collection');
       }
-      if (c.collections) t.same(collections(a.id), c.collections, 'each collection its own status');
+      if (c.collections) t.same(await collections(a.id), c.collections, 'each collection its own status');
     });
   }
 
   t.test('what the faulty hosts left behind', async (t) => {
-    const cut = attempt(labelOf.get(CASES.find((c) => c.fault?.kind === 'huge-output') as Case) as string);
+    const cut = await attempt(labelOf.get(CASES.find((c) => c.fault?.kind === 'huge-output') as Case) as string);
     t.equal(cut.output_bytes, MAX_OUTPUT, '100 MB stopped at max_output exactly');
-    t.equal(attempt(labelOf.get(CASES.find((c) => c.fault?.kind === 'endless-output') as Case) as string).output_bytes, MAX_OUTPUT, 'endless output stopped at max_output exactly');
-    const utf = facts(labelOf.get(CASES.find((c) => c.fault?.kind === 'invalid-utf8') as Case) as string, 'rkernel')[0]?.value ?? '';
+    t.equal((await attempt(labelOf.get(CASES.find((c) => c.fault?.kind === 'endless-output') as Case) as string)).output_bytes, MAX_OUTPUT, 'endless output stopped at max_output exactly');
+    const utf = (await facts(labelOf.get(CASES.find((c) => c.fault?.kind === 'invalid-utf8') as Case) as string, 'rkernel'))[0]?.value ?? '';
     t.notOk(utf.includes('\u0000'), 'no NUL stored');
     t.match(utf, /^before \uFFFD\uFFFD nul \uFFFD lone continuation \uFFFD truncated \uFFFD after$/, 'bad bytes stored as U+FFFD, the rest verbatim');
     const dropped = labelOf.get(CASES.find((c) => c.fault?.kind === 'disconnect') as Case) as string;
-    t.same(facts(dropped).map((f) => f.type).filter((v, i, all) => all.indexOf(v) === i), ['release', 'rkernel'], 'a dropped connection keeps the collections that finished before it');
+    t.same((await facts(dropped)).map((f) => f.type).filter((v, i, all) => all.indexOf(v) === i), ['release', 'rkernel'], 'a dropped connection keeps the collections that finished before it');
     const changed = labelOf.get(CASES.find((c) => c.fault?.kind === 'wrong-hostkey') as Case) as string;
-    t.match(attempt(changed).message, /host key for \[127\.36\.0\.\d+\]:2222 has CHANGED/);
+    t.match((await attempt(changed)).message, /host key for \[127\.36\.0\.\d+\]:2222 has CHANGED/);
     const ecdsa = labelOf.get(CASES.find((c) => c.fault?.kind === 'hostkey-type' && c.fault.keyType === 'ecdsa') as Case) as string;
-    t.match(attempt(ecdsa).message, /presented a ecdsa-sha2-nistp256 key .* but known_hosts holds only ssh-ed25519/);
+    t.match((await attempt(ecdsa)).message, /presented a ecdsa-sha2-nistp256 key .* but known_hosts holds only ssh-ed25519/);
     const dss = labelOf.get(CASES.find((c) => c.fault?.kind === 'hostkey-type' && c.fault.keyType === 'dss') as Case) as string;
-    t.match(attempt(dss).message, /no matching host key format/);
+    t.match((await attempt(dss)).message, /no matching host key format/);
     t.equal(fleet.stats().activeExecs, 0, 'no command is left running on any fixture host');
   });
 
   t.test('healthy hosts are unaffected', async (t) => {
-    const reference = facts(healthy[0] as string).map((f) => `${f.type}/${f.subtype}=${f.value}`);
+    const reference = (await facts(healthy[0] as string)).map((f) => `${f.type}/${f.subtype}=${f.value}`);
     t.ok(reference.length > 20, `a healthy host has its facts (${reference.length})`);
-    const slowest = Math.max(...CASES.map((c) => Date.parse(attempt(labelOf.get(c) as string).finished_at)));
+    const slowest = Math.max(...await Promise.all(CASES.map(async (c) => Date.parse((await attempt(labelOf.get(c) as string)).finished_at))));
     for (const h of healthy) {
-      const a = attempt(h);
+      const a = await attempt(h);
       t.equal(a.outcome, 'ok', `${h} ok`);
       t.equal(a.code, null);
-      t.same(collections(a.id), { release: 'ok', rkernel: 'ok', packages: 'ok', memory: 'ok' });
-      t.same(facts(h).map((f) => `${f.type}/${f.subtype}=${f.value}`), reference, `${h}: the same facts as every healthy host`);
+      t.same(await collections(a.id), { release: 'ok', rkernel: 'ok', packages: 'ok', memory: 'ok' });
+      t.same((await facts(h)).map((f) => `${f.type}/${f.subtype}=${f.value}`), reference, `${h}: the same facts as every healthy host`);
       t.ok(Date.parse(a.finished_at) < slowest, `${h} did not wait for the faulty hosts`);
     }
   });
