@@ -4,7 +4,9 @@
 // the fixture fleet stores: ~890 per host), then records them in batches as a run does, into a
 // fresh database (first run: every fact inserted) and again (steady state: every fact unchanged,
 // only last_seen moves). Prints one JSON line: ms per host for each pass, and the batch times.
-//   node bench/store.mjs [--hosts 2000] [--batch 100] [--db FILE] [--pragma 'cache_size = -65536' ...]
+//   node bench/store.mjs [--hosts 2000] [--batch 100] [--db FILE|postgresql://...] [--pragma 'cache_size = -65536' ...]
+// With --postgres it starts a private PostgreSQL server (the test suite's) and measures that
+// backend too (run it as `node --import tsx bench/store.mjs --postgres`).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +21,7 @@ const dbFile = arg('db', path.join(work, 'jellyfish.db'));
 
 const { loadCollections } = await import(path.join(ROOT, 'dist/collections/load.js'));
 const { parseOutput } = await import(path.join(ROOT, 'dist/collections/parse.js'));
-const { openStore } = await import(path.join(ROOT, 'dist/store/store.js'));
+const { openAnyStore, isPostgresUrl } = await import(path.join(ROOT, 'dist/store/store.js'));
 
 const defs = loadCollections(path.join(ROOT, 'config/collector.ini')).filter((c) => c.enabled);
 const outputs = path.join(ROOT, 'fixtures/outputs/debian12');
@@ -31,14 +33,14 @@ const collections = defs.map((def) => {
 const facts = collections.reduce((n, c) => n + Object.keys(c.values).length, 0);
 const hosts = Array.from({ length: HOSTS }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 
-function pass(store, runId) {
+async function pass(store, runId) {
   const batches = [];
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < hosts.length; i += BATCH) {
     const now = Date.now();
     const results = hosts.slice(i, i + BATCH).map((label) => ({ label, outcome: 'ok', startedAt: now - 50, finishedAt: now, collections, outputBytes: 80_000 }));
     const b0 = process.hrtime.bigint();
-    store.recordResults(runId, results);
+    await store.recordResults(runId, results);
     batches.push(Number(process.hrtime.bigint() - b0) / 1e6);
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -46,16 +48,32 @@ function pass(store, runId) {
   return { msPerHost: Math.round((ms / hosts.length) * 1000) / 1000, batchP50Ms: Math.round(batches[batches.length >> 1]), batchMaxMs: Math.round(batches.at(-1)) };
 }
 
-const store = openStore(dbFile);
-// Extra pragmas to try (repeatable): what a change to the store's settings would bring.
-for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === '--pragma') store.database.pragma(process.argv[i + 1]);
-const inventory = hosts.map((label) => ({ host: label, label, srvtype: 'bench', pop: 'lo', status: 'prod', isProd: true }));
-store.upsertHosts(inventory);
-const run = () => store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 256, workers: 1 });
-const cpu0 = process.cpuUsage();
-const first = pass(store, run());
-const steady = pass(store, run());
-const cpu = process.cpuUsage(cpu0);
-store.close();
-process.stdout.write(`${JSON.stringify({ hosts: HOSTS, factsPerHost: facts, batch: BATCH, first, steady, cpuMs: Math.round((cpu.user + cpu.system) / 1000), dbMb: Math.round(fs.statSync(dbFile).size / 2 ** 20) })}\n`);
-fs.rmSync(work, { recursive: true, force: true });
+async function measure(db) {
+  const store = await openAnyStore(db);
+  // Extra pragmas to try (repeatable): what a change to the store's settings would bring.
+  for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === '--pragma' && store.dialect === 'sqlite') store.database.pragma(process.argv[i + 1]);
+  const inventory = hosts.map((label) => ({ host: label, label, srvtype: 'bench', pop: 'lo', status: 'prod', isProd: true }));
+  await store.upsertHosts(inventory);
+  const run = () => store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 256, workers: 1 });
+  const cpu0 = process.cpuUsage();
+  const first = await pass(store, await run());
+  const steady = await pass(store, await run());
+  const cpu = process.cpuUsage(cpu0);
+  await store.close();
+  return { backend: store.dialect, hosts: HOSTS, factsPerHost: facts, batch: BATCH, first, steady, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    ...(isPostgresUrl(db) ? {} : { dbMb: Math.round(fs.statSync(db).size / 2 ** 20) }) };
+}
+
+if (process.argv.includes('--postgres')) {
+  const { startPostgres } = await import(path.join(ROOT, 'test/helpers/postgres.ts'));
+  const server = await startPostgres();
+  try {
+    process.env.PGPASSWORD = server.password;
+    process.stdout.write(`${JSON.stringify(await measure(dbFile))}\n`);
+    process.stdout.write(`${JSON.stringify(await measure(await server.createDatabase('bench')))}\n`);
+  } finally {
+    await server.stop();
+  }
+} else {
+  process.stdout.write(`${JSON.stringify(await measure(dbFile))}\n`);
+}

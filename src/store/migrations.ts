@@ -205,6 +205,16 @@ CREATE TABLE run_locks (
 );
 `,
   },
+  {
+    // A digest of the values each host and type had at its last sighting: a type seen again with
+    // the same digest (almost every type of a steady fleet) only moves last_seen, without reading
+    // its current values back to compare them. NULL (older rows) means "compare them".
+    version: 7,
+    name: 'fact_types remembers a digest of the current values',
+    sql: `
+ALTER TABLE fact_types ADD COLUMN digest TEXT;
+`,
+  },
 ];
 
 /** The schema version this jellyfish writes and reads. */

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import {
   HOST_COLUMNS, RUN_COLUMNS, RUN_MODES, toFactIntervals, toHostRow, toRun,
@@ -283,26 +284,60 @@ export class PgStore implements Store {
   }
 
   /**
-   * The fact-interval rules of the SQLite store, for many (host, type) sightings at once: every
-   * sighting goes to the scratch tables, then one statement closes the current values not seen
-   * again (at the type's previous sighting), one opens the values seen for the first time, and
-   * one moves each type's last sighting. Each (host, type) appears at most once per call.
+   * The fact-interval rules of the SQLite store, for many (host, type) sightings at once. A type
+   * whose values hash to the digest stored at its last sighting only moves last_seen; a type never
+   * seen on its host has no current fact, so its values are inserted as they are; only the rest
+   * (values changed, or an older row without digest) go through the scratch tables, where one
+   * statement closes the current values not seen again (at the type's previous sighting) and one
+   * opens the new ones. Each (host, type) appears at most once per call.
    */
   private async applyFacts(sets: FactSet[]): Promise<void> {
     if (sets.length === 0) return;
-    const t = { host: [] as number[], type: [] as string[], seen: [] as string[] };
-    const f = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
+    const hostIds = [...new Set(sets.map((s) => s.hostId))];
+    const stored = new Map<string, string | null>();
+    for (const r of (await this.query<{ host_id: number; type: string; digest: string | null }>(
+      'SELECT host_id, type, digest FROM fact_types WHERE host_id = ANY($1::bigint[])', [hostIds])).rows) stored.set(`${r.host_id} ${r.type}`, r.digest);
+    const t = { host: [] as number[], type: [] as string[], seen: [] as string[], digest: [] as string[] };
+    const fresh = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
+    const diff = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
+    const changed = { host: [] as number[], type: [] as string[], seen: [] as string[] };
     for (const s of sets) {
-      t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen);
+      const digest = valuesDigest(s.values);
+      const key = `${s.hostId} ${s.type}`;
+      t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen); t.digest.push(digest);
+      if (stored.has(key) && stored.get(key) === digest) continue;
+      const into = stored.has(key) ? diff : fresh;
+      if (into === diff) { changed.host.push(s.hostId); changed.type.push(s.type); changed.seen.push(s.seen); }
       for (const [subtype, value] of Object.entries(s.values)) {
-        f.host.push(s.hostId); f.type.push(s.type); f.subtype.push(cleanText(subtype)); f.value.push(cleanText(value)); f.seen.push(s.seen);
+        into.host.push(s.hostId); into.type.push(s.type); into.subtype.push(cleanText(subtype)); into.value.push(cleanText(value)); into.seen.push(s.seen);
       }
     }
-    await this.query('INSERT INTO jf_seen_types (host_id, type, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])', [t.host, t.type, t.seen]);
+    if (changed.host.length) await this.diffFacts(changed, diff);
+    if (fresh.host.length) {
+      await this.query(
+        `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
+           SELECT u.host_id, u.type, u.subtype, u.value, u.seen, u.seen, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
+        [fresh.host, fresh.type, fresh.subtype, fresh.value, fresh.seen],
+      );
+    }
+    // After the diff: its closing reads each type's previous sighting from here.
+    await this.query(
+      `INSERT INTO fact_types (host_id, type, last_seen, digest) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen, digest = excluded.digest`,
+      [t.host, t.type, t.seen, t.digest],
+    );
+  }
+
+  /** Close and open the intervals of (host, type) pairs whose values changed, set-based through the scratch tables. */
+  private async diffFacts(
+    types: { host: number[]; type: string[]; seen: string[] },
+    facts: { host: number[]; type: string[]; subtype: string[]; value: string[]; seen: string[] },
+  ): Promise<void> {
+    await this.query('INSERT INTO jf_seen_types (host_id, type, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])', [types.host, types.type, types.seen]);
     await this.query('INSERT INTO jf_seen_facts (host_id, type, subtype, value, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])',
-      [f.host, f.type, f.subtype, f.value, f.seen]);
+      [facts.host, facts.type, facts.subtype, facts.value, facts.seen]);
     // Temporary tables have no statistics until analysed: without them the planner guesses a few
-    // rows and probes the facts index once per sighting instead of hashing both sides.
+    // rows and may probe the facts index once per sighting instead of hashing both sides.
     await this.query('ANALYZE jf_seen_types');
     await this.query('ANALYZE jf_seen_facts');
     await this.query(
@@ -321,10 +356,6 @@ export class PgStore implements Store {
          FROM jf_seen_facts s
          LEFT JOIN facts c ON c.host_id = s.host_id AND c.type = s.type AND c.is_current = 1 AND c.subtype = s.subtype AND c.value = s.value
         WHERE c.id IS NULL`,
-    );
-    await this.query(
-      `INSERT INTO fact_types (host_id, type, last_seen) SELECT host_id, type, seen FROM jf_seen_types
-       ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen`,
     );
     // Emptied at commit; emptied now too, so a second call in the same transaction starts clean.
     await this.query('TRUNCATE jf_seen_types, jf_seen_facts');

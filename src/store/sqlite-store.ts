@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
@@ -200,24 +201,36 @@ export class SqliteStore implements Store {
    * that were collected successfully get here, so a failed collection never closes anything.
    */
   private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string): void {
-    // Rows as arrays, not objects: this runs once per host and type, ~20,000 times a batch.
-    const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1', true)
-      .all(hostId, type) as [number, string, string][];
+    const digest = valuesDigest(values);
+    const known = this.stmt('SELECT digest FROM fact_types WHERE host_id = ? AND type = ?', true).get(hostId, type) as [string | null] | undefined;
+    const seenAgain = this.stmt(
+      'INSERT INTO fact_types (host_id, type, last_seen, digest) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen, digest = excluded.digest',
+    );
+    // The same values as last time (the common case): every current fact was seen again, and one
+    // row moves their last_seen (see migrations 5 and 7).
+    if (known && known[0] === digest) {
+      seenAgain.run(hostId, type, now, digest);
+      return;
+    }
     // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
     const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
-    // A value not seen now closes at the type's previous sighting (its last_seen until now).
-    const closeRow = this.stmt(
-      `UPDATE facts SET is_current = 0,
-         last_seen = COALESCE((SELECT last_seen FROM fact_types WHERE host_id = facts.host_id AND type = facts.type), last_seen)
-       WHERE id = ?`,
-    );
-    for (const [id, subtype, value] of current) {
-      if (seen.get(subtype) === value) seen.delete(subtype);
-      else closeRow.run(id);
+    // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
+    if (known) {
+      // Rows as arrays, not objects: this runs once per changed host and type.
+      const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1', true)
+        .all(hostId, type) as [number, string, string][];
+      // A value not seen now closes at the type's previous sighting (its last_seen until now).
+      const closeRow = this.stmt(
+        `UPDATE facts SET is_current = 0,
+           last_seen = COALESCE((SELECT last_seen FROM fact_types WHERE host_id = facts.host_id AND type = facts.type), last_seen)
+         WHERE id = ?`,
+      );
+      for (const [id, subtype, value] of current) {
+        if (seen.get(subtype) === value) seen.delete(subtype);
+        else closeRow.run(id);
+      }
     }
-    // Everything still current was seen again: one row moves their last_seen (see migration 5).
-    this.stmt('INSERT INTO fact_types (host_id, type, last_seen) VALUES (?, ?, ?) ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen')
-      .run(hostId, type, now);
+    seenAgain.run(hostId, type, now, digest);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
     for (const [subtype, value] of seen) open.run(hostId, type, subtype, value, now, now);
   }
