@@ -10,10 +10,10 @@ import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { orderHosts } from '../inventory/order.js';
-import { coverageJson, coverageLabel, lockScope, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
+import { coverageJson, coverageLabel, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
 import { acquirePgLock } from '../lock/pg-lock.js';
-import { scopedLockFile } from '../lock/lock-files.js';
-import { acquireLock, type HeldLock } from '../lock/run-lock.js';
+import type { HeldLock } from '../lock/run-lock.js';
+import { acquireSiteLock } from '../lock/site-lock.js';
 import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
@@ -159,8 +159,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       throw e;
     }
   } else {
-    const file = scopedLockFile(req.lockFile, scopedRun ? lockScope(covered) : 'all');
-    lock = await acquireLock(file, req.mode, onLockLost(file));
+    lock = await acquireSiteLock(req.lockFile, req.mode, covered, onLockLost);
   }
   let pool: HostPool | undefined;
   const onSignal = (sig: NodeJS.Signals) => interrupt({ reason: sig, exitCode: signalExitCode(sig) });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { StorageError } from '../app/errors.js';
 import type { Config } from '../config/load.js';
-import { gapfixLockFile } from '../lock/lock-files.js';
+import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderJson } from '../report/status-json.js';
 import { formatDuration, relativeAge, shortTime } from '../report/table.js';
@@ -29,22 +29,6 @@ interface Active {
 }
 interface StaleLock { mode: string; lockfile: string; pid?: number; host?: string; started_at?: string }
 
-/** The lock files of a mode: its own, and those of site collectors beside it (`jellyfish.site_ams.lock`). */
-function modeLockFiles(file: string): { file: string; scope?: string }[] {
-  const out: { file: string; scope?: string }[] = [{ file }];
-  const dir = path.dirname(file);
-  const base = path.basename(file);
-  const stem = base.endsWith('.lock') ? base.slice(0, -'.lock'.length) : base;
-  let names: string[] = [];
-  try { names = fs.readdirSync(dir); } catch { return out; }
-  for (const n of names.sort()) {
-    if (!n.startsWith(`${stem}.`) || n === base || n.endsWith('.lock.lock') || n.endsWith('.tmp')) continue;
-    const slug = base.endsWith('.lock') ? (n.endsWith('.lock') ? n.slice(stem.length + 1, -'.lock'.length) : '') : n.slice(stem.length + 1);
-    if (!slug || slug.includes('.')) continue;
-    out.push({ file: path.join(dir, n), scope: slug });
-  }
-  return out;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -19,6 +19,10 @@ export interface LockHolder {
   hostname: string;
   started_at: string;
   mode: string;
+  /** a site collector's sites ('all' or absent: the whole inventory) */
+  sites?: string[] | 'all';
+  /** `K/N` when sharded */
+  shard?: string;
 }
 
 export interface HeldLock {
@@ -74,7 +78,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Take the lock or throw LockHeldError (exit 75) naming the live holder. A lock whose holder pid
  * is dead on this machine is taken over at once; one from another machine once it is stale.
  */
-export async function acquireLock(file: string, mode: string, onCompromised: (err: Error) => void): Promise<HeldLock> {
+export async function acquireLock(file: string, mode: string, onCompromised: (err: Error) => void, scope: Pick<LockHolder, 'sites' | 'shard'> = {}): Promise<HeldLock> {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -105,7 +109,7 @@ export async function acquireLock(file: string, mode: string, onCompromised: (er
       throw new LockHeldError(`${file}: a run took the lock first`, { ...(h ?? {}) });
     }
   }
-  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), mode };
+  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), mode, ...scope };
   writeHolder(file, holder);
   let released = false;
   return {
