@@ -9,6 +9,7 @@ import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
 import { registerHosts } from './hosts-command.js';
 import { registerIngest } from './ingest-command.js';
+import { registerMigrate } from './migrate-command.js';
 import { registerPrune } from './prune-command.js';
 import { registerQuery } from './query-command.js';
 import { registerStatus } from './status-command.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerIngest(program, finish);
   registerPrune(program, finish);
   registerDoctor(program, finish);
+  registerMigrate(program, finish);
   for (const c of program.commands) c.exitOverride().showHelpAfterError();
   // Only the collection runs act on a signal themselves (JSON first); the others stop before
   // doing anything, with the signal's exit code.
