@@ -157,6 +157,27 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.ok((a.global_success_hosts as number) > 0 && (b.global_success_hosts as number) > 0, 'both shards have hosts');
   });
 
+  t.test('the database server going away mid-run ends the run with its JSON, never a crash', async (t) => {
+    const own = await startPostgres();
+    let stopped = false;
+    t.teardown(() => (stopped ? undefined : own.stop()));
+    const ini = path.join(dir, 'gone.ini');
+    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await own.createDatabase('gone')));
+    const c = jf(['run', '-c', ini, '--site', 'slow', '--compact'], own.env);
+    for (let i = 0; i < 100; i++) {
+      await sleep(100);
+      if (JSON.parse((await jf(['status', '-c', ini, '--json'], own.env).done).stdout || '{"active":[]}').active.length) break;
+    }
+    await own.stop();
+    stopped = true;
+    const r = await c.done;
+    t.ok(r.code === 74 || r.code === 75, `exit 74 or 75 (${r.code})`);
+    t.notMatch(r.stderr, /internal error|    at /, 'no crash, no stack');
+    const out = json(r);
+    t.same(out.sites, ['slow'], 'the JSON is printed');
+    t.equal(out.exit_code, r.code);
+  });
+
   t.test('a password in the URL is a config error; a wrong one a storage error', async (t) => {
     const bad = path.join(dir, 'bad.ini');
     fs.writeFileSync(bad, fs.readFileSync(env.ini, 'utf8').replace(url, url.replace('jellyfish@', 'jellyfish:secret@')));
