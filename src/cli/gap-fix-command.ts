@@ -23,7 +23,8 @@ export function registerGapFix(program: Command, setExit: (code: number) => void
   addSiteFlags(cmd);
   cmd.addHelpText('after', `
 Exit codes as for \`run\` (0, 1, 2, 65, 74, 78, 130/143); 75 when another gap-fix holds the gap-fix lock.
-It runs beside a full \`run\` on the same database: both write through SQLite's busy timeout.`);
+It runs beside a full \`run\` on the same database (SQLite: both write through its busy timeout).
+--site/--shard limit it (and --list) to part of the inventory, with a gap-fix lock per site.`);
   cmd.action(async (flags: CommonFlags & { list?: boolean; f?: boolean }) => {
     const config = configFrom(flags);
     const log = new Log(Boolean(flags.verbose));

@@ -15,8 +15,14 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
   addInventoryFlag(cmd);
   addOverrideFlags(cmd);
   cmd.addHelpText('after', `
+Site collectors: --site ams (or [collector] sites) collects only the inventory rows whose pop is
+ams; --shard K/N splits them by a stable hash of the hostname. The JSON then names "sites" (and
+"shard") and counts "other_site_hosts"; a collector whose hosts overlap a running one exits 75.
+With [storage] database = postgresql://user@host:port/db (password from PGPASSWORD or ~/.pgpass)
+collectors on many machines share one database, each site locked by a PostgreSQL advisory lock.
+See docs/scale-out.md.
 Exit codes: 0 done (failures within max_fail_percent), 1 too many hosts failed, 2 deadline hit,
-64 usage, 65 inventory unusable, 70 internal error, 74 storage error, 75 another run holds the lock,
+64 usage, 65 inventory unusable, 70 internal error, 74 storage error, 75 another run holds the lock (of an overlapping site),
 78 config error, 130/143 stopped by SIGINT/SIGTERM (after the JSON was printed).
 stdout carries only the status JSON; logs go to stderr.`);
   cmd.action(async (flags: CommonFlags) => {
