@@ -178,6 +178,15 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.equal(out.exit_code, r.code);
   });
 
+  t.test('doctor checks the PostgreSQL database', async (t) => {
+    const r = await jf(['doctor', '-c', env.ini, '--json'], pgs.env).done;
+    const db = (JSON.parse(r.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'database');
+    t.match(db, { ok: true, detail: /^PostgreSQL database postgresql:\/\/jellyfish@127\.0\.0\.1:\d+\/sites opens read-write, schema current, integrity ok, \d+ fact rows$/ });
+    const bad = await jf(['doctor', '-c', env.ini, '--json'], { PGPASSWORD: 'nope' }).done;
+    t.equal(bad.code, 1, 'a failing check: exit 1');
+    t.match((JSON.parse(bad.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'database'), { ok: false, detail: /password authentication failed/ });
+  });
+
   t.test('a password in the URL is a config error; a wrong one a storage error', async (t) => {
     const bad = path.join(dir, 'bad.ini');
     fs.writeFileSync(bad, fs.readFileSync(env.ini, 'utf8').replace(url, url.replace('jellyfish@', 'jellyfish:secret@')));

@@ -9,7 +9,7 @@ import { parseHostField } from '../inventory/csv.js';
 import { collectHost } from '../pipeline/collect-host.js';
 import type { SshSettings } from '../pool/messages.js';
 import { loadKnownHosts } from '../ssh/known-hosts.js';
-import { openStore } from '../store/store.js';
+import { isPostgresUrl, openAnyStore } from '../store/store.js';
 import { buildSshSettings } from './ssh-settings.js';
 
 export interface Check {
@@ -21,6 +21,14 @@ export interface Check {
 function attempt(name: string, fn: () => string): Check {
   try {
     return { name, ok: true, detail: fn() };
+  } catch (e) {
+    return { name, ok: false, detail: (e as Error).message };
+  }
+}
+
+async function attemptAsync(name: string, fn: () => Promise<string>): Promise<Check> {
+  try {
+    return { name, ok: true, detail: await fn() };
   } catch (e) {
     return { name, ok: false, detail: (e as Error).message };
   }
@@ -63,17 +71,19 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
     fs.accessSync(file, fs.constants.R_OK);
     return `${file}: ${loadKnownHosts(file).size} entries, policy ${config.ssh.hostKeyPolicy}`;
   }));
-  checks.push(attempt('database', () => {
-    const store = openStore(config.storage.database);
+  checks.push(await attemptAsync('database', async () => {
+    const store = await openAnyStore(config.storage.database);
     try {
-      const integrity = store.integrityCheck();
-      if (integrity !== 'ok') throw new Error(`${config.storage.database}: integrity_check says ${integrity}`);
-      return `${config.storage.database} opens read-write, integrity ok, ${store.factRowCount()} fact rows`;
+      const integrity = await store.integrityCheck();
+      if (integrity !== 'ok') throw new Error(`${store.path}: integrity_check says ${integrity}`);
+      const kind = store.dialect === 'postgresql' ? 'PostgreSQL database' : 'SQLite file';
+      return `${kind} ${store.path} opens read-write, schema current, integrity ok, ${await store.factRowCount()} fact rows`;
     } finally {
-      store.close();
+      await store.close();
     }
   }));
-  checks.push(attempt('lock', () => writableFolder(config.lockfile)));
+  // With PostgreSQL the run locks are advisory locks in the database; the lock folder still holds gap-fix's.
+  checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isPostgresUrl(config.storage.database) ? ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)' : ''}`));
   if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
   if (host !== undefined) {
     if (!ssh) {

@@ -34,6 +34,8 @@ export class SqliteStore implements Store {
     const fail = (e: unknown): never => {
       throw new StorageError(`${file}: cannot open the database: ${describe(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
+    // A URL here would become a folder named "postgresql:" (openAnyStore picks the backend).
+    if (/^postgres(ql)?:\/\//i.test(file)) throw new StorageError(`${file}: a PostgreSQL URL is not a SQLite file`);
     let db: Database.Database | undefined;
     try {
       if (opts.readonly) {
