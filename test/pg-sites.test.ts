@@ -178,6 +178,40 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.equal(out.exit_code, r.code);
   });
 
+  t.test('SIGTERM mid-run: the JSON, exit 143, the site free and the run recorded', async (t) => {
+    const c = run('--site', 'slow');
+    for (let i = 0; i < 100; i++) {
+      await sleep(100);
+      if ((JSON.parse((await read('status', '--json')).stdout) as { active: unknown[] }).active.length) break;
+    }
+    c.child.kill('SIGTERM');
+    const r = await c.done;
+    t.equal(r.code, 143);
+    t.match(json(r), { Interrupted: /^SIGTERM at /, sites: ['slow'], exit_code: 143 });
+    const st = JSON.parse((await read('status', '--json')).stdout) as { active: unknown[]; last_runs: { scope?: string; exit_code: number }[] };
+    t.same(st.active, [], 'nothing active');
+    t.match(st.last_runs.find((l) => l.scope === 'site slow'), { exit_code: 143 }, 'the run is recorded as finished with 143');
+  });
+
+  t.test('ingest and prune through the CLI on PostgreSQL', async (t) => {
+    const doc = JSON.stringify({ collection_hostname: 'agent1.example', collection_timestamp: new Date().toISOString(), collection_data: { rkernel: { default: '6.1.0-99' } }, pop: 'ams' });
+    const child = spawn(process.execPath, [BIN, 'ingest', '-', '-c', env.ini, '--compact'], { env: { ...process.env, ...pgs.env } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d; });
+    child.stdin.end(doc + '\n');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    t.equal(code, 0);
+    t.match(JSON.parse(out), { stored: 1, rejected: [] });
+    const facts = await read('facts', 'agent1.example', '--json');
+    t.match(JSON.parse(facts.stdout), { host: 'agent1.example', facts: [{ type: 'rkernel', value: '6.1.0-99' }] });
+    const dry = await read('prune', '--older-than', '1s', '--dry-run', '--compact');
+    t.equal(dry.code, 0, dry.stderr);
+    t.match(JSON.parse(dry.stdout), { dry_run: true, would_archive: Number });
+    const pruned = await read('prune', '--older-than', '1s', '--compact');
+    t.equal(pruned.code, 0, pruned.stderr);
+    t.equal(JSON.parse(pruned.stdout).archived, JSON.parse(dry.stdout).would_archive, 'archives what the dry run counted');
+  });
+
   t.test('doctor checks the PostgreSQL database', async (t) => {
     const r = await jf(['doctor', '-c', env.ini, '--json'], pgs.env).done;
     const db = (JSON.parse(r.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'database');
