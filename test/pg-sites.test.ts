@@ -94,6 +94,8 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.match(JSON.parse(facts.stdout), { host: `${BASE}15`, facts: [{ type: 'packages' }] }, 'facts of a fra host');
     const gap = await jf(['gap-fix', '-c', env.ini, '--list'], pgs.env).done;
     t.same(JSON.parse(gap.stdout).gap_hosts, bySite('slow').filter((_, i) => (20 + i) % 4 !== 3), 'gap-fix --list: the whole fleet, only the never-collected prod hosts');
+    const gapSite = await jf(['gap-fix', '-c', env.ini, '--list', '--site', 'slow', '--compact'], pgs.env).done;
+    t.same(JSON.parse(gapSite.stdout), { found_gap: 3, gap_hosts: bySite('slow').filter((_, i) => (20 + i) % 4 !== 3), sites: ['slow'] }, 'gap-fix --list --site: that site, named');
     const st = await read('status', '--json');
     t.equal(st.code, 0, 'status: nothing running');
     const last = (JSON.parse(st.stdout) as { last_runs: { mode: string; scope?: string; success?: number }[] }).last_runs;

@@ -7,7 +7,7 @@ import { readInventory } from '../inventory/csv.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
-import { selectSites } from '../inventory/sites.js';
+import { coverageJson, selectSites } from '../inventory/sites.js';
 import { addConfigFlag, addInventoryFlag, addSiteFlags, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 export function registerGapFix(program: Command, setExit: (code: number) => void): void {
@@ -37,9 +37,11 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
       for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
       const store = await openAnyStore(config.storage.database);
       try {
-        const { hosts: scoped } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
+        const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
+        // The plain answer keeps its two keys; a site selection says which part of the inventory it is.
+        const scopedList = covered.sites !== 'all' || covered.shard !== undefined;
         const gap = select(scoped, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
-        process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label) }, Boolean(flags.compact)) + '\n');
+        process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label), ...(scopedList ? coverageJson(covered) : {}) }, Boolean(flags.compact)) + '\n');
       } finally {
         await store.close();
       }
