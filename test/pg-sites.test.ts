@@ -180,6 +180,31 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.equal(out.exit_code, r.code);
   });
 
+  t.test('a database server that stops answering (SIGSTOP) ends the run with its JSON, within its timeouts', async (t) => {
+    const own = await startPostgres();
+    const pids = () => {
+      const main = fs.readFileSync(path.join(own.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+      const kids = spawnSync('pgrep', ['-P', main], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      return [main, ...kids].map(Number);
+    };
+    t.teardown(async () => { for (const p of pids()) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } await own.stop(); });
+    const ini = path.join(dir, 'silent.ini');
+    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await own.createDatabase('silent')));
+    const c = jf(['run', '-c', ini, '--site', 'slow', '--compact'], own.env);
+    for (let i = 0; i < 100; i++) {
+      await sleep(100);
+      if (JSON.parse((await jf(['status', '-c', ini, '--json'], own.env).done).stdout || '{"active":[]}').active.length) break;
+    }
+    const t0 = Date.now();
+    for (const p of pids()) process.kill(p, 'SIGSTOP');
+    const r = await c.done;
+    const took = Date.now() - t0;
+    t.ok(r.code === 74 || r.code === 75, `exit 74 or 75 (${r.code}) after ${took} ms`);
+    t.ok(took < 60_000, 'bounded by the lock ping and statement timeouts (15 s, 30 s), not by the server');
+    t.notMatch(r.stderr, /internal error|    at /, 'no crash, no stack');
+    t.match(json(r), { sites: ['slow'], exit_code: r.code }, 'the JSON is printed');
+  });
+
   t.test('SIGTERM mid-run: the JSON, exit 143, the site free and the run recorded', async (t) => {
     const c = run('--site', 'slow');
     for (let i = 0; i < 100; i++) {

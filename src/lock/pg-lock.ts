@@ -11,11 +11,13 @@ import os from 'node:os';
 import type pg from 'pg';
 import { LockHeldError, StorageError } from '../app/errors.js';
 import { fmix32, fnv1a32 } from '../inventory/sites.js';
-import { ADVISORY_CLASS, connect, displayUrl } from '../store/pg-store.js';
+import { ADVISORY_CLASS, connect, displayUrl, endClient } from '../store/pg-store.js';
 import type { HeldLock, LockHolder } from './run-lock.js';
 
 /** How often the lock connection is asked whether it still lives (a lost one stops the run). */
 const PING_MS = 5_000;
+/** A ping (or lock statement) unanswered this long means the connection, and so the lock, is gone. */
+const PING_TIMEOUT_MS = 15_000;
 
 export interface SiteLockRequest {
   url: string;
@@ -104,7 +106,7 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldPgLock> {
     lost = true;
     req.onLost(e);
   };
-  const client = await connect(req.url, fail, `jellyfish ${req.mode} lock`);
+  const client = await connect(req.url, fail, `jellyfish ${req.mode} lock`, PING_TIMEOUT_MS);
   client.on('end', () => fail(new Error('the lock connection closed')));
   const keys = keysFor(req);
   const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), mode: req.mode };
@@ -128,7 +130,7 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldPgLock> {
     );
   } catch (e) {
     released = true;
-    await client.end().catch(() => undefined);
+    await endClient(client);
     if (e instanceof LockHeldError || e instanceof StorageError) throw e;
     throw new StorageError(`${shown}: cannot take the ${req.mode} lock: ${(e as Error).message}`);
   }
@@ -149,7 +151,7 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldPgLock> {
       released = true;
       clearInterval(ping);
       // Closing the session frees every advisory lock it holds.
-      await client.end().catch(() => undefined);
+      await endClient(client);
     },
   };
 }

@@ -26,6 +26,13 @@ const MIGRATION_LOCK = 0;
 const CHUNK_HOSTS = 100;
 /** A connection attempt that gets no answer. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A statement that gets no answer (a server or network that went silent): the run must still end
+ * with its JSON. The largest batch (500 hosts seen for the first time) takes seconds.
+ */
+export const QUERY_TIMEOUT_MS = 30_000;
+/** Closing politely waits this long for the server before the socket is dropped. */
+const CLOSE_WAIT_MS = 2_000;
 
 type Client = pg.Client;
 
@@ -56,12 +63,24 @@ function describe(e: unknown): string {
   return `${code}${err.message ?? String(e)}`;
 }
 
+/** End a connection; a server that does not answer any more gets its socket dropped instead of a wait. */
+export async function endClient(client: Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS); });
+  const ended = client.end().then(() => false, () => false);
+  const stuck = await Promise.race([ended, gaveUp]);
+  clearTimeout(timer);
+  if (stuck) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 /** A plain connection to `url` (the store's, or a lock's); connection-level errors are kept, not thrown at random. */
-export async function connect(url: string, onError: (e: Error) => void, applicationName = 'jellyfish'): Promise<Client> {
+export async function connect(url: string, onError: (e: Error) => void, applicationName = 'jellyfish', queryTimeoutMs = QUERY_TIMEOUT_MS): Promise<Client> {
   const client = new pg.Client({
     connectionString: url,
     application_name: applicationName,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     types: TYPES,
@@ -102,7 +121,7 @@ export class PgStore implements Store {
       }
       return store;
     } catch (e) {
-      await client.end().catch(() => undefined);
+      await endClient(client);
       if (e instanceof StorageError) throw e;
       throw new StorageError(`${shown}: cannot open the database: ${describe(e)}`);
     }
@@ -555,6 +574,6 @@ export class PgStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.client.end().catch(() => undefined);
+    await endClient(this.client);
   }
 }
