@@ -170,13 +170,17 @@ t.test('PostgreSQL store', { skip: skip ?? false }, async (t) => {
       { collection_hostname: 'h2.example', collection_timestamp: iso(at(2)), collection_data: { packages: { openssl: '0.9' } } },
       { collection_hostname: 'agent-only.example', collection_timestamp: iso(at(8)), collection_data: { rkernel: { default: '5.10' } }, pop: 'fra', status: 'prod' },
       { collection_hostname: 'h4.example', collection_timestamp: iso(at(9)), collection_status: 'failed', collection_data: {} },
-    ].map((d) => JSON.stringify(d)).join('\n');
+      { collection_hostname: 'h5.example', collection_timestamp: iso(at(9)), collection_data: { odd: { 'nul\u0000sub': 'v\u0000', ['s'.repeat(3000)]: 'long subtype' } } },
+      { collection_hostname: 'h6.example', collection_timestamp: iso(at(9)), collection_data: { packages: { openssl: null } } },
+      { collection_hostname: '', collection_timestamp: iso(at(9)), collection_data: {} },
+    ].map((d) => JSON.stringify(d)).concat(['{"collection_hostname": "h7.example", "collection_data": {"x": {"y": "z"}', 'not json at all']).join('\n');
     const pushed = [];
     for (const s of stores) pushed.push(await ingestText(s, docs, { prodStatuses: ['prod'] }));
     t.same(pushed[1], pushed[0], 'ingest summaries agree');
+    t.ok(pushed[0]!.summary.rejected.length >= 3, `hostile documents rejected the same way (${pushed[0]!.summary.rejected.length})`);
     t.same(pushed[0]!.summary.skipped_types, [{ doc: 2, host: 'h2.example', types: ['packages'] }], 'the older push is skipped');
 
-    const all = [...labels, 'agent-only.example'];
+    const all = [...labels, 'agent-only.example', 'h5.example'];
     const [a, b] = [await snapshot(sqlite, all), await snapshot(pgStore, all)];
     // PostgreSQL cannot hold NUL: the one documented difference, mapped before comparing.
     const mapped = JSON.parse(JSON.stringify(a).replaceAll('\\u0000', '\uFFFD'));
