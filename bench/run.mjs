@@ -4,7 +4,9 @@
 // process, 127.40.x.x, with injected latency) and on a real OpenSSH fleet (several sshd on
 // 127.41.x.x). Prints markdown tables on stdout (progress on stderr), writes
 // bench/results/<date>.json and the generated part of docs/benchmarks.md.
-//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh] [--keep]
+//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres] [--keep]
+// `--only postgres` runs the store group alone (SQLite vs PostgreSQL, site collectors): its
+// results go under `<profile>-postgres` in the results file and into the docs' postgres section.
 // Figures are medians of --reps runs with the min–max spread; reps run round-robin over the
 // contenders of a group, so a burst of load from elsewhere on the machine hits them alike.
 import { execFileSync } from 'node:child_process';
@@ -14,11 +16,12 @@ import path from 'node:path';
 import { summarize as summarizeProfile } from './lib/cpuprofile.mjs';
 import { jellyfishCommand, jellyfishSuccesses, limitCommand, limitSummary, PEERS, probeKex, sshConfig } from './lib/contenders.mjs';
 import { opensshUnavailable, startFixtureFleet, startOpensshFleet, userKey } from './lib/fleets.mjs';
+import { postgresUnavailable, postgresVersion, startPostgresServer } from './lib/postgres.mjs';
 import { ensurePackages, toolVersions } from './lib/install.mjs';
 import { measure, readText } from './lib/measure.mjs';
 import { BENCH, ROOT } from './lib/paths.mjs';
 import { PROFILES } from './lib/plan.mjs';
-import { groupTable, profileSection, replaceSection, summarizeRow, targets, targetsTable } from './lib/report.mjs';
+import { groupTable, median, profileSection, replaceSection, summarizeRow, targets, targetsTable } from './lib/report.mjs';
 import { peerScript } from './lib/script.mjs';
 
 const argv = process.argv.slice(2);
@@ -28,6 +31,10 @@ const profileName = flag('full') ? 'full' : flag('smoke') ? 'smoke' : 'quick';
 const P = PROFILES[profileName];
 const REPS = Number(opt('reps', String(P.reps)));
 const ONLY = opt('only', undefined);
+if (ONLY !== undefined && !['fixture', 'openssh', 'postgres'].includes(ONLY)) {
+  process.stderr.write(`bench: --only takes fixture, openssh or postgres, not ${ONLY}\n`);
+  process.exit(64);
+}
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) {
@@ -153,6 +160,101 @@ async function runGroup(fleet, group) {
   process.stdout.write(`\n${groupTable(group)}\n`);
 }
 
+/**
+ * One run of a store row: a single collector, or one per site started together (row.sites).
+ * The PostgreSQL server's CPU and memory are read around every run, SQLite rows included (its
+ * idle cost is then what shows).
+ */
+async function runStoreOnce(ctx, group, row, stores, tag) {
+  const st = stores[row.store];
+  const out = path.join(ctx.dir, `${tag}.out`);
+  const errFile = path.join(ctx.dir, `${tag}.err`);
+  const c = jellyfishCommand(ctx, st.dir, { threads: row.n, workers: row.workers, pops: group.pops, database: st.database, sites: row.sites, outBase: path.join(ctx.dir, tag) });
+  if (row.id) group.commands[row.id] = c.shown;
+  const pg = stores.pg;
+  const m = await measure({
+    cmd: c.cmd, args: c.args, cwd: c.cwd, env: { ...c.env, ...(row.store === 'postgres' ? pg.env : {}) }, stdoutFile: out, stderrFile: errFile,
+    serverPids: ctx.fleet.pids, serverCpuMs: ctx.fleet.serverCpuMs, sidePids: pg?.pids, sideCpuMs: pg?.cpuMs, timeoutMs: P.runTimeoutMs,
+  });
+  const outs = c.outFiles ?? [out];
+  const errs = c.outFiles ? c.outFiles.map((f) => f.replace(/\.json$/, '.err')) : [errFile];
+  const collectors = outs.map((f, i) => {
+    let j = {};
+    try { j = JSON.parse(readText(f)); } catch { /* counted as 0 */ }
+    return { site: row.sites?.[i], ok: j.global_success_hosts ?? 0, workers: j.workers, failed: j.global_fail_hosts, jobtime: j.jobtime, exitCode: j.exit_code, sites: j.sites, runId: j.run_id };
+  });
+  const ok = collectors.reduce((n, x) => n + x.ok, 0);
+  const n = ctx.hosts.length;
+  log(`  ${tag}: ${m.wallS.toFixed(1)} s, ${(n / m.wallS).toFixed(0)} hosts/s, ctrl ${(m.controllerCpuMs / n).toFixed(2)} ms/host, postgres ${pg ? (m.sideCpuMs / n).toFixed(2) : '-'} ms/host, fleet ${(m.serverCpuMs / n).toFixed(2)} ms/host, ${m.peakRssMb} MB, ok ${ok}/${n}${m.code ? `, exit ${m.code}` : ''}${collectors.length > 1 ? ` (${collectors.map((x) => `${x.site}: ${x.ok} in ${x.jobtime} s`).join(', ')})` : ''}`);
+  if (ok < n || m.code) {
+    for (const e of errs) {
+      const tail = readText(e).trim().split('\n').filter(Boolean).slice(-5).join(' | ');
+      if (tail) log(`    stderr ${path.basename(e)}: ${tail.slice(0, 800)}`);
+    }
+  }
+  for (const f of [out, ...outs]) fs.rmSync(f, { force: true });
+  return { ...m, ok, collectors };
+}
+
+/**
+ * The store group: every row steady state on its own store (SQLite file / PostgreSQL database,
+ * each filled once by a single collector first), rows taking turns.
+ */
+async function runStoreGroup(fleet, group) {
+  const t0 = Date.now();
+  const ctx = context(fleet, group.hosts);
+  log(group.title);
+  const noPg = postgresUnavailable();
+  group.commands = {};
+  for (const row of group.rows) {
+    row.skipped = row.store === 'postgres' ? noPg : undefined;
+    row.reps = [];
+  }
+  const stores = {
+    sqlite: { dir: path.join(work, 'db', `store-sqlite-${group.hosts}`) },
+    postgres: { dir: path.join(work, 'db', `store-pg-${group.hosts}`) },
+  };
+  const dbName = `bench_${group.hosts}`;
+  if (!noPg) {
+    stores.pg = await startPostgresServer({ databases: [dbName], log });
+    stopFleets.push(stores.pg.stop);
+    stores.postgres.database = stores.pg.databases[dbName];
+    group.pgServer = { version: postgresVersion(), cpuMethod: stores.pg.cpuMethod };
+  } else log(`  PostgreSQL rows skipped: ${noPg}`);
+  try {
+    // Fill each store with a single collector (a first run, every fact new): reported apart.
+    group.fills = {};
+    for (const store of ['sqlite', 'postgres']) {
+      if (!group.rows.some((r) => r.store === store && !r.skipped)) continue;
+      group.fills[store] = await runStoreOnce(ctx, group, { tool: 'jellyfish', n: 256, workers: 'auto', store }, stores, `fill-${store}`);
+    }
+    for (let rep = 1; rep <= REPS; rep++) {
+      for (const row of group.rows) {
+        if (row.skipped) continue;
+        row.reps.push(await runStoreOnce(ctx, group, row, stores, `${group.id}-${row.id}-${rep}`));
+      }
+    }
+  } finally {
+    await stores.pg?.stop();
+  }
+  const n = ctx.hosts.length;
+  for (const row of group.rows) {
+    row.kex = kexLabel(fleet, row, group);
+    const w = [...new Set(row.reps.flatMap((r) => r.collectors ?? []).map((x) => x.workers).filter((x) => x !== undefined))];
+    if (w.length) row.label = `${row.label}, workers auto = ${w.join('/')}`;
+    if (row.skipped || !row.reps.length) continue;
+    row.summary = summarizeRow(row, n);
+    const pgCpu = row.reps.map((r) => r.sideCpuMs / n);
+    const total = row.reps.map((r) => (r.controllerCpuMs + (r.sideCpuMs ?? 0)) / n);
+    row.summary.pgCpuPerHost = median(pgCpu);
+    row.summary.totalCpuPerHost = median(total);
+    row.summary.pgPeakRssMb = median(row.reps.map((r) => r.sidePeakRssMb));
+    row.summary.spread = { pgCpu, total, pgRss: row.reps.map((r) => r.sidePeakRssMb) };
+  }
+  group.durationS = Math.round((Date.now() - t0) / 1000);
+  process.stdout.write(`\n${groupTable(group)}\n`);
+}
+
 async function profileRun(fleet, count) {
   const ctx = context(fleet, count);
   const dbDir = path.join(work, 'db', `${fleet.kind}-${count}`);
@@ -212,23 +314,28 @@ let profile;
 try {
   if (ONLY !== 'openssh') {
     for (const phase of P.fixture) {
-      log(`fixture fleet: ${P.fixtureHosts} hosts, delay ${phase.delayMs} ms`);
-      const fleet = await startFixtureFleet({ dir: path.join(work, `fleet-${phase.delayMs}`), count: P.fixtureHosts, delayMs: phase.delayMs, keyPath });
+      // --only postgres: the store groups alone, on a fleet just large enough for them.
+      const phaseGroups = phase.groups.filter((g) => ONLY !== 'postgres' || g.postgres);
+      if (phaseGroups.length === 0) continue;
+      const count = ONLY === 'postgres' ? Math.max(...phaseGroups.map((g) => g.hosts)) : P.fixtureHosts;
+      log(`fixture fleet: ${count} hosts, delay ${phase.delayMs} ms`);
+      const fleet = await startFixtureFleet({ dir: path.join(work, `fleet-${phase.delayMs}`), count, delayMs: phase.delayMs, keyPath });
       stopFleets.push(fleet.stop);
       fleet.kex = probeFleetKex(fleet);
       try {
-        for (const g of phase.groups) {
+        for (const g of phaseGroups) {
           const group = { ...g, fleet: 'fixture', delayMs: phase.delayMs, cores: m0.cores };
           groups.push(group);
-          await runGroup(fleet, group);
+          if (group.postgres) await runStoreGroup(fleet, group);
+          else await runGroup(fleet, group);
         }
-        if (phase.profile) profile = await profileRun(fleet, P.fixtureHosts);
+        if (phase.profile && ONLY !== 'postgres') profile = await profileRun(fleet, P.fixtureHosts);
       } finally {
         await fleet.stop();
       }
     }
   }
-  if (ONLY !== 'fixture') {
+  if (ONLY !== 'fixture' && ONLY !== 'postgres') {
     const why = opensshUnavailable();
     if (why) {
       skippedFleets.openssh = why;
@@ -253,8 +360,12 @@ try {
 
 const finishedAt = new Date();
 const m = { ...m0, loadAverageAtEnd: os.loadavg().map((x) => x.toFixed(1)).join(' ') };
-const v = versions();
+const storeGroups = groups.filter((g) => g.postgres);
+const profileGroups = groups.filter((g) => !g.postgres);
+const v = { ...versions(), ...(storeGroups.some((g) => g.pgServer) ? { postgresql: storeGroups.find((g) => g.pgServer).pgServer.version } : {}) };
 const checked = targets(groups);
+const checkedProfile = targets(profileGroups);
+const checkedStore = targets(storeGroups);
 const result = {
   profile: profileName, reps: REPS, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
   durationS: Math.round((finishedAt - startedAt) / 1000), machine: m, versions: v, skipped: { tools: missing, fleets: skippedFleets },
@@ -268,10 +379,12 @@ const resultsFile = path.join(BENCH, 'results', `${date}.json`);
 fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
 let all = {};
 try { all = JSON.parse(readText(resultsFile)); } catch { /* first run of the day */ }
-all[profileName] = result;
+// The store group run alone must not replace the whole profile's results of the day.
+const resultKey = ONLY === 'postgres' ? `${profileName}-postgres` : profileName;
+all[resultKey] = result;
 fs.writeFileSync(resultsFile, JSON.stringify(all, null, 1) + '\n');
 
-const tables = groups.map(groupTable).join('\n\n');
+const tables = profileGroups.map(groupTable).join('\n\n');
 const body = [
   `### ${profileName === 'full' ? 'Full' : 'Quick'} profile, ${date} (\`npm run bench${profileName === 'full' ? ' -- --full' : ''}\`, ${Math.round(result.durationS / 60)} min)`,
   '',
@@ -287,7 +400,7 @@ const body = [
   '',
   '**Targets of the issue, as measured in this run**',
   '',
-  targetsTable(checked),
+  targetsTable(checkedProfile),
   '',
   profileSection(profile),
   '',
@@ -298,11 +411,36 @@ const body = [
   '```',
 ].join('\n');
 
+// The store group has a section of its own (its columns differ), whichever run measured it last.
+const storeBody = storeGroups.length === 0 ? '' : [
+  `### ${profileName === 'full' ? 'Full' : profileName === 'smoke' ? 'Smoke' : 'Quick'} profile, store group, ${date} (\`npm run bench -- ${[profileName !== 'quick' ? `--${profileName}` : '', '--only postgres'].filter(Boolean).join(' ')}\`${ONLY === 'postgres' ? '' : ' or as part of the whole profile'}, ${Math.max(1, Math.round(storeGroups.reduce((n, g) => n + (g.durationS ?? 0), 0) / 60))} min)`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Linux ${m.kernel}; load average ${m.loadAverageAtStart} at the start, ${m.loadAverageAtEnd} at the end (the machine is shared: figures vary ±30 %).`,
+  '',
+  `Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}.`,
+  '',
+  `Every figure is the median of ${REPS} runs with the min–max spread in parentheses, the rows taking turns (rep 1 of every row, then rep 2, ...), every run in steady state (each store filled by one first run before the reps). Every collector runs with the same settings (threads 256, workers auto; host-key checking off); rows c and d start one collector per site at the same time (each with its own threads 256) and end when the last one does: hosts/s is every host over that wall time. Controller CPU is user+sys of everything the row started (both collectors for c and d), PostgreSQL CPU that of the server's processes (postmaster, background workers, the collectors' backends), fleet CPU that of the fixture fleet, all ${cpuMethods()}; the PostgreSQL server idles through the SQLite rows. Peak RSS is the summed PSS of the row's process tree (both collectors for c and d), sampled 4 times a second; the server's peak PSS (its shared buffers counted once, split between its processes) is in its own column. CPU floor: hosts × (controller + PostgreSQL + fleet CPU per host) / ${m.cores} cores, the shortest wall time this machine's CPU allows for that work; wall ÷ floor near 1 means the row was CPU-bound. The server is the test suite's private one (test/helpers/postgres.ts: a fresh cluster, TCP on 127.0.0.1 with a SCRAM password, \`fsync = off\`, \`synchronous_commit = off\`, \`full_page_writes = off\`, \`shared_buffers = 128MB\`), on the same ${m.cores} cores as the fleet and the collectors; the SQLite store runs with its shipped settings (WAL, \`synchronous = NORMAL\`).`,
+  '',
+  storeGroups.map(groupTable).join('\n\n'),
+  '',
+  '**Targets, as measured in this run**',
+  '',
+  targetsTable(checkedStore),
+  '',
+  '**Commands** (each row\'s `scheduler.ini` and `server4.csv` are written by the bench into the row\'s store folder; the fleet: `node bench/fleet-server.mjs`; the PostgreSQL server: `node --import tsx bench/pg-server.mjs`)',
+  '',
+  '```',
+  ...storeGroups.flatMap((g) => Object.entries(g.commands ?? {}).map(([k, c]) => `# ${g.rows.find((r) => r.id === k)?.label ?? k}\n${c}`)),
+  '```',
+].join('\n');
+
 process.stdout.write(`\n### Targets\n\n${targetsTable(checked)}\n\n${profileSection(profile)}\n`);
 // The smoke profile checks the harness only: its figures go to the results file, never the docs.
 if (!flag('no-docs') && profileName !== 'smoke') {
-  replaceSection(path.join(ROOT, 'docs/benchmarks.md'), profileName, body);
-  log(`docs/benchmarks.md (${profileName} section) and ${path.relative(ROOT, resultsFile)} written`);
+  const doc = path.join(ROOT, 'docs/benchmarks.md');
+  if (ONLY !== 'postgres') replaceSection(doc, profileName, body);
+  if (storeBody) replaceSection(doc, 'postgres', storeBody);
+  log(`docs/benchmarks.md (${[ONLY !== 'postgres' ? profileName : '', storeBody ? 'postgres' : ''].filter(Boolean).join(' and ')} section) and ${path.relative(ROOT, resultsFile)} written`);
 }
 if (flag('keep')) log(`work folder kept: ${work}`);
 else fs.rmSync(work, { recursive: true, force: true });

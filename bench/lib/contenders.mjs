@@ -161,10 +161,16 @@ function ansibleEnv(ctx, kex) {
   };
 }
 
-/** jellyfish: scheduler.ini + server4.csv in `dbDir` (the database stays there between runs). */
-export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir }) {
+/**
+ * jellyfish: scheduler.ini + server4.csv in `dbDir` (the database stays there between runs).
+ * Store rows: `pops` names each host's site (the inventory's pop column, host i gets
+ * pops[i % pops.length]; default `lo`), `database` a PostgreSQL URL (default: the SQLite file in
+ * `dbDir`), and `sites` starts one collector per site at the same time (`run --site S`, each
+ * printing its JSON to `<outBase>.<S>.json`); the command ends when the last one has.
+ */
+export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir, pops = ['lo'], database, sites, outBase }) {
   fs.mkdirSync(dbDir, { recursive: true });
-  fs.writeFileSync(path.join(dbDir, 'server4.csv'), ctx.hosts.map((h) => `${h},bench,lo,prod`).join('\n') + '\n');
+  fs.writeFileSync(path.join(dbDir, 'server4.csv'), ctx.hosts.map((h, i) => `${h},bench,${pops[i % pops.length]},prod`).join('\n') + '\n');
   fs.writeFileSync(path.join(dbDir, 'scheduler.ini'), [
     '[paramiko]',
     `paramiko_user = ${USER}`,
@@ -177,17 +183,40 @@ export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir }) {
     `threads = ${threads}`,
     `workers = ${workers}`,
     `host_timeout = ${HOST_TIMEOUT_S}s`,
+    ...(database ? ['[storage]', `database = ${database}`] : []),
     '',
   ].join('\n'));
   const nodeArgs = profileDir
     ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--import', path.join(BENCH, 'profile-hook.mjs')]
     : [];
+  const settings = `[collector] threads = ${threads}, workers = ${workers}; host_key_policy = off${database ? `; [storage] database = ${database.replace(/:\d+\//, ':PORT/')}, PGPASSWORD in the environment` : ''}`;
+  const run = [process.execPath, ...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'run', '-c', 'scheduler.ini', '--compact'];
+  if (sites?.length) {
+    // One shell starts every collector in the background, then waits for each and exits with the
+    // highest exit code: one process tree (one cgroup, one wall time) for the whole set.
+    const q = (x) => `'${String(x).replace(/'/g, "'\\''")}'`;
+    const outs = sites.map((site) => `${outBase}.${site}.json`);
+    const body = [
+      ...sites.map((site, i) => `"$@" --site ${q(site)} >${q(outs[i])} 2>${q(`${outBase}.${site}.err`)} & p${i}=$!`),
+      'rc=0',
+      ...sites.map((_, i) => `wait $p${i}; e=$?; [ $e -gt $rc ] && rc=$e`),
+      'exit $rc',
+    ].join('\n');
+    return {
+      cmd: '/bin/sh',
+      args: ['-c', body, 'sh', ...run],
+      cwd: dbDir,
+      env: {},
+      outFiles: outs,
+      shown: sites.map((site) => `node dist/cli/main.js run -c scheduler.ini --compact --site ${site} &`).join('\n') + `\nwait   # ${settings}`,
+    };
+  }
   return {
-    cmd: process.execPath,
-    args: [...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'run', '-c', 'scheduler.ini', '--compact'],
+    cmd: run[0],
+    args: run.slice(1),
     cwd: dbDir,
     env: profileDir ? { JF_BENCH_PROFILE_OUT: path.join(profileDir, 'hook.json') } : {},
-    shown: `${profileDir ? 'node --cpu-prof --import bench/profile-hook.mjs dist/cli/main.js' : 'node dist/cli/main.js'} run -c scheduler.ini --compact   # [collector] threads = ${threads}, workers = ${workers}; host_key_policy = off`,
+    shown: `${profileDir ? 'node --cpu-prof --import bench/profile-hook.mjs dist/cli/main.js' : 'node dist/cli/main.js'} run -c scheduler.ini --compact   # ${settings}`,
   };
 }
 

@@ -25,7 +25,7 @@ const ADDRESSES_PER_SSHD = 16;
  * Spawn `cmd args` inside cgroup `cg` (when there is one): a /bin/sh puts itself in, then execs the
  * command, so the pid is the command's and nothing runs outside the cgroup, not even for a moment.
  */
-function spawnIn(cg, cmd, args, opts) {
+export function spawnIn(cg, cmd, args, opts) {
   if (!cg) return spawn(cmd, args, opts);
   return spawn('/bin/sh', ['-c', 'echo $$ > "$0"; exec "$@"', cg.procsFile, cmd, ...args], opts);
 }

@@ -7,7 +7,10 @@
 // - peak memory: the tree's summed PSS (shared pages split between the processes sharing them,
 //   so 256 ssh processes are not charged 256 times for libcrypto), sampled every SAMPLE_MS;
 // - server CPU: the fleet's cgroup before and after (fallback: user+sys of the fleet's processes
-//   and their reaped children, which misses what sshd hands over to init).
+//   and their reaped children, which misses what sshd hands over to init);
+// - optionally the peak summed PSS of another set of processes (`sidePids`: a database server
+//   the contender talks to), sampled with the contender's, and their CPU (`sideCpuMs`), read
+//   before and after like the fleet's.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,7 +52,8 @@ export function cpuMsOf(pids) {
   return (ticks * 1000) / TICK;
 }
 
-function descendants(root) {
+/** `root` and every process below it, from /proc. */
+export function descendants(root) {
   const children = new Map();
   for (const name of fs.readdirSync('/proc')) {
     if (name.charCodeAt(0) > 57) continue; // not a pid
@@ -83,12 +87,13 @@ function pssKb(pid) {
  * processes (read before and after). Resolves with the figures and the exit code.
  */
 let runs = 0;
-export function measure({ cmd, args, cwd, env, stdoutFile, stderrFile, serverPids = () => [], serverCpuMs: serverCpu, timeoutMs }) {
+export function measure({ cmd, args, cwd, env, stdoutFile, stderrFile, serverPids = () => [], serverCpuMs: serverCpu, sidePids, sideCpuMs: sideCpu, timeoutMs }) {
   const statFile = `${stdoutFile}.stat`;
   const out = fs.openSync(stdoutFile, 'w');
   const err = fs.openSync(stderrFile, 'w');
   const serverNow = () => (serverCpu ? serverCpu() : cpuMsOf(serverPids()));
   const serverBefore = serverNow();
+  const sideBefore = sideCpu?.();
   const cg = cgroup(`run-${++runs}`);
   const started = process.hrtime.bigint();
   // sh puts itself into the run's cgroup first (so does everything it starts from then on);
@@ -102,10 +107,16 @@ export function measure({ cmd, args, cwd, env, stdoutFile, stderrFile, serverPid
   fs.closeSync(out);
   fs.closeSync(err);
   let peakPssKb = 0;
+  let sidePeakPssKb = 0;
   const sample = () => {
     let sum = 0;
     for (const pid of descendants(child.pid)) sum += pssKb(pid);
     if (sum > peakPssKb) peakPssKb = sum;
+    if (sidePids) {
+      let side = 0;
+      for (const pid of sidePids()) side += pssKb(pid);
+      if (side > sidePeakPssKb) sidePeakPssKb = side;
+    }
   };
   const early = FIRST_SAMPLES_MS.map((ms) => setTimeout(sample, ms));
   const sampler = setInterval(sample, SAMPLE_MS);
@@ -121,6 +132,7 @@ export function measure({ cmd, args, cwd, env, stdoutFile, stderrFile, serverPid
       // The fleet finishes its last sessions a moment after the client is gone.
       await new Promise((r) => setTimeout(r, 300));
       const serverCpuMs = serverNow() - serverBefore;
+      const sideCpuMs = sideCpu ? sideCpu() - sideBefore : undefined;
       let treeCpuMs;
       try {
         const f = fs.readFileSync(statFile, 'latin1');
@@ -134,6 +146,8 @@ export function measure({ cmd, args, cwd, env, stdoutFile, stderrFile, serverPid
       resolve({
         code: signal ? 128 : code, wallS, controllerCpuMs, treeCpuMs, cpuMethod: controllerCpuMs === cgroupCpuMs ? 'cgroup' : 'cutime',
         peakRssMb: Math.round(peakPssKb / 1024), serverCpuMs,
+        ...(sidePids ? { sidePeakRssMb: Math.round(sidePeakPssKb / 1024) } : {}),
+        ...(sideCpu ? { sideCpuMs } : {}),
       });
     });
   });

@@ -10,6 +10,11 @@
 // on 128 addresses (8 sshd) rather than 256 to keep the whole profile under an hour, the peers'
 // side-by-side groups on the fixture fleet on 500 hosts (Ansible runs ~9 hosts/s), and the
 // 10,000-host groups without a first-run row and with the 1,024-in-flight rows only at 100 ms.
+// The store group (`postgres: true`, `--only postgres` runs it alone) compares the SQLite and the
+// PostgreSQL store under the same collector settings, then two site collectors at once on each:
+// the inventory's pop column splits the hosts into sites s1 and s2 (alternate rows), for every
+// row, so the single collectors collect the same inventory the site collectors share out. The
+// PostgreSQL server (bench/pg-server.mjs) runs on the same cores, in a cgroup of its own.
 
 const JF_DEFAULT = { tool: 'jellyfish', n: 256, workers: 'auto' };
 const jf = (n, workers, extra = {}) => ({ id: `jf-t${n}-w${workers}`, tool: 'jellyfish', n, workers, label: `jellyfish threads ${n}, workers ${workers}`, ...extra });
@@ -17,6 +22,18 @@ const reference = () => ({ ...jf(JF_DEFAULT.n, JF_DEFAULT.workers), reference: t
 const firstRun = () => ({ ...jf(JF_DEFAULT.n, JF_DEFAULT.workers), id: 'jf-first', fillRow: true, label: 'jellyfish threads 256, workers auto, first run (empty database every rep)' });
 const limit = (n) => ({ id: `limit-${n}`, tool: 'limit', n, label: 'bare ssh2 loop (the limit)' });
 const peer = (tool, n, kexId = 'curve') => ({ id: `${tool}-${kexId}-${n}`, tool, n, kexId, label: tool === 'ansible-setup' ? 'ansible -m setup gather_subset=min' : tool === 'ansible-raw' ? 'ansible -m raw' : tool });
+const SITES = ['s1', 's2'];
+const storeRows = () => [
+  { ...jf(256, 'auto'), id: 'store-sqlite', store: 'sqlite', reference: true, label: 'a. SQLite store, one collector for every host' },
+  { ...jf(256, 'auto'), id: 'store-pg', store: 'postgres', label: 'b. PostgreSQL store, one collector for every host' },
+  { ...jf(256, 'auto'), id: 'sites-pg', store: 'postgres', sites: SITES, label: 'c. PostgreSQL store, site collectors s1 and s2 at once' },
+  { ...jf(256, 'auto'), id: 'sites-sqlite', store: 'sqlite', sites: SITES, label: 'd. SQLite store, site collectors s1 and s2 at once' },
+];
+const storeGroup = (hosts) => ({
+  id: 'postgres', postgres: true, hosts, pops: SITES,
+  title: `PostgreSQL store and site collectors: fixture fleet, ${hosts.toLocaleString('en-US')} hosts, no added delay, steady state`,
+  rows: storeRows(),
+});
 const peers = (n, kexIds = ['curve']) => kexIds.flatMap((k) => ['pdsh', 'pssh', 'clush', 'ansible-raw'].map((t) => peer(t, n, k)));
 
 export const PROFILES = {
@@ -33,6 +50,7 @@ export const PROFILES = {
         groups: [
           { id: 'scale', scale: true, hosts: 60, title: 'Fixture fleet, 60 hosts (smoke)', rows: [firstRun(), reference(), limit(256)] },
           { id: 'side', peers: true, hosts: 20, title: 'Fixture fleet, 20 hosts (smoke)', rows: [reference(), jf(256, 0), limit(256), ...peers(256)] },
+          storeGroup(60),
         ],
       },
       { delayMs: 100, groups: [{ id: 'delay100', hosts: 60, title: 'Fixture fleet, 60 hosts, 100 ms (smoke)', rows: [{ ...jf(1024, 'auto'), reference: true }, limit(1024)] }] },
@@ -54,6 +72,7 @@ export const PROFILES = {
         groups: [
           { id: 'scale', scale: true, hosts: 2000, title: 'Fixture fleet, 2,000 hosts, no added delay', rows: [firstRun(), reference(), limit(256)] },
           { id: 'side', peers: true, hosts: 150, title: 'Fixture fleet, the first 150 hosts, no added delay: side by side', rows: [reference(), jf(256, 0), jf(256, 2), jf(64, 'auto'), limit(256), ...peers(256)] },
+          storeGroup(1000),
         ],
       },
       {
@@ -84,6 +103,7 @@ export const PROFILES = {
             id: 'side', peers: true, hosts: 500, title: 'Fixture fleet, the first 500 hosts, no added delay: side by side',
             rows: [reference(), ...[64, 256, 1024].flatMap((n) => [0, 1, 2].filter((w) => !(n === 256 && w === 1)).map((w) => jf(n, w))), limit(64), limit(256), limit(1024), ...peers(256)],
           },
+          storeGroup(10_000),
         ],
       },
       {

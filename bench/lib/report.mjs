@@ -10,7 +10,7 @@ export function median(xs) {
 }
 
 const fmt = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-function withSpread(xs, digits) {
+export function withSpread(xs, digits) {
   const s = xs.filter((x) => Number.isFinite(x));
   if (s.length === 0) return '–';
   const m = median(s);
@@ -36,7 +36,43 @@ export function summarizeRow(row, hosts) {
   };
 }
 
+/**
+ * The store group: SQLite vs PostgreSQL, one collector vs one per site; × a divides by row a
+ * (SQLite, one collector). The PostgreSQL server's CPU is apart from the controller's, and
+ * added to it in "controller + PostgreSQL" (SQLite's work is inside the controller's figure).
+ */
+function storeTable(group) {
+  const ref = group.rows.find((r) => r.reference && !r.skipped)?.summary;
+  const lines = [
+    `**${group.title}**`,
+    '',
+    `| row | collectors | wall s | hosts/s | × a | controller CPU ms/host | PostgreSQL CPU ms/host | controller + PostgreSQL CPU ms/host | × a | fleet CPU ms/host | CPU floor s | wall ÷ floor | peak RSS MB | PostgreSQL peak PSS MB | ok |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of group.rows) {
+    const collectors = r.sites ? `${r.sites.length} at once (${r.sites.join(', ')})` : '1';
+    if (r.skipped || !r.summary) {
+      lines.push(`| ${r.label} | ${collectors} | skipped: ${r.skipped ?? 'no run'} | | | | | | | | | | | | |`);
+      continue;
+    }
+    const s = r.summary;
+    const sp = s.spread ?? {};
+    const speed = ref ? fmt(s.rate / ref.rate, 2) : '–';
+    const total = ref ? fmt(s.totalCpuPerHost / ref.totalCpuPerHost, 2) : '–';
+    // What the cores allow whatever the store: every host's controller, server and fleet CPU.
+    const floor = (group.hosts * (s.totalCpuPerHost + s.serverPerHost)) / 1000 / (group.cores ?? 2);
+    lines.push(`| ${r.label} | ${collectors} | ${s.text.wall} | ${s.text.rate} | ${speed} | ${s.text.cpu} | ${withSpread(sp.pgCpu ?? [], 2)} | ${withSpread(sp.total ?? [], 2)} | ${total} | ${s.text.server} | ${fmt(floor, 1)} | ${fmt(s.wall / floor, 2)} | ${s.text.rss} | ${withSpread(sp.pgRss ?? [], 0)} | ${s.text.ok} |`);
+  }
+  const fills = Object.entries(group.fills ?? {}).filter(([, f]) => f);
+  if (fills.length) {
+    const n = group.hosts;
+    lines.push('', `First runs (the fill of each store before the reps: one collector, empty store, one sample each, not medians): ${fills.map(([store, f]) => `${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${fmt(f.wallS, 1)} s, ${fmt(n / f.wallS, 0)} hosts/s, controller ${fmt(f.controllerCpuMs / n, 2)} ms/host${Number.isFinite(f.sideCpuMs) ? ` + PostgreSQL ${fmt(f.sideCpuMs / n, 2)} ms/host` : ''}, ${f.ok}/${n} ok`).join('; ')}.`);
+  }
+  return lines.join('\n');
+}
+
 export function groupTable(group) {
+  if (group.postgres) return storeTable(group);
   const ref = group.rows.find((r) => r.reference && !r.skipped)?.summary;
   const lines = [
     `**${group.title}**`,
@@ -68,6 +104,16 @@ export function targets(groups) {
     const jf = ref(g);
     if (!jf) continue;
     const where = g.title.replace(/\*\*/g, '');
+    if (g.postgres) {
+      const byId = (id) => find(g, (r) => r.id === id);
+      const pgOne = byId('store-pg');
+      const pgSites = byId('sites-pg');
+      const liteSites = byId('sites-sqlite');
+      if (pgOne) line(`${where}: b (PostgreSQL) hosts/s vs a (SQLite)`, `${fmt(pgOne.rate / jf.rate, 3)}× (${fmt(pgOne.rate, 0)} vs ${fmt(jf.rate, 0)})`, '≥ 0.9×', pgOne.rate / jf.rate >= 0.9);
+      if (pgSites && pgOne) line(`${where}: c (two site collectors, PostgreSQL) hosts/s vs b (one collector, PostgreSQL)`, `${fmt(pgSites.rate / pgOne.rate, 3)}× (${fmt(pgSites.rate, 0)} vs ${fmt(pgOne.rate, 0)})`, '≥ 1×', pgSites.rate / pgOne.rate >= 1);
+      if (liteSites) line(`${where}: d (two site collectors, SQLite) hosts/s vs a (one collector, SQLite)`, `${fmt(liteSites.rate / jf.rate, 3)}× (${fmt(liteSites.rate, 0)} vs ${fmt(jf.rate, 0)})`, '≥ 1× (no target set: for comparison)', liteSites.rate / jf.rate >= 1);
+      continue;
+    }
     if (g.fleet === 'fixture' && g.peers) {
       const best = Math.max(...peersOf(g).map((s) => s.rate));
       const ans = find(g, (r) => r.tool === 'ansible-raw');
