@@ -90,3 +90,43 @@ t.test('interrupt writes off the in-flight at once', async (t) => {
   t.equal(results.length, 3);
   t.ok(results.every((r) => r.code === 'INTERRUPTED'));
 });
+
+t.test('hold: while the results wait for the writer nothing new starts; resume goes on', async (t) => {
+  const started: number[] = [];
+  let unwritten = 0;
+  const list = Array.from({ length: 40 }, (_, i) => i);
+  const d = dispatch<number, number>({
+    items: list, key: (i) => String(i), threads: 4, deadlineAt: Date.now() + 60_000, graceMs: 100,
+    run: async (i) => { started.push(i); await new Promise((r) => setTimeout(r, 5)); return i; },
+    onResult: () => { unwritten += 1; },
+    writeOff: (i) => i,
+    hold: () => unwritten >= 8,
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const held = started.length;
+  // Those in flight when the 8th result came in still finish: at most threads - 1 more.
+  t.ok(held >= 8 && held <= 11, `held once 8 results wait (${held} started)`);
+  t.equal(d.inFlight(), 0, 'the in-flight ones finished');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(started.length, held, 'and nothing new starts while held');
+  unwritten = 0; // the writer caught up
+  d.resume();
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(started.length > held && started.length <= 2 * held, `resumed, then held again (${started.length} started)`);
+  // From here the writer keeps up.
+  const keepUp = setInterval(() => { unwritten = 0; d.resume(); }, 10);
+  const end = await d.done;
+  clearInterval(keepUp);
+  t.equal(started.length, 40, "every item ran once");
+  t.equal(end.started, 40);
+});
+
+t.test('hold does not outlive the deadline: the held items end as not started', async (t) => {
+  const d = dispatch<number, number>({
+    items: [1, 2, 3], key: String, threads: 2, deadlineAt: Date.now() + 300, graceMs: 50,
+    run: async (i) => i, onResult: () => {}, writeOff: (i) => i, hold: () => true,
+  });
+  const end = await d.done;
+  t.equal(end.started, 0, 'nothing started while held');
+  t.ok(end.deadlineHit, 'the run still ended at its deadline');
+});

@@ -34,6 +34,12 @@ const DEADLINE_GRACE_MS = 2_000;
 /** Results are written in batches: one transaction per batch, at most this often or this big. */
 const FLUSH_EVERY_MS = 500;
 const FLUSH_AT = 500;
+/**
+ * Results waiting for the writer beyond this stop new hosts from starting until it catches up: a
+ * writer slower than the collectors (PostgreSQL on a first run) would otherwise keep every
+ * finished host's facts (~50 KB each) in memory.
+ */
+const MAX_UNWRITTEN = 1_000;
 /** Consecutive busy flushes (each waits WRITER_BUSY_MS) before the database counts as unusable. */
 const MAX_BUSY_RETRIES = 60;
 /**
@@ -187,11 +193,14 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let learned: LearnedHostKey[] = [];
     let storageFailure: StorageError | undefined;
     let busyStreak = 0;
+    let writing = 0;
+    let resumeFeeder = () => {};
     const writeBatch = async () => {
       if (learned.length) { appendKnownHosts(learned, (m) => log.warn(m)); learned = []; }
       if (batch.length === 0 || storageFailure) return;
       const b = batch;
       batch = [];
+      writing = b.length;
       try {
         await db.recordResults(runId, b);
         busyStreak = 0;
@@ -207,11 +216,14 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         storageFailure = e instanceof StorageError ? e : new StorageError(`${db.path}: ${(e as Error).message}`);
         log.error(storageFailure.message);
         interrupt({ reason: 'storage error', exitCode: 74 });
+      } finally {
+        writing = 0;
+        resumeFeeder();
       }
     };
     // One batch at a time, in order: a flush asked for while one is being written follows it.
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => (writing = writing.then(writeBatch));
+    let written: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => (written = written.then(writeBatch));
     const flushTimer = setInterval(() => { void flush(); }, FLUSH_EVERY_MS);
 
     const hostTask = (h: InventoryHost): HostTask => {
@@ -252,9 +264,11 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         const message = reason === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `run stopped: ${interrupted?.reason ?? 'interrupted'}`;
         return { label: h.label, outcome: 'timeout', code: reason, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 };
       },
+      hold: () => writing + batch.length > MAX_UNWRITTEN,
       onDeadline: (notStarted, flying) => log.warn(`threadtimeout reached: ${notStarted} hosts not started, ${flying} in flight are being stopped`),
     });
     inFlightCount = feeder.inFlight;
+    resumeFeeder = () => feeder.resume();
     stopFeeding = () => feeder.interrupt();
     if (interrupted) feeder.interrupt();
     const end = await feeder.done;

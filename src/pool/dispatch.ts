@@ -20,6 +20,8 @@ export interface DispatchOptions<T, R> {
   onResult: (result: R, item: T) => void;
   writeOff: (item: T, reason: WriteOffReason) => R;
   onDeadline?: (notStarted: number, inFlight: number) => void;
+  /** while true, no new item starts (the results already in are waiting to be written); `resume()` when it turns false */
+  hold?: () => boolean;
 }
 
 export interface DispatchEnd {
@@ -32,6 +34,8 @@ export interface Dispatch {
   /** stop feeding and write off everything in flight now (signals, lost lock, storage failure) */
   interrupt(): void;
   inFlight(): number;
+  /** start items again after `hold` turned false */
+  resume(): void;
 }
 
 export function dispatch<T, R>(o: DispatchOptions<T, R>): Dispatch {
@@ -66,7 +70,7 @@ export function dispatch<T, R>(o: DispatchOptions<T, R>): Dispatch {
       onDeadlineTimer(true);
       return;
     }
-    while (!deadlineHit && !interrupted && inFlight.size < o.threads && next < o.items.length) {
+    while (!deadlineHit && !interrupted && inFlight.size < o.threads && next < o.items.length && !o.hold?.()) {
       const item = o.items[next++] as T;
       const k = o.key(item);
       inFlight.set(k, item);
@@ -109,5 +113,6 @@ export function dispatch<T, R>(o: DispatchOptions<T, R>): Dispatch {
       end();
     },
     inFlight: () => inFlight.size,
+    resume: () => pump(),
   };
 }
