@@ -9,6 +9,7 @@
 // Prints one JSON line {"ready":true,...} and serves until SIGTERM or stdin closes.
 import fs from 'node:fs';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { serveUntilStopped } from './lib/serve.mjs';
 
 const i = process.argv.indexOf('--config');
 if (i < 0 || !process.argv[i + 1]) {
@@ -23,21 +24,6 @@ const fleet = await startFleet({
 });
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, hosts: fleet.hosts.length, knownHosts: fleet.knownHostsPath })}\n`);
 
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), 3000).unref();
-  fleet.close().finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-// Stdin closing means the bench went away; only a pipe can tell (/dev/null ends at once).
-const st = fs.fstatSync(0);
-if (st.isFIFO() || st.isSocket()) {
-  process.stdin.on('end', stop);
-  process.stdin.on('close', stop);
-  process.stdin.resume();
-}
+serveUntilStopped(() => fleet.close(), 3000);
 // SIGUSR2: print the fleet's counters (sessions, execs) on stderr, for debugging a contender.
 process.on('SIGUSR2', () => process.stderr.write(`${JSON.stringify(fleet.stats())}\n`));

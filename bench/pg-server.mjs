@@ -6,9 +6,9 @@
 //   node --import tsx bench/pg-server.mjs [--databases a,b]
 // Prints one JSON line {"ready": true, "url", "password", "port", "dataDir", "databases": {name: url}}
 // and serves until SIGTERM/SIGINT or stdin closes; then stops the server and removes its folder.
-import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './lib/paths.mjs';
+import { serveUntilStopped } from './lib/serve.mjs';
 
 const i = process.argv.indexOf('--databases');
 const names = i >= 0 ? process.argv[i + 1].split(',').filter(Boolean) : [];
@@ -25,19 +25,4 @@ const databases = {};
 for (const name of names) databases[name] = await server.createDatabase(name);
 process.stdout.write(`${JSON.stringify({ ready: true, url: server.url, password: server.password, port: server.port, dataDir: server.dataDir, databases })}\n`);
 
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(0), 15_000).unref();
-  server.stop().finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-// Stdin closing means the bench went away; only a pipe can tell (/dev/null ends at once).
-const st = fs.fstatSync(0);
-if (st.isFIFO() || st.isSocket()) {
-  process.stdin.on('end', stop);
-  process.stdin.on('close', stop);
-  process.stdin.resume();
-}
+serveUntilStopped(() => server.stop(), 15_000);

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startFleet, type FaultSpec } from '../fixtures/fleet/fleet.mjs';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
@@ -32,6 +32,16 @@ const json = (d: Done): Record<string, unknown> => {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `status --json` until some collector is active (up to 10 s). */
+async function waitActive(ini: string, env: Record<string, string>): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    const out = (await jf(['status', '-c', ini, '--json'], env).done).stdout;
+    if ((JSON.parse(out || '{"active":[]}') as { active: unknown[] }).active.length) return true;
+  }
+  return false;
+}
 
 /** Collections for these tests: quick, except packages, which the hanging host never answers within 20 s. */
 const COLLECTORS = `
@@ -159,19 +169,19 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.ok((a.global_success_hosts as number) > 0 && (b.global_success_hosts as number) > 0, 'both shards have hosts');
   });
 
-  t.test('the database server going away mid-run ends the run with its JSON, never a crash', async (t) => {
+  /** A collector of site slow on a server of its own, once it holds its site's lock. */
+  const slowRunOnOwnServer = async (t: Test, name: string) => {
     const own = await startPostgres();
-    let stopped = false;
-    t.teardown(() => (stopped ? undefined : own.stop()));
-    const ini = path.join(dir, 'gone.ini');
-    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await own.createDatabase('gone')));
+    const ini = path.join(dir, `${name}.ini`);
+    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await own.createDatabase(name)));
     const c = jf(['run', '-c', ini, '--site', 'slow', '--compact'], own.env);
-    for (let i = 0; i < 100; i++) {
-      await sleep(100);
-      if (JSON.parse((await jf(['status', '-c', ini, '--json'], own.env).done).stdout || '{"active":[]}').active.length) break;
-    }
+    t.ok(await waitActive(ini, own.env), 'the collector holds its site');
+    return { own, c };
+  };
+
+  t.test('the database server going away mid-run ends the run with its JSON, never a crash', async (t) => {
+    const { own, c } = await slowRunOnOwnServer(t, 'gone');
     await own.stop();
-    stopped = true;
     const r = await c.done;
     t.ok(r.code === 74 || r.code === 75, `exit 74 or 75 (${r.code})`);
     t.notMatch(r.stderr, /internal error|    at /, 'no crash, no stack');
@@ -181,20 +191,13 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
   });
 
   t.test('a database server that stops answering (SIGSTOP) ends the run with its JSON, within its timeouts', async (t) => {
-    const own = await startPostgres();
+    const { own, c } = await slowRunOnOwnServer(t, 'silent');
     const pids = () => {
       const main = fs.readFileSync(path.join(own.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
       const kids = spawnSync('pgrep', ['-P', main], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
       return [main, ...kids].map(Number);
     };
     t.teardown(async () => { for (const p of pids()) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } await own.stop(); });
-    const ini = path.join(dir, 'silent.ini');
-    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await own.createDatabase('silent')));
-    const c = jf(['run', '-c', ini, '--site', 'slow', '--compact'], own.env);
-    for (let i = 0; i < 100; i++) {
-      await sleep(100);
-      if (JSON.parse((await jf(['status', '-c', ini, '--json'], own.env).done).stdout || '{"active":[]}').active.length) break;
-    }
     const t0 = Date.now();
     for (const p of pids()) process.kill(p, 'SIGSTOP');
     const r = await c.done;
@@ -207,10 +210,7 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
 
   t.test('SIGTERM mid-run: the JSON, exit 143, the site free and the run recorded', async (t) => {
     const c = run('--site', 'slow');
-    for (let i = 0; i < 100; i++) {
-      await sleep(100);
-      if ((JSON.parse((await read('status', '--json')).stdout) as { active: unknown[] }).active.length) break;
-    }
+    t.ok(await waitActive(env.ini, pgs.env), 'running');
     c.child.kill('SIGTERM');
     const r = await c.done;
     t.equal(r.code, 143);

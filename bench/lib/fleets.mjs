@@ -11,6 +11,7 @@ import readline from 'node:readline';
 import { cgroup } from './cgroup.mjs';
 import { cpuMsOf } from './measure.mjs';
 import { BENCH } from './paths.mjs';
+import { stopServer } from './serve.mjs';
 
 export const PORT = 2222;
 export const FIXTURE_BASE = '127.40.0.1';
@@ -86,12 +87,7 @@ export async function startFixtureFleet({ dir, count, delayMs, keyPath }) {
     pids: () => [child.pid],
     serverCpuMs: serverCpu(cg, () => [child.pid]),
     cpuMethod: cg ? 'cgroup' : 'cutime',
-    stop: () => new Promise((resolve) => {
-      const done = () => { cg?.remove(); resolve(); };
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', done);
-      child.kill('SIGTERM');
-    }),
+    stop: () => stopServer(child, cg),
   };
 }
 

@@ -10,6 +10,7 @@ import { cgroup } from './cgroup.mjs';
 import { spawnIn } from './fleets.mjs';
 import { cpuMsOf, descendants } from './measure.mjs';
 import { BENCH, ROOT } from './paths.mjs';
+import { stopServer } from './serve.mjs';
 
 const PG_ROOT = '/usr/lib/postgresql';
 
@@ -60,11 +61,6 @@ export async function startPostgresServer({ databases = [], log = () => {} } = {
     pids,
     cpuMs: () => (cg ? cg.cpuMs() : cpuMsOf(pids())),
     cpuMethod: cg ? 'cgroup' : 'cutime',
-    stop: () => new Promise((resolve) => {
-      const done = () => { cg?.remove(); resolve(); };
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', done);
-      child.kill('SIGTERM');
-    }),
+    stop: () => stopServer(child, cg),
   };
 }
