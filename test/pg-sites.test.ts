@@ -79,6 +79,14 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
   const run = (...args: string[]) => jf(['run', '-c', env.ini, '--compact', ...args], pgs.env);
   const read = async (...args: string[]) => (await jf([...args, '-c', env.ini], pgs.env).done);
 
+  t.test('status on a database no collector has written yet: idle, no run recorded', async (t) => {
+    const ini = path.join(dir, 'fresh.ini');
+    fs.writeFileSync(ini, fs.readFileSync(env.ini, 'utf8').replace(url, await pgs.createDatabase('fresh')));
+    const st = await jf(['status', '-c', ini], pgs.env).done;
+    t.equal(st.code, 0, st.stderr);
+    t.match(st.stdout, /idle: no run or gap-fix is active\nno run recorded/);
+  });
+
   t.test('two sites collected at the same time; the read commands see every host', async (t) => {
     const [ams, fra] = await Promise.all([run('--site', 'ams').done, run('--site', 'fra').done]);
     t.equal(ams.code, 0, `ams exit 0 (${ams.stderr})`);

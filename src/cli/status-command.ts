@@ -186,9 +186,13 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
       } catch (e) {
         // While a run is active its exit 3 matters more (a script waits on it; a first run may be
         // creating the schema right now): say what failed and keep the answer. Idle: exit 74.
-        if (!(e instanceof StorageError) || active.length === 0) throw e;
-        dbError = e.message;
-        process.stderr.write(`jellyfish: warning: ${e.message}\n`);
+        // An empty PostgreSQL database is what a missing SQLite file is: nothing ran yet.
+        const neverRan = shared && e instanceof StorageError && /no schema_migrations table/.test(e.message);
+        if (!neverRan) {
+          if (!(e instanceof StorageError) || active.length === 0) throw e;
+          dbError = e.message;
+          process.stderr.write(`jellyfish: warning: ${e.message}\n`);
+        }
       }
     }
     if (flags.json) {
