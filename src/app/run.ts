@@ -179,7 +179,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const db: Store = store;
     if (db instanceof SqliteStore) db.database.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
     const runId = await db.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers, ...(scope ? { scope } : {}) });
-    if ('setRunId' in lock && typeof lock.setRunId === 'function') await (lock.setRunId as (id: number) => Promise<void>)(runId);
+    await lock.setRunId?.(runId);
     await db.upsertHosts(scoped);
     const mine = req.select ? await req.select(scoped, db) : scoped;
     // sapicheck: one query for the whole run, before dispatch.

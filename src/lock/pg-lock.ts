@@ -88,16 +88,11 @@ export async function activePgHolders(client: pg.Client): Promise<(PgLockHolder 
   }));
 }
 
-export interface HeldPgLock extends HeldLock {
-  /** record the run id beside the holder, once the run row exists */
-  setRunId(runId: number): Promise<void>;
-}
-
 /**
  * Take every site's lock or none: LockHeldError (exit 75) naming the live holder when one is
  * taken. The keys are tried in one order, without waiting, so two collectors never wait on each other.
  */
-export async function acquirePgLock(req: SiteLockRequest): Promise<HeldPgLock> {
+export async function acquirePgLock(req: SiteLockRequest): Promise<HeldLock> {
   const shown = displayUrl(req.url);
   let lost = false;
   let released = false;

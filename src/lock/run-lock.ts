@@ -29,6 +29,8 @@ export interface HeldLock {
   readonly file: string;
   readonly holder: LockHolder;
   release(): Promise<void>;
+  /** record the run id beside the holder once the run row exists (locks kept in the database) */
+  setRunId?(runId: number): Promise<void>;
 }
 
 function isAlive(pid: number): boolean {
