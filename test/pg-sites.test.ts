@@ -247,6 +247,19 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.equal(JSON.parse(pruned.stdout).archived, JSON.parse(dry.stdout).would_archive, 'archives what the dry run counted');
   });
 
+  t.test('the password from ~/.pgpass, without PGPASSWORD', async (t) => {
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(path.join(home, '.pgpass'), `127.0.0.1:${pgs.port}:*:jellyfish:${pgs.password}\n`, { mode: 0o600 });
+    const { PGPASSWORD: _, ...rest } = process.env;
+    const child = spawn(process.execPath, [BIN, 'status', '-c', env.ini, '--json'], { env: { ...rest, HOME: home, CI: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d; });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    t.equal(code, 0, 'status connects with the ~/.pgpass password');
+    t.match(JSON.parse(out), { active: [], last_runs: Array });
+  });
+
   t.test('doctor checks the PostgreSQL database', async (t) => {
     const r = await jf(['doctor', '-c', env.ini, '--json'], pgs.env).done;
     const db = (JSON.parse(r.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'database');
