@@ -5,6 +5,7 @@ import os from 'node:os';
 import { parseHostField } from '../inventory/csv.js';
 import type { PushDocument, Store } from '../store/store.js';
 import { StorageError } from './errors.js';
+import { withoutNul } from '../collections/parse.js';
 
 export interface RawDoc {
   /** 1-based position in the input */
@@ -219,7 +220,7 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
     for (const [sub, value] of Object.entries(subs)) {
       if (sub === '') return { error: `${fieldPath('collection_data', type)}: a subtype name is empty` };
       // NUL becomes U+FFFD, as in collected output: SQLite's text functions stop at a NUL.
-      if (typeof value === 'string') values[sub] = value.includes('\u0000') ? value.replace(/\u0000/g, '\uFFFD') : value;
+      if (typeof value === 'string') values[sub] = withoutNul(value);
       else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') values[sub] = String(value);
       else return { error: `${fieldPath('collection_data', type, sub)}: expected a string (numbers and booleans are taken as text), got ${kind(value)}` };
     }

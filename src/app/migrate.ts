@@ -10,6 +10,7 @@ import { advisoryKey } from '../lock/pg-lock.js';
 import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/pg-store.js';
 import { openAnyStore, openStore } from '../store/store.js';
 import { LockHeldError, StorageError, UsageError } from './errors.js';
+import { withoutNul } from '../collections/parse.js';
 
 /** Rows per target transaction: ~50-100 ms of work each, so a kill loses at most that much. */
 export const MIGRATE_BATCH = 5_000;
@@ -49,7 +50,7 @@ export interface MigrateSummary {
 }
 
 /** PostgreSQL text cannot hold NUL: U+FFFD, as the PostgreSQL store writes it. */
-const clean = (v: unknown): unknown => (typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
+const clean = (v: unknown): unknown => (typeof v === 'string' ? withoutNul(v) : v);
 
 type PgType = 'bigint' | 'int' | 'text';
 interface Column { name: string; type: PgType }

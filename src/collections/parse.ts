@@ -37,7 +37,7 @@ export function compareNatural(a: string, b: string): number {
 }
 
 /** NUL cannot be stored in every database text column; U+FFFD marks where it was. */
-function withoutNul(text: string): string {
+export function withoutNul(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
 }
 

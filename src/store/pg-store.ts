@@ -6,6 +6,7 @@
 // `pg` itself). Every failure surfaces as StorageError (exit 74).
 import pg from 'pg';
 import { StorageError } from '../app/errors.js';
+import { withoutNul } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { valuesDigest } from './digest.js';
@@ -54,7 +55,7 @@ export function displayUrl(url: string): string {
 }
 
 /** PostgreSQL text cannot hold NUL: it becomes U+FFFD, as invalid UTF-8 does on the way in. */
-const clean = (s: string | null | undefined): string | null => (s == null ? null : s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s);
+const clean = (s: string | null | undefined): string | null => (s == null ? null : withoutNul(s));
 const cleanText = (s: unknown): string => clean(typeof s === 'string' ? s : String(s)) as string;
 
 function describe(e: unknown): string {
