@@ -12,6 +12,7 @@ import { parseBool, parseDuration, parseInteger, parseList, parseShard, parseSit
 import type { Order } from '../inventory/order.js';
 import type { Shard } from '../inventory/sites.js';
 import type { HostKeyPolicy } from '../pool/messages.js';
+import { isPostgresUrl } from '../store/database-url.js';
 
 export interface Config {
   /** the INI file read, or undefined when none was found and defaults apply */
@@ -130,7 +131,7 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
     case 'path': return text === '' ? bad() : path.resolve(baseDir, expandHome(text));
     case 'database': {
       if (text === '') return bad();
-      if (!/^postgres(ql)?:\/\//i.test(text)) return path.resolve(baseDir, expandHome(text));
+      if (!isPostgresUrl(text)) return path.resolve(baseDir, expandHome(text));
       let url: URL;
       try { url = new URL(text); } catch { return bad(); }
       // A password in scheduler.ini would sit in clear in a file many can read, and in every log line naming the database.

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import * as q from './queries.js';
@@ -35,7 +36,7 @@ export class SqliteStore implements Store {
       throw new StorageError(`${file}: cannot open the database: ${describe(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
     // A URL here would become a folder named "postgresql:" (openAnyStore picks the backend).
-    if (/^postgres(ql)?:\/\//i.test(file)) throw new StorageError(`${file}: a PostgreSQL URL is not a SQLite file`);
+    if (isPostgresUrl(file)) throw new StorageError(`${file}: a PostgreSQL URL is not a SQLite file`);
     let db: Database.Database | undefined;
     try {
       if (opts.readonly) {

@@ -5,6 +5,7 @@
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import type { AuditHit, AuditQuery, FactInterval, HostRef, HostRow, ModeRuns } from './queries.js';
+import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
 
 export { SqliteStore };
@@ -113,10 +114,7 @@ export interface Store {
   close(): Awaitable<void>;
 }
 
-/** Whether `[storage] database` names a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(database: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(database);
-}
+export { isPostgresUrl };
 
 /** The SQLite store (tests and SQLite-only tools). */
 export function openStore(path: string, opts: { readonly?: boolean } = {}): SqliteStore {
