@@ -10,7 +10,7 @@ import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { orderHosts } from '../inventory/order.js';
-import { coverageJson, coverageLabel, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
+import { coverageJson, coverageLabel, isScoped, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
 import { acquirePgLock } from '../lock/pg-lock.js';
 import type { HeldLock } from '../lock/run-lock.js';
 import { acquireSiteLock } from '../lock/site-lock.js';
@@ -124,7 +124,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   // A site collector covers its sites (and shard) of the inventory; the rest is another collector's.
   const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
   for (const s of covered.unknownSites) log.warn(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
-  const scopedRun = covered.sites !== 'all' || covered.shard !== undefined;
+  const scopedRun = isScoped(covered);
   if (scopedRun && scoped.length === 0) throw new InventoryError(`${inventory.file}: no valid row is in ${coverageLabel(covered)}`);
   const scope = scopedRun ? coverageLabel(covered) : undefined;
   const ssh: SshSettings = buildSshSettings(config, (m) => log.warn(m));

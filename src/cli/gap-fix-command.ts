@@ -7,7 +7,7 @@ import { readInventory } from '../inventory/csv.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
-import { coverageJson, selectSites } from '../inventory/sites.js';
+import { coverageJson, isScoped, selectSites } from '../inventory/sites.js';
 import { addConfigFlag, addInventoryFlag, addSiteFlags, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 export function registerGapFix(program: Command, setExit: (code: number) => void): void {
@@ -39,7 +39,7 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
       try {
         const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
         // The plain answer keeps its two keys; a site selection says which part of the inventory it is.
-        const scopedList = covered.sites !== 'all' || covered.shard !== undefined;
+        const scopedList = isScoped(covered);
         const gap = select(scoped, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
         process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label), ...(scopedList ? coverageJson(covered) : {}) }, Boolean(flags.compact)) + '\n');
       } finally {

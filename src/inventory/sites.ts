@@ -113,6 +113,11 @@ export function selectSites(hosts: InventoryHost[], sel: SiteSelection): { hosts
   return { hosts: kept, covered };
 }
 
+/** Whether a collector covers only part of the inventory (some sites, or a shard). */
+export function isScoped(c: SiteCoverage): boolean {
+  return c.sites !== 'all' || c.shard !== undefined;
+}
+
 /** `all sites`, `site ams`, `sites ams,fra`, `all sites, shard 2/4`: for logs and messages. */
 export function coverageLabel(c: SiteCoverage): string {
   const sites = c.sites === 'all' ? 'all sites' : `${c.sites.length === 1 ? 'site' : 'sites'} ${c.sites.join(',')}`;

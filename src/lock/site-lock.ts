@@ -20,8 +20,7 @@ export function overlaps(mine: SiteCoverage, other: Pick<LockHolder, 'sites' | '
 }
 
 export async function acquireSiteLock(baseFile: string, mode: string, covered: SiteCoverage, onCompromised: (file: string) => (err: Error) => void): Promise<HeldLock> {
-  const scoped = covered.sites !== 'all' || covered.shard !== undefined;
-  const file = scopedLockFile(baseFile, scoped ? lockScope(covered) : 'all');
+  const file = scopedLockFile(baseFile, lockScope(covered));
   const lock = await acquireLock(file, mode, onCompromised(file), { sites: covered.sites, ...(covered.shard ? { shard: covered.shard } : {}) });
   for (const other of modeLockFiles(baseFile)) {
     if (other.file === file) continue;
