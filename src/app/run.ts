@@ -221,9 +221,11 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         resumeFeeder();
       }
     };
-    // One batch at a time, in order: a flush asked for while one is being written follows it.
+    // One batch at a time, in order: a flush asked for while one is being written follows it, and
+    // the flushes asked for meanwhile are that one (it takes every result in by then).
     let written: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => (written = written.then(writeBatch));
+    let next: Promise<void> | undefined;
+    const flush = (): Promise<void> => (next ??= written = written.then(() => { next = undefined; return writeBatch(); }));
     const flushTimer = setInterval(() => { void flush(); }, FLUSH_EVERY_MS);
 
     const hostTask = (h: InventoryHost): HostTask => {
