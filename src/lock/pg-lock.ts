@@ -56,31 +56,23 @@ export interface PgLockHolder extends LockHolder {
   scope?: string;
 }
 
-/** Who holds these lock names now (their backend still holds the advisory lock). */
-async function liveHolders(client: pg.Client, mode: string, names: string[]): Promise<PgLockHolder[]> {
-  const rows = (await client.query(
-    `SELECT r.lock_key, r.scope, r.pid, r.hostname, r.started_at FROM run_locks r
-      WHERE r.mode = $1 AND r.lock_key = ANY($2::text[])
-        AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = r.backend_pid
-                      AND l.classid = $3::bigint::oid AND l.objid = r.lock_objid::oid)`,
-    [mode, names, ADVISORY_CLASS],
-  )).rows as { lock_key: string; scope: string | null; pid: number; hostname: string; started_at: string }[];
-  return rows.map((r) => ({ mode, site: siteOf(r.lock_key), pid: r.pid, hostname: r.hostname, started_at: r.started_at, ...(r.scope ? { scope: r.scope } : {}) }));
-}
-
 function siteOf(lockKey: string): string {
   const m = /^[^:]+:site:(.*?)(:shard:.*)?$/.exec(lockKey);
   return m?.[1] ?? lockKey;
 }
 
-/** Every live collector holder of the database (for `status`). */
-export async function activePgHolders(client: pg.Client): Promise<(PgLockHolder & { lock_key: string; run_id: number | null })[]> {
+/**
+ * Live holders (their backend still holds the advisory lock): every one of the database (for
+ * `status`), or those of one mode and these lock names (for a refusal).
+ */
+export async function activePgHolders(client: pg.Client, only?: { mode: string; names: string[] }): Promise<(PgLockHolder & { lock_key: string; run_id: number | null })[]> {
   const rows = (await client.query(
     `SELECT r.mode, r.lock_key, r.scope, r.pid, r.hostname, r.started_at, r.run_id FROM run_locks r
       WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = r.backend_pid
                       AND l.classid = $1::bigint::oid AND l.objid = r.lock_objid::oid)
+        AND ($2::text IS NULL OR (r.mode = $2 AND r.lock_key = ANY($3::text[])))
       ORDER BY r.mode, r.lock_key`,
-    [ADVISORY_CLASS],
+    [ADVISORY_CLASS, only?.mode ?? null, only?.names ?? []],
   )).rows as { mode: string; lock_key: string; scope: string | null; pid: number; hostname: string; started_at: string; run_id: number | null }[];
   return rows.map((r) => ({
     mode: r.mode, lock_key: r.lock_key, site: siteOf(r.lock_key), pid: r.pid, hostname: r.hostname, started_at: r.started_at, run_id: r.run_id,
@@ -110,8 +102,13 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldLock> {
       const fn = k.shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
       const got = (await client.query(`SELECT ${fn}($1, $2) AS ok`, [ADVISORY_CLASS, k.objid])).rows[0] as { ok: boolean };
       if (got.ok) continue;
-      const held = await liveHolders(client, req.mode, keys.map((x) => x.name).concat(keys.map((x) => x.name.replace(/:shard:.*$/, ''))));
-      const h = held[0];
+      const held = await activePgHolders(client, { mode: req.mode, names: keys.map((x) => x.name).concat(keys.map((x) => x.name.replace(/:shard:.*$/, ''))) });
+      let h: PgLockHolder | undefined;
+      if (held[0]) {
+        // The refusal names the holder as the lock file's does: no table key or run id.
+        const { lock_key: _key, run_id: _run, ...holder } = held[0];
+        h = holder;
+      }
       const what = h ? `site ${h.site || '(no pop)'} is being collected by a ${h.mode} (pid ${h.pid} on ${h.hostname} since ${h.started_at})` : `the ${req.mode} lock of ${k.name} is held by another session`;
       throw new LockHeldError(`${shown}: ${what}`, { ...(h ?? { mode: req.mode, site: siteOf(k.name) }) });
     }
