@@ -465,7 +465,7 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
     t.match(plan, /SEARCH ft USING (COVERING )?INDEX sqlite_autoindex_fact_types_1 \(host_id=\? AND type=\?\)/, 'each fact finds its type\'s last sighting by key');
   }
   t.same(factTypes(ro.database), ['packages', 'rkernel']);
-  t.match(lastRuns(ro.database)[0], { mode: 'run', lastFinished: { id: runId, exitCode: 0 }, unfinished: [] });
+  t.match((await lastRuns(ro.database))[0], { mode: 'run', lastFinished: { id: runId, exitCode: 0 }, unfinished: [] });
 
   // The binary on the same database, start-up included.
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[storage]\ndatabase = var/big.db\n[GLOBAL]\nlockfile = var/big.lock\n');

@@ -12,7 +12,7 @@ import type { HostResult } from '../pool/messages.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import {
-  HOST_COLUMNS, RUN_COLUMNS, RUN_MODES, toFactIntervals, toHostRow, toRun,
+  HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
 import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
@@ -546,21 +546,12 @@ export class PgStore implements Store {
   }
 
   async lastRuns(): Promise<ModeRuns[]> {
-    return this.guard('cannot read runs', async () => {
-      const out: ModeRuns[] = [];
-      for (const mode of RUN_MODES) {
-        const scopes = mode === 'ingest' ? [null]
-          : (await this.query<{ scope: string | null }>('SELECT DISTINCT scope FROM runs WHERE mode = $1 ORDER BY scope', [mode])).rows.map((r) => r.scope);
-        for (const scope of scopes.length ? scopes : [null]) {
-          const done = (await this.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = $1 AND scope IS NOT DISTINCT FROM $2 AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`, [mode, scope])).rows[0];
-          const open = (await this.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = $1 AND scope IS NOT DISTINCT FROM $2 AND finished_at IS NULL AND id > $3 ORDER BY id DESC LIMIT 5`,
-            [mode, scope, (done?.id as number | undefined) ?? 0])).rows;
-          out.push({ mode, scope, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) });
-        }
-      }
-      return out;
-    });
+    return this.guard('cannot read runs', () => lastRunsOf(async (sql, params) => {
+      let n = 0;
+      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
+    }));
   }
+
 
   async factRowCount(): Promise<number> {
     return this.guard('cannot count facts', async () => Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts')).rows[0]!.n));

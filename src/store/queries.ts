@@ -288,16 +288,25 @@ export const RUN_COLUMNS = 'id, mode, started_at, finished_at, exit_code, pid, h
  * backwards from the newest row, rather than one GROUP BY over the whole table (every ingest adds
  * a row, so it grows; ingests have no scope).
  */
-export function lastRuns(db: Database.Database): ModeRuns[] {
-  return read(db, 'runs', () => RUN_MODES.flatMap((mode) => {
+/** Rows of one parameterised statement (`?` placeholders), from either backend. */
+export type AllRows = (sql: string, params: unknown[]) => Record<string, unknown>[] | Promise<Record<string, unknown>[]>;
+
+/** The runs questions of `status`, in SQL both backends speak (`IS NOT DISTINCT FROM`: SQLite 3.39+). */
+export async function lastRunsOf(all: AllRows): Promise<ModeRuns[]> {
+  const out: ModeRuns[] = [];
+  for (const mode of RUN_MODES) {
     const scopes = mode === 'ingest' ? [null]
-      : (db.prepare('SELECT DISTINCT scope FROM runs WHERE mode = ? ORDER BY scope').all(mode) as { scope: string | null }[]).map((r) => r.scope);
-    return (scopes.length ? scopes : [null]).map((scope): ModeRuns => {
-      const done = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`)
-        .get(mode, scope) as Record<string, unknown> | undefined;
-      const open = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS ? AND finished_at IS NULL AND id > ? ORDER BY id DESC LIMIT 5`)
-        .all(mode, scope, (done?.id as number | undefined) ?? 0) as Record<string, unknown>[];
-      return { mode, scope, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) };
-    });
-  }));
+      : (await all('SELECT DISTINCT scope FROM runs WHERE mode = ? ORDER BY scope', [mode])).map((r) => r.scope as string | null);
+    for (const scope of scopes.length ? scopes : [null]) {
+      const [done] = await all(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS NOT DISTINCT FROM ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`, [mode, scope]);
+      const open = await all(`SELECT ${RUN_COLUMNS} FROM runs WHERE mode = ? AND scope IS NOT DISTINCT FROM ? AND finished_at IS NULL AND id > ? ORDER BY id DESC LIMIT 5`,
+        [mode, scope, (done?.id as number | undefined) ?? 0]);
+      out.push({ mode, scope, lastFinished: done ? toRun(done) : undefined, unfinished: open.map(toRun) });
+    }
+  }
+  return out;
+}
+
+export function lastRuns(db: Database.Database): Promise<ModeRuns[]> {
+  return lastRunsOf((sql, params) => read(db, 'runs', () => db.prepare(sql).all(...params) as Record<string, unknown>[]));
 }

@@ -378,7 +378,7 @@ export class SqliteStore implements Store {
   auditQuery(query: q.AuditQuery): q.AuditHit[] { return q.auditQuery(this.db, query); }
   typeExists(type: string): boolean { return q.typeExists(this.db, type); }
   factTypes(): string[] { return q.factTypes(this.db); }
-  lastRuns(): q.ModeRuns[] { return q.lastRuns(this.db); }
+  lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.db); }
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);
