@@ -40,6 +40,8 @@ export interface Config {
     threadtimeoutMs: number;
     hostTimeoutMs: number;
     prodStatuses: string[];
+    /** facts one collection may yield on one host before it fails with FACT_CAP */
+    maxFacts: number;
     order: Order;
     /** lower-cased site (pop) names this collector covers; empty = all sites */
     sites: string[];
@@ -47,13 +49,25 @@ export interface Config {
     shard: Shard | undefined;
   };
   storage: { database: string; maxOutputBytes: number };
-  sapi: { maxAgeMs: number };
+  sapi: { maxAgeMs: number; verifyEveryMs: number; maxSkewMs: number; maxDocumentBytes: number };
+  analyze: { audits: string[]; maxAgeMs: number; lockfile: string };
+  api: { host: string; port: number; tlsCert: string | undefined; tlsKey: string | undefined; maxBodyBytes: number; uiAuth: 'token' | 'none' };
   gapfix: { threads: number; threadtimeoutMs: number; maxAgeMs: number };
   results: { outputJsonFile: boolean; resultJson: string; maxFailPercent: number; metricsFile: string | undefined };
 }
 
 /** The shipped collector.ini, found from this file's place in src/ or dist/. */
 export const SHIPPED_COLLCONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/collector.ini');
+/** The shipped sample audits. */
+export const SHIPPED_AUDITS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/audits.d');
+
+/** `host:port`, `[v6]:port`: the address `serve` listens on. */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text.trim()) ?? /^([^:\s\[\]]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
+}
 
 const BY_ID = new Map(SETTINGS.map((s) => [settingId(s.section, s.key), s]));
 const LEGACY_BY_ID = new Map(LEGACY_KEYS.map((l) => [settingId(l.section, l.key), l]));
@@ -140,6 +154,8 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
       return text;
     }
     case 'list': return parseList(text);
+    case 'paths': { const l = parseList(text); return l.length === 0 ? bad() : l.map((p) => path.resolve(baseDir, expandHome(p))); }
+    case 'listen': return parseListen(text) ?? bad();
     case 'sites': return parseSites(text) ?? bad();
     case 'shard': return text.trim() === '' ? undefined : parseShard(text) ?? bad();
     case 'int': return parseInteger(text) ?? bad();
@@ -254,12 +270,30 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       threadtimeoutMs: v<number>('collector', 'threadtimeout'),
       hostTimeoutMs: v<number>('collector', 'host_timeout'),
       prodStatuses: v<string[]>('collector', 'prod_statuses').map((s) => s.toLowerCase()),
+      maxFacts: v<number>('collector', 'max_facts'),
       order: v<Order>('collector', 'order'),
       sites: v<string[]>('collector', 'sites'),
       shard: v<Shard | undefined>('collector', 'shard'),
     }),
     storage: Object.freeze({ database: v<string>('storage', 'database'), maxOutputBytes: v<number>('storage', 'max_output') }),
-    sapi: Object.freeze({ maxAgeMs: v<number>('sapi', 'max_age') }),
+    sapi: Object.freeze({
+      maxAgeMs: v<number>('sapi', 'max_age'),
+      verifyEveryMs: v<number>('sapi', 'verify_every'),
+      maxSkewMs: v<number>('sapi', 'max_skew'),
+      maxDocumentBytes: v<number>('sapi', 'max_document'),
+    }),
+    analyze: Object.freeze({
+      audits: v<string[] | undefined>('analyze', 'audits') ?? [SHIPPED_AUDITS],
+      maxAgeMs: v<number>('analyze', 'max_age'),
+      lockfile: v<string>('analyze', 'lockfile'),
+    }),
+    api: Object.freeze({
+      ...v<{ host: string; port: number }>('api', 'listen'),
+      tlsCert: v<string | undefined>('api', 'tls_cert'),
+      tlsKey: v<string | undefined>('api', 'tls_key'),
+      maxBodyBytes: v<number>('api', 'max_body'),
+      uiAuth: v<'token' | 'none'>('api', 'ui_auth'),
+    }),
     gapfix: Object.freeze({ threads: v<number>('gapfix', 'threads'), threadtimeoutMs: v<number>('gapfix', 'threadtimeout'), maxAgeMs: v<number>('gapfix', 'max_age') }),
     results: Object.freeze({
       outputJsonFile: v<boolean>('results', 'output_json_file'),

@@ -3,7 +3,7 @@
 import { MAX_SHARDS } from '../inventory/sites.js';
 
 export type SettingKind = 'string' | 'path' | 'database' | 'int' | 'duration' | 'bool' | 'size' | 'list' | 'workers' | 'percent'
-  | 'sites' | 'shard' | { oneOf: readonly string[] };
+  | 'sites' | 'shard' | 'paths' | 'listen' | { oneOf: readonly string[] };
 
 export interface SettingDef {
   section: string;
@@ -35,14 +35,26 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'collector', key: 'host_timeout', kind: 'duration', default: '5m', doc: 'limit for one host, connect to last byte', flag: '--host-timeout <duration>' },
   { section: 'collector', key: 'prod_statuses', kind: 'list', default: 'prod', doc: 'inventory statuses that mean production (comma list, case-insensitive)' },
   { section: 'collector', key: 'order', kind: { oneOf: ['stale-first', 'shuffle', 'file'] }, default: 'stale-first', doc: 'stale-first: prod first, never-collected then oldest success first; shuffle: prod shuffled then the rest in file order; file', flag: '--order <order>' },
+  { section: 'collector', key: 'max_facts', kind: 'int', default: '100000', doc: 'facts one collection may yield on one host; beyond it the collection fails with code FACT_CAP' },
   { section: 'collector', key: 'sites', kind: 'sites', default: '', doc: 'the sites (inventory pop column) this collector covers: comma list, case-insensitive; empty = all sites', flag: '--site <list>' },
   { section: 'collector', key: 'shard', kind: 'shard', default: '', doc: 'K/N: collect only shard K of N of those hosts, by a stable hash of the hostname (port left out); empty = no shard', flag: '--shard <K/N>' },
   { section: 'storage', key: 'database', kind: 'database', default: 'var/jellyfish.db', doc: 'SQLite file (created 0600 in a 0700 folder), or postgresql://user@host:port/db for a store shared by several collectors (password from PGPASSWORD or ~/.pgpass, never here)' },
   { section: 'storage', key: 'max_output', kind: 'size', default: '8MB', doc: 'per-host output cap; more is cut and the host marked partial' },
-  { section: 'sapi', key: 'max_age', kind: 'duration', default: '3d', doc: 'hosts that pushed through `ingest` within this are skipped' },
+  { section: 'sapi', key: 'max_age', kind: 'duration', default: '3d', doc: 'hosts that pushed (ingest or the API) within this are skipped' },
+  { section: 'sapi', key: 'verify_every', kind: 'duration', default: '7d', doc: 'a pushing host is still collected over SSH when its last SSH attempt is older than this (or it never had one)' },
+  { section: 'sapi', key: 'max_skew', kind: 'duration', default: '5m', doc: "how far in the future a pushed document's timestamp may be" },
+  { section: 'sapi', key: 'max_document', kind: 'size', default: '64MB', doc: 'the largest pushed document' },
   { section: 'gapfix', key: 'threads', kind: 'int', default: '16', doc: 'pipelines in flight for gap-fix' },
   { section: 'gapfix', key: 'threadtimeout', kind: 'duration', default: '1h', doc: 'wall-clock limit of a gap-fix run' },
   { section: 'gapfix', key: 'max_age', kind: 'duration', default: '1d', doc: 'how recent a success must be for gap-fix to leave a prod host alone' },
+  { section: 'analyze', key: 'audits', kind: 'paths', doc: 'audit folders, comma list, read recursively (default: the shipped config/audits.d)' },
+  { section: 'analyze', key: 'max_age', kind: 'duration', default: '2d', doc: 'only hosts with a successful collection (SSH or push) this recent are audited; the rest count as stale' },
+  { section: 'analyze', key: 'lockfile', kind: 'path', default: 'var/jellyfish-analyze.lock', doc: "analyze's own lock" },
+  { section: 'api', key: 'listen', kind: 'listen', default: '127.0.0.1:8422', doc: 'address:port `serve` listens on ([::1]:8422 for IPv6)', flag: '--listen <addr:port>' },
+  { section: 'api', key: 'tls_cert', kind: 'path', doc: 'PEM certificate: HTTPS when tls_cert and tls_key are both set' },
+  { section: 'api', key: 'tls_key', kind: 'path', doc: 'PEM private key for tls_cert (not group/world readable)' },
+  { section: 'api', key: 'max_body', kind: 'size', default: '64MB', doc: 'the largest request body `serve` accepts (413 above it)' },
+  { section: 'api', key: 'ui_auth', kind: { oneOf: ['token', 'none'] }, default: 'token', doc: 'the fleet pages need a read token (token), or are open (none: a loopback listen only)' },
   { section: 'results', key: 'output_json_file', kind: 'bool', default: 'false', doc: 'also write the final JSON to result_json (atomically)' },
   { section: 'results', key: 'result_json', kind: 'path', default: 'var/sched_output.json', doc: 'where output_json_file writes' },
   { section: 'results', key: 'metrics_file', kind: 'path', doc: 'also write Prometheus textfile-collector metrics here at the end of every run and gap-fix (atomically)' },
@@ -77,6 +89,8 @@ export function describeKind(kind: SettingKind): string {
     case 'sites': return "a comma-separated list of site names (no spaces or '/'; empty = all sites)";
     case 'shard': return `K/N with whole numbers 1 <= K <= N <= ${MAX_SHARDS} (empty = no shard)`;
     case 'path': return 'a file path';
+    case 'paths': return 'a comma-separated list of paths';
+    case 'listen': return 'host:port, e.g. 127.0.0.1:8422 or [::1]:8422';
     case 'database': return 'a SQLite file path or a postgresql://user@host:port/dbname URL';
     case 'string': return 'text';
   }
