@@ -184,6 +184,10 @@ t.test('run: config, inventory and usage errors', async (t) => {
   const usage = await run(['run', '--bogus'], { cwd: dir });
   t.equal(usage.code, 64);
   t.match(usage.stderr, /unknown option/);
+  // One line and a pointer, not the whole help.
+  t.match(usage.stderr, /see `jellyfish run --help`/);
+  t.notMatch(usage.stderr, /Usage:/);
+  t.ok(usage.stderr.trim().split('\n').length <= 3, usage.stderr);
 
   const version = await run(['--version'], { cwd: dir });
   t.equal(version.code, 0);

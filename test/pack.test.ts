@@ -29,6 +29,10 @@ t.test('npm pack, npm install -g --prefix, run', { timeout: 600_000 }, async (t)
   t.equal(pack.code, 0, pack.stderr);
   const tarball = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'));
   t.ok(tarball, 'a tarball was written');
+  // README links into docs/, and the licence travels with the code.
+  const listing = await sh('tar', ['tzf', path.join(dir, tarball as string)]);
+  t.match(listing.stdout, /^package\/LICENSE$/m, 'LICENSE is packed');
+  t.match(listing.stdout, /^package\/docs\/operators\.md$/m, 'docs/ is packed');
   const prefix = path.join(dir, 'prefix');
   const install = await sh('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', path.join(dir, tarball as string)]);
   t.equal(install.code, 0, install.stderr.slice(-3000));

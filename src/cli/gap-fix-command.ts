@@ -22,7 +22,7 @@ export function registerGapFix(program: Command, setExit: (code: number) => void
   addInventoryFlag(cmd);
   addSiteFlags(cmd);
   cmd.addHelpText('after', `
-Exit codes as for \`run\` (0, 1, 2, 65, 74, 78, 130/143); 75 when another gap-fix holds the gap-fix lock.
+Exit codes as for \`run\` (0, 1, 2, 64 usage, 65, 70 internal error, 74, 78, 130/143); 75 when another gap-fix holds the gap-fix lock.
 It runs beside a full \`run\` on the same database (SQLite: both write through its busy timeout).
 --site/--shard limit it (and --list) to part of the inventory, with a gap-fix lock per site.`);
   cmd.action(async (flags: CommonFlags & { list?: boolean; f?: boolean }) => {

@@ -32,7 +32,7 @@ export function buildProgram(): Command {
     .name('jellyfish')
     .description('Profile a fleet of Linux servers over SSH into a fact-history database (run it from cron).')
     .version(VERSION, '--version', 'print the version')
-    .showHelpAfterError()
+    .showHelpAfterError('see `jellyfish --help`')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, finish);
@@ -45,7 +45,8 @@ export function buildProgram(): Command {
   registerPrune(program, finish);
   registerDoctor(program, finish);
   registerMigrate(program, finish);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  // A usage error is one line and a pointer to the command's help, not thirty lines of help.
+  for (const c of program.commands) c.exitOverride().showHelpAfterError(`see \`jellyfish ${c.name()} --help\``);
   // Only the collection runs act on a signal themselves (JSON first); the others stop before
   // doing anything, with the signal's exit code.
   program.hook('preAction', (_program, action) => {
