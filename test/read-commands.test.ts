@@ -149,6 +149,11 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
         const q = await jf([...args, ...c], dir);
         t.equal(q.code, 0, `${args[0]} works while the run lock is held`);
         t.doesNotThrow(() => JSON.parse(q.stdout));
+        // --compact (with or without --json): the same JSON on one line.
+        const one = await jf([...args.filter((a) => a !== '--json'), '--compact', ...c], dir);
+        t.equal(one.code, 0, `${args[0]} --compact`);
+        t.equal(one.stdout.trim().split('\n').length, 1, `${args[0]} --compact prints one line`);
+        t.same(JSON.parse(one.stdout), JSON.parse(q.stdout), `${args[0]} --compact is the same JSON`);
       }
     } finally {
       await lock.release();

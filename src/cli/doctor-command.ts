@@ -9,15 +9,16 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
     .command('doctor')
     .description('check a configuration end to end: INI, inventory, collections, SSH key, known_hosts, database, lock folder, and (with --host) one real connection')
     .option('--host <host>', 'also connect to this host (as written in the inventory: name, name:port, [v6]:port) and run `uname -sr`')
-    .option('--json', 'print the checks as JSON');
+    .option('--json', 'print the checks as JSON')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
   cmd.addHelpText('after', '\nExit codes: 0 every check passed, 1 at least one failed, 78 the INI itself is invalid.');
   cmd.action(async (flags: CommonFlags & { host?: string; json?: boolean }) => {
     const config = configFrom(flags);
     const checks = await runDoctor(config, inventoryFrom(flags, config), flags.host);
-    if (flags.json) {
-      process.stdout.write(renderJson({ ok: checks.every((c) => c.ok), checks }) + '\n');
+    if (flags.json || flags.compact) {
+      process.stdout.write(renderJson({ ok: checks.every((c) => c.ok), checks }, Boolean(flags.compact)) + '\n');
     } else {
       const width = Math.max(...checks.map((c) => c.name.length));
       for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`);

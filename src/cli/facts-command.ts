@@ -31,7 +31,8 @@ export function registerFacts(program: Command, setExit: (code: number) => void)
     .description("a host's current facts grouped by type (subtype, value, since when, last seen); --history for every interval")
     .option('--type <type>', 'only this collection type (packages, release, rkernel, ...)')
     .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first')
-    .option('--json', 'print JSON (sorted keys; whole values) instead of a table');
+    .option('--json', 'print JSON (sorted keys; whole values) instead of a table')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
 In the table a multi-line value shows its first line; --json carries every value whole.
@@ -51,12 +52,12 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }
-    if (flags.json) {
+    if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         host: found.name,
         history: Boolean(flags.history),
         facts: found.facts.map((f) => ({ type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current })),
-      }) + '\n');
+      }, Boolean(flags.compact)) + '\n');
     } else {
       const headers = flags.history
         ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE']

@@ -23,7 +23,8 @@ export function registerHosts(program: Command, setExit: (code: number) => void)
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
     .option('--prod', 'only production hosts')
     .option('--all', 'every host the database knows, also those no longer in the inventory (sorted by name)')
-    .option('--json', 'print JSON (sorted keys; with last_message) instead of a table');
+    .option('--json', 'print JSON (sorted keys; with last_message) instead of a table')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
   cmd.addHelpText('after', `
@@ -47,12 +48,12 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
       const stored = await s.listHosts();
       return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored, filter);
     });
-    if (flags.json) {
+    if (flags.json || flags.compact) {
       process.stdout.write(renderJson(rows.map((r) => ({
         host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,
         last_attempt_at: r.lastAttemptAt, last_success_at: r.lastSuccessAt,
         last_outcome: r.lastOutcome, last_code: r.lastCode, last_message: r.lastMessage, sapi_at: r.sapiAt,
-      }))) + '\n');
+      })), Boolean(flags.compact)) + '\n');
     } else {
       const now = Date.now();
       process.stdout.write(renderTable(

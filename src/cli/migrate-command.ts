@@ -34,7 +34,8 @@ export function registerMigrate(program: Command, setExit: (code: number) => voi
     .requiredOption('--to <url>', 'the PostgreSQL database: postgresql://user@host:port/dbname (password from PGPASSWORD or ~/.pgpass, never in the URL)')
     .option('--from <file>', 'the SQLite file (default: [storage] database of the INI)')
     .option('--batch <n>', `rows per transaction (default ${MIGRATE_BATCH.toLocaleString('en')})`)
-    .option('--json', 'print the summary as JSON (sorted keys) instead of a table');
+    .option('--json', 'print the summary as JSON (sorted keys) instead of a table')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
 Copies hosts, runs, attempts with their collections, facts (every interval, current and
@@ -81,8 +82,8 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
     }
     const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => process.stderr.write(`jellyfish: migrate: ${line}\n`) });
     const next = `set [storage] database = ${summary.to} in ${flags.config ?? 'scheduler.ini'} (the password stays in PGPASSWORD or ~/.pgpass)`;
-    if (flags.json) {
-      process.stdout.write(renderJson({ ...summary, next }) + '\n');
+    if (flags.json || flags.compact) {
+      process.stdout.write(renderJson({ ...summary, next }, Boolean(flags.compact)) + '\n');
     } else {
       const rows = Object.entries(summary.tables).map(([t, c]) => [t, c.source.toLocaleString('en'), c.target.toLocaleString('en'), c.source === c.target ? 'ok' : 'DIFFERS']);
       process.stdout.write(renderTable(['TABLE', 'SQLITE', 'POSTGRESQL', 'CHECK'], rows));

@@ -17,7 +17,8 @@ export function registerQuery(program: Command, setExit: (code: number) => void)
     .option('--subtype <subtype>', 'subtype: a package name, an os-release key, ... (give it: it makes the query an index lookup)')
     .option('--value <value>', 'exact value')
     .option('--like <pattern>', "SQL LIKE pattern on the value: % any run, _ one character, \\ escapes them; ASCII letters match either case")
-    .option('--json', 'print JSON (sorted keys) instead of a table');
+    .option('--json', 'print JSON (sorted keys) instead of a table')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
 Examples:
@@ -42,13 +43,13 @@ Exit codes: 0 (also when nothing matches), 64 usage (--value with --like, no --t
       return { hits: found, known: types };
     });
     if (known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${known.join(', ') || '(none)'}\n`);
-    if (flags.json) {
+    if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         query: q,
         count: hits.length,
         host_count: new Set(hits.map((h) => h.host)).size,
         hosts: hits.map((h) => ({ host: h.host, subtype: h.subtype, value: h.value, since: h.since, last_seen: h.lastSeen })),
-      }) + '\n');
+      }, Boolean(flags.compact)) + '\n');
     } else {
       const now = Date.now();
       process.stdout.write(renderTable(

@@ -161,7 +161,8 @@ export function registerStatus(program: Command, setExit: (code: number) => void
   const cmd = program
     .command('status')
     .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock')
-    .option('--json', 'print JSON (sorted keys) instead of text');
+    .option('--json', 'print JSON (sorted keys) instead of text')
+    .option('--compact', 'print the JSON on one line (implies --json)');
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
 Without a database yet it still reports the locks, and "no run recorded".
@@ -195,7 +196,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
         }
       }
     }
-    if (flags.json) {
+    if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         active,
         stale_locks: stale,
@@ -203,7 +204,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
         ...(dbError ? { database_error: dbError } : {}),
         last_runs: runs.flatMap((m) => (m.lastFinished ? [finishedEntry(m.lastFinished)] : [])),
         unfinished_runs: runs.flatMap((m) => m.unfinished.map((u) => unfinishedEntry(u, active))),
-      }) + '\n');
+      }, Boolean(flags.compact)) + '\n');
     } else {
       printText(active, stale, runs, dbError, now);
     }
