@@ -155,6 +155,13 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
         t.equal(one.stdout.trim().split('\n').length, 1, `${args[0]} --compact prints one line`);
         t.same(JSON.parse(one.stdout), JSON.parse(q.stdout), `${args[0]} --compact is the same JSON`);
       }
+      // facts of a type never stored warns with the known types, as query does; --subtype narrows.
+      const typo = await jf(['facts', `${base}1`, '--type', 'kernel', '--json', ...c], dir);
+      t.equal(typo.code, 0);
+      t.match(typo.stderr, /no fact of type "kernel" was ever stored; known types: .*rkernel/);
+      const sub = JSON.parse((await jf(['facts', `${base}1`, '--subtype', 'default', '--json', ...c], dir)).stdout);
+      t.ok(sub.facts.length >= 1 && sub.facts.every((f: { subtype: string }) => f.subtype === 'default'), 'facts --subtype keeps that subtype only');
+      t.same(JSON.parse((await jf(['facts', `${base}1`, '--subtype', 'no-such-subtype', '--json', ...c], dir)).stdout).facts, []);
     } finally {
       await lock.release();
     }

@@ -9,7 +9,7 @@ import { withReadStore } from './read-store.js';
 /** Exit code when the host is not in the database. */
 export const EXIT_UNKNOWN_HOST = 1;
 
-interface FactsFlags extends CommonFlags { type?: string; history?: boolean; json?: boolean }
+interface FactsFlags extends CommonFlags { type?: string; subtype?: string; history?: boolean; json?: boolean }
 
 /** Table rows grouped by type: the type is written on the first row of its group only. */
 function tableRows(facts: FactInterval[], history: boolean, now: number): string[][] {
@@ -30,6 +30,7 @@ export function registerFacts(program: Command, setExit: (code: number) => void)
     .argument('<host>', 'the host as written in the inventory (an unambiguous different case is accepted)')
     .description("a host's current facts grouped by type (subtype, value, since when, last seen); --history for every interval")
     .option('--type <type>', 'only this collection type (packages, release, rkernel, ...)')
+    .option('--subtype <subtype>', 'only this subtype (a package name, an os-release key, ...)')
     .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first')
     .option('--json', 'print JSON (sorted keys; whole values) instead of a table')
     .option('--compact', 'print the JSON on one line (implies --json)');
@@ -40,11 +41,14 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
 64 usage, 74 no or unreadable database, 78 config error.`);
   cmd.action(async (host: string, flags: FactsFlags) => {
     const config = configFrom(flags);
-    const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; facts: FactInterval[] }> => {
+    const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; facts: FactInterval[]; known?: string[] }> => {
       const ref = await s.findHost(host);
       if (!ref) return { missing: await s.similarHosts(host) };
       const opts = { ...(flags.type !== undefined ? { type: flags.type } : {}), ...(flags.history ? { history: true } : {}) };
-      return { name: ref.name, facts: await s.hostFacts(ref, opts) };
+      const facts = (await s.hostFacts(ref, opts)).filter((f) => flags.subtype === undefined || f.subtype === flags.subtype);
+      // Nothing of a type no host ever had is likely a typo in --type: say so, as query does.
+      const known = facts.length === 0 && flags.type !== undefined && !(await s.typeExists(flags.type)) ? await s.factTypes() : undefined;
+      return { name: ref.name, facts, ...(known ? { known } : {}) };
     });
     if ('missing' in found) {
       const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
@@ -52,6 +56,7 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }
+    if (found.known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}\n`);
     if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         host: found.name,
