@@ -34,9 +34,9 @@ t.test('doctor', async (t) => {
   t.equal(good.code, 0, good.stdout + good.stderr);
   const json = JSON.parse(good.stdout);
   t.equal(json.ok, true);
-  t.same(json.checks.map((c: { name: string }) => c.name), ['config', 'inventory', 'collections', 'ssh key', 'known_hosts', 'database', 'lock', 'result_json', 'connect 127.37.0.1']);
+  t.same(json.checks.map((c: { name: string }) => c.name), ['config', 'inventory', 'collections', 'ssh key', 'known_hosts', 'database', 'lock', 'result_json', 'host keys 127.37.0.1', 'connect 127.37.0.1']);
   t.match(json.checks[1].detail, /1 hosts \(1 prod\), 1 invalid rows \(line 2: fewer than 4 fields/);
-  t.match(json.checks[8].detail, /^ok in \d+ ms: Linux /);
+  t.match(json.checks[9].detail, /^ok in \d+ ms: Linux /);
 
   const refused = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.37.0.2'], dir);
   t.equal(refused.code, 1);

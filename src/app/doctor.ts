@@ -7,15 +7,31 @@ import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import { parseHostField } from '../inventory/csv.js';
 import { collectHost } from '../pipeline/collect-host.js';
-import type { SshSettings } from '../pool/messages.js';
-import { loadKnownHosts } from '../ssh/known-hosts.js';
+import type { HostKeyPolicy, SshSettings } from '../pool/messages.js';
+import { knownHostsName, loadKnownHosts } from '../ssh/known-hosts.js';
 import { isPostgresUrl, openAnyStore } from '../store/store.js';
-import { buildSshSettings } from './ssh-settings.js';
+import { HostSshResolver, type HostSsh } from './host-ssh.js';
+import { buildSshSettings, checkKnownHostsReadable } from './ssh-settings.js';
+import { Warnings } from './warnings.js';
+
+/** How one host of a connection (the target, or a jump host on the way) has its host key checked. */
+export interface HostKeyView {
+  role: 'target' | 'jump';
+  host: string;
+  port: number;
+  policy: HostKeyPolicy;
+  /** the files its key is looked up in (none under policy off) */
+  known_hosts: string[];
+  /** the name it is looked up under: `host`, `[host]:port`, or its HostKeyAlias */
+  known_as: string;
+}
 
 export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** the `host keys H` check: the effective host-key settings, for --json */
+  host_keys?: HostKeyView[];
 }
 
 function attempt(name: string, fn: () => string): Check {
@@ -68,7 +84,7 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
       if (config.ssh.hostKeyPolicy === 'strict') throw new Error(`${file} does not exist and host_key_policy = strict: every host would fail`);
       return `${file} does not exist yet; accept-new will create it`;
     }
-    fs.accessSync(file, fs.constants.R_OK);
+    checkKnownHostsReadable(file, config.ssh.hostKeyPolicy);
     return `${file}: ${loadKnownHosts(file).size} entries, policy ${config.ssh.hostKeyPolicy}`;
   }));
   checks.push(await attemptAsync('database', async () => {
@@ -85,30 +101,62 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
   // With PostgreSQL the run locks are advisory locks in the database; the lock folder still holds gap-fix's.
   checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isPostgresUrl(config.storage.database) ? ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)' : ''}`));
   if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
-  if (host !== undefined) {
-    if (!ssh) {
-      checks.push({ name: `connect ${host}`, ok: false, detail: 'skipped: no usable SSH credentials' });
-    } else {
-      const parsed = parseHostField(host);
-      if ('reason' in parsed) {
-        checks.push({ name: `connect ${host}`, ok: false, detail: parsed.reason });
-      } else {
-        const r = await collectHost({
-          name: parsed.host, label: host, host: parsed.host, port: parsed.port ?? config.ssh.port,
-          collections: [{ type: 'doctor', command: 'uname -sr', multi: false, timeoutMs: 10_000, enabled: true }],
-          ssh: { ...ssh, hostKeyPolicy: config.ssh.hostKeyPolicy === 'accept-new' ? 'strict' : ssh.hostKeyPolicy },
-          deadlineAt: Date.now() + config.ssh.connectTimeoutMs + 15_000,
-        });
-        const value = r.collections[0]?.values?.default;
-        // accept-new is checked as strict here: doctor never writes to known_hosts.
-        const hint = r.code === 'HOSTKEY' && config.ssh.hostKeyPolicy === 'accept-new' ? ' (unknown keys are learned by a real run; doctor does not write known_hosts)' : '';
-        checks.push({
-          name: `connect ${host}`,
-          ok: r.outcome === 'ok',
-          detail: r.outcome === 'ok' ? `ok in ${r.finishedAt - r.startedAt} ms: ${value}` : `${r.outcome} ${r.code ?? ''}: ${r.message ?? ''}${hint}`,
-        });
-      }
-    }
-  }
+  if (host !== undefined) checks.push(...(await hostChecks(config, ssh, host)));
   return checks;
+}
+
+/** The host-key settings a run would use for the host and each jump host on the way. */
+function hostKeyViews(r: HostSsh): HostKeyView[] {
+  const view = (role: HostKeyView['role'], host: string, port: number, policy: HostKeyPolicy, file: string, alias: string | undefined): HostKeyView => ({
+    role, host, port, policy, known_hosts: policy === 'off' ? [] : [file], known_as: alias ? knownHostsName(alias, 22) : knownHostsName(host, port),
+  });
+  return [
+    ...(r.jump ?? []).map((h) => view('jump', h.host, h.port, h.hostKeyPolicy, h.knownHostsPath, h.hostKeyAlias)),
+    view('target', r.host, r.port, r.ssh.hostKeyPolicy, r.ssh.knownHostsPath, r.hostKeyAlias),
+  ];
+}
+
+function describeHostKeys(v: HostKeyView): string {
+  const what = v.policy === 'off' ? 'policy off (host keys are NOT verified)' : `policy ${v.policy}, known_hosts ${v.known_hosts.join(', ')} as ${v.known_as}`;
+  return v.role === 'jump' ? `jump host ${v.host}:${v.port}: ${what}` : what;
+}
+
+/** `--host H`: the effective host-key settings for H, then one real connection made as a run would. */
+async function hostChecks(config: Config, ssh: SshSettings | undefined, host: string): Promise<Check[]> {
+  const connect = `connect ${host}`;
+  if (!ssh) return [{ name: connect, ok: false, detail: 'skipped: no usable SSH credentials' }];
+  const parsed = parseHostField(host);
+  if ('reason' in parsed) return [{ name: connect, ok: false, detail: parsed.reason }];
+  const warnings = new Warnings();
+  let r: HostSsh;
+  try {
+    r = new HostSshResolver(config, ssh, warnings.add).resolve(parsed);
+  } catch (e) {
+    return [{ name: `host keys ${host}`, ok: false, detail: (e as Error).message }, { name: connect, ok: false, detail: 'skipped: the SSH settings for this host are unusable' }];
+  }
+  const views = hostKeyViews(r);
+  const keys: Check = {
+    name: `host keys ${host}`,
+    ok: true,
+    detail: [...views.map(describeHostKeys), ...warnings.list().map((w) => `warning: ${w}`)].join('; '),
+    host_keys: views,
+  };
+  // accept-new is checked as strict here: doctor never writes to known_hosts.
+  const strictly = (p: HostKeyPolicy): HostKeyPolicy => (p === 'accept-new' ? 'strict' : p);
+  const res = await collectHost({
+    name: parsed.host, label: host, host: r.host, port: r.port,
+    collections: [{ type: 'doctor', command: 'uname -sr', multi: false, timeoutMs: 10_000, enabled: true }],
+    ssh: { ...r.ssh, hostKeyPolicy: strictly(r.ssh.hostKeyPolicy) },
+    ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
+    ...(r.jump ? { jump: r.jump.map((h) => ({ ...h, hostKeyPolicy: strictly(h.hostKeyPolicy) })) } : {}),
+    deadlineAt: Date.now() + r.ssh.connectTimeoutMs + 15_000,
+  });
+  const value = res.collections[0]?.values?.default;
+  const learning = views.some((v) => v.policy === 'accept-new');
+  const hint = res.code === 'HOSTKEY' || (res.code === 'JUMP' && /HOSTKEY/.test(res.message ?? '')) ? (learning ? ' (unknown keys are learned by a real run; doctor does not write known_hosts)' : '') : '';
+  return [keys, {
+    name: connect,
+    ok: res.outcome === 'ok',
+    detail: res.outcome === 'ok' ? `ok in ${res.finishedAt - res.startedAt} ms: ${value}` : `${res.outcome} ${res.code ?? ''}: ${res.message ?? ''}${hint}`,
+  }];
 }

@@ -1,6 +1,9 @@
 // Per-host SSH settings: the INI's settings, filled in from the operator's OpenSSH client config
 // (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ConnectTimeout,
 // UserKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI does not set them.
+// Host-key checking is never weakened by the client config: its `StrictHostKeyChecking no` is
+// read as accept-new (a changed key is still refused); only the INI's host_key_policy = off
+// turns checking off. Each ProxyJump hop gets its own host-key settings, as `ssh -G HOP` would.
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Config } from '../config/load.js';
@@ -10,7 +13,7 @@ import { parseHostField } from '../inventory/csv.js';
 import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
 import { expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
 import { ConfigError } from './errors.js';
-import { readPrivateKey } from './ssh-settings.js';
+import { checkKnownHostsReadable, readPrivateKey, warnWeakHostKeys } from './ssh-settings.js';
 
 export interface HostSsh {
   host: string;
@@ -20,17 +23,31 @@ export interface HostSsh {
   jump?: JumpHop[];
 }
 
-const POLICY: Record<string, HostKeyPolicy> = { true: 'strict', ask: 'strict', 'accept-new': 'accept-new', false: 'off' };
+/** StrictHostKeyChecking as SshConfig spells it -> policy. `no`/`off` (false) is accept-new: never off. */
+const POLICY: Record<string, HostKeyPolicy> = { true: 'strict', ask: 'strict', 'accept-new': 'accept-new', false: 'accept-new' };
+
+type HostKeySettings = Pick<SshSettings, 'hostKeyPolicy' | 'knownHostsPath'>;
+const INI_KNOWN_HOSTS = '[paramiko] known_hosts';
 
 export class HostSshResolver {
   private readonly sshConfig: SshConfig | undefined;
   private readonly keys = new Map<string, { path: string; text: string } | null>();
   private readonly settings = new Map<string, SshSettings>();
+  /** known_hosts files already found readable */
+  private readonly readable = new Set<string>();
 
   constructor(private readonly config: Config, private readonly base: SshSettings, private readonly warn: (m: string) => void) {
     const file = config.ssh.sshConfig;
     if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`${file}: cannot read the OpenSSH client config (set [paramiko] ssh_config = none to read none)`);
     this.sshConfig = file ? SshConfig.parseFile(file) : undefined;
+    this.checkReadable(base);
+    if (!this.sshConfig) warnWeakHostKeys(base.hostKeyPolicy, base.knownHostsPath, INI_KNOWN_HOSTS, warn);
+  }
+
+  private checkReadable(k: HostKeySettings): void {
+    if (k.hostKeyPolicy === 'off' || this.readable.has(k.knownHostsPath)) return;
+    checkKnownHostsReadable(k.knownHostsPath, k.hostKeyPolicy);
+    this.readable.add(k.knownHostsPath);
   }
 
   private set(section: string, key: string): boolean {
@@ -50,7 +67,7 @@ export class HostSshResolver {
     return this.keys.get(file) ?? undefined;
   }
 
-  resolve(h: InventoryHost): HostSsh {
+  resolve(h: Pick<InventoryHost, 'host' | 'port'>): HostSsh {
     const inventoryPort = h.port;
     if (!this.sshConfig) return { host: h.host, port: inventoryPort ?? this.config.ssh.port, ssh: this.base };
     const c = this.sshConfig.compute(h.host);
@@ -73,8 +90,7 @@ export class HostSshResolver {
     const fromConfig = explicitIds.map((f) => this.key(f)).filter((k): k is { path: string; text: string } => k !== undefined);
     const privateKeys = this.set('paramiko', 'paramiko_key') ? this.base.privateKeys : fromConfig.length ? fromConfig : this.base.privateKeys;
     const agent = this.set('paramiko', 'paramiko_key') || (c.identitiesOnly && fromConfig.length) ? undefined : this.base.agent;
-    const knownHostsPath = this.set('paramiko', 'known_hosts') || !c.given.has('userknownhostsfile') ? this.base.knownHostsPath : (c.userKnownHostsFiles[0] ?? this.base.knownHostsPath);
-    const hostKeyPolicy = this.set('paramiko', 'host_key_policy') || !c.given.has('stricthostkeychecking') ? this.base.hostKeyPolicy : (POLICY[c.strictHostKeyChecking] ?? this.base.hostKeyPolicy);
+    const { knownHostsPath, hostKeyPolicy } = this.hostKeys(c);
     const connectTimeoutMs = this.set('paramiko', 'connect_timeout') || c.connectTimeoutSeconds === undefined ? this.base.connectTimeoutMs : c.connectTimeoutSeconds * 1000;
     const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, hostKeyPolicy, connectTimeoutMs };
     if (agent) s.agent = agent; else delete s.agent;
@@ -86,6 +102,27 @@ export class HostSshResolver {
     return s;
   }
 
+  /**
+   * The host-key policy and known_hosts file for one computed host (a target or a hop): the INI's
+   * where it sets them, else the client config's, else the INI's defaults.
+   */
+  private hostKeys(c: SshHostConfig): HostKeySettings {
+    const file = this.config.ssh.sshConfig;
+    const fromConfig = !this.set('paramiko', 'known_hosts') && c.given.has('userknownhostsfile') && c.userKnownHostsFiles[0] !== undefined;
+    const knownHostsPath = fromConfig ? (c.userKnownHostsFiles[0] as string) : this.base.knownHostsPath;
+    let hostKeyPolicy = this.base.hostKeyPolicy;
+    if (!this.set('paramiko', 'host_key_policy') && c.given.has('stricthostkeychecking')) {
+      hostKeyPolicy = POLICY[c.strictHostKeyChecking] ?? this.base.hostKeyPolicy;
+      if (c.strictHostKeyChecking === 'false') {
+        this.warn(`${file}: StrictHostKeyChecking no is read as accept-new (a changed host key is still refused); only host_key_policy = off in the INI turns host key checking off`);
+      }
+    }
+    const k = { knownHostsPath, hostKeyPolicy };
+    warnWeakHostKeys(hostKeyPolicy, knownHostsPath, fromConfig ? `${file}: UserKnownHostsFile` : INI_KNOWN_HOSTS, this.warn);
+    this.checkReadable(k);
+    return k;
+  }
+
   /** `ProxyJump a,user@b:2222` -> hops, each completed from the client config for that name. */
   private jumpHops(spec: string): JumpHop[] {
     return spec.split(',').map((raw) => {
@@ -95,7 +132,13 @@ export class HostSshResolver {
       const parsed = parseHostField(hostPart.replace(/^ssh:\/\//, ''));
       if ('reason' in parsed) throw new ConfigError(`${this.config.ssh.sshConfig}: ProxyJump ${raw}: ${parsed.reason}`);
       const c = this.sshConfig!.compute(parsed.host);
-      return { host: c.hostname, port: parsed.port ?? c.port, user: userPart ?? (this.set('paramiko', 'paramiko_user') ? this.base.user : c.user) };
+      return {
+        host: c.hostname,
+        port: parsed.port ?? c.port,
+        user: userPart ?? (this.set('paramiko', 'paramiko_user') ? this.base.user : c.user),
+        ...this.hostKeys(c),
+        ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}),
+      };
     });
   }
 }

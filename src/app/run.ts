@@ -28,6 +28,7 @@ import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
 import { VERSION } from './version.js';
+import { Warnings } from './warnings.js';
 
 /** After the deadline, threads abort their own hosts at once; this is how long we wait for their reports. */
 const DEADLINE_GRACE_MS = 2_000;
@@ -116,24 +117,29 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const { config, log } = req;
   const startedAt = new Date();
   const deadlineAt = startedAt.getTime() + req.limitMs;
-  for (const w of config.warnings) log.warn(w);
+  // Run-wide warnings: on stderr once each, and in the JSON's `warnings`.
+  const warnings = new Warnings((m) => log.warn(m));
+  for (const w of config.warnings) warnings.add(w);
 
   const collections: CollectionDef[] = loadCollections(config.collector.collconfig).filter((c) => c.enabled);
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
   for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
   // A site collector covers its sites (and shard) of the inventory; the rest is another collector's.
   const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
-  for (const s of covered.unknownSites) log.warn(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
+  for (const s of covered.unknownSites) warnings.add(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
   const scopedRun = isScoped(covered);
   if (scopedRun && scoped.length === 0) throw new InventoryError(`${inventory.file}: no valid row is in ${coverageLabel(covered)}`);
   const scope = scopedRun ? coverageLabel(covered) : undefined;
-  const ssh: SshSettings = buildSshSettings(config, (m) => log.warn(m));
-  const resolver = new HostSshResolver(config, ssh, (m) => log.warn(m));
+  const ssh: SshSettings = buildSshSettings(config, warnings.add);
+  const resolver = new HostSshResolver(config, ssh, warnings.add);
+  // Every host's SSH settings before the lock is taken: a config error (an unreadable known_hosts,
+  // a bad ProxyJump) stops the run here with exit 78, not in the middle of it.
+  const hostSsh = new Map(scoped.map((h) => [h.label, resolver.resolve(h)]));
 
   const fdLimit = openFileLimit();
   const wantedWorkers = resolveWorkers(config.collector.workers);
   const threads = clampThreads(req.threads, fdLimit, wantedWorkers);
-  if (threads < req.threads) log.warn(`threads = ${req.threads} does not fit the open-file limit (ulimit -n ${fdLimit}): using ${threads}`);
+  if (threads < req.threads) warnings.add(`threads = ${req.threads} does not fit the open-file limit (ulimit -n ${fdLimit}): using ${threads}`);
   const workers = Math.min(wantedWorkers, threads);
 
   let interrupted: Interruption | undefined;
@@ -196,7 +202,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let writing = 0;
     let resumeFeeder = () => {};
     const writeBatch = async () => {
-      if (learned.length) { appendKnownHosts(learned, (m) => log.warn(m)); learned = []; }
+      if (learned.length) { appendKnownHosts(learned, warnings.add); learned = []; }
       if (batch.length === 0 || storageFailure) return;
       const b = batch;
       batch = [];
@@ -229,7 +235,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const flushTimer = setInterval(() => { void flush(); }, FLUSH_EVERY_MS);
 
     const hostTask = (h: InventoryHost): HostTask => {
-      const r = resolver.resolve(h);
+      const r = hostSsh.get(h.label) ?? resolver.resolve(h);
       return {
         name: h.host, label: h.label, host: r.host, port: r.port, collections, ssh: r.ssh, deadlineAt,
         ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
@@ -288,7 +294,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       hosts: mine, results, sapi, invalid: inventory.invalid.map((r) => ({ ...r, file: inventory.file })),
       deadlineHit: deadlineHit && !interrupted, ...(interrupted ? { interrupted } : {}),
       maxFailPercent: config.results.maxFailPercent, limitMs: req.limitMs,
-      usage: processUsage(),
+      usage: processUsage(), warnings: warnings.list(),
     });
     // What this collector covered: every output names its sites (and shard); the inventory's other
     // hosts are counted, not listed, as another collector's.

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Config } from '../config/load.js';
-import type { LearnedHostKey, SshSettings } from '../pool/messages.js';
+import type { HostKeyPolicy, LearnedHostKey, SshSettings } from '../pool/messages.js';
 import { ConfigError } from './errors.js';
 
 const { utils } = ssh2;
@@ -70,6 +70,46 @@ export function buildSshSettings(config: Config, warn: (m: string) => void): Ssh
   };
 }
 
+/**
+ * A known_hosts that exists but cannot be read (a folder, no read permission) would pass for an
+ * empty one, and accept-new would then trust any key: a config error instead. A missing file is
+ * fine (accept-new creates it). Checked in the main thread, once per file, before any connection.
+ */
+export function checkKnownHostsReadable(file: string, policy: HostKeyPolicy): void {
+  if (policy === 'off') return;
+  try {
+    if (fs.statSync(file).isDirectory()) throw new ConfigError(`${file}: known_hosts is a directory, not a file: host keys cannot be checked`);
+    fs.closeSync(fs.openSync(file, 'r'));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new ConfigError(`${file}: cannot read known_hosts (${code ?? (e as Error).message}): host keys cannot be checked`);
+  }
+}
+
+/** known_hosts /dev/null under accept-new remembers nothing: every run trusts whatever key a host presents. */
+export function warnWeakHostKeys(policy: HostKeyPolicy, file: string, setting: string, warn: (m: string) => void): void {
+  if (policy === 'accept-new' && path.resolve(file) === '/dev/null') {
+    warn(`${setting} is /dev/null: no host key is ever remembered, so every run trusts whatever key each host presents (trust on first use, every run)`);
+  }
+}
+
+/** The file ends without a newline (an edited file often does): a line appended must not join its last line. */
+function endsWithoutNewline(file: string): boolean {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return false; }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** accept-new: append what threads learned, one line each, in the main thread only (no races). */
 export function appendKnownHosts(keys: LearnedHostKey[], warn: (m: string) => void): void {
   const byFile = new Map<string, LearnedHostKey[]>();
@@ -77,7 +117,8 @@ export function appendKnownHosts(keys: LearnedHostKey[], warn: (m: string) => vo
   for (const [file, list] of byFile) {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      fs.appendFileSync(file, list.map((k) => `${k.hostPattern} ${k.keyType} ${k.keyBase64}\n`).join(''), { mode: 0o600 });
+      const lines = list.map((k) => `${k.hostPattern} ${k.keyType} ${k.keyBase64}\n`).join('');
+      fs.appendFileSync(file, (endsWithoutNewline(file) ? '\n' : '') + lines, { mode: 0o600 });
     } catch (e) {
       warn(`${file}: cannot record ${list.length} new host key(s): ${(e as Error).message}`);
     }

@@ -70,8 +70,9 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
     if (conn === 'aborted' || aborted) return finish('timeout', endCode, endMessage);
     if (!('client' in conn)) {
       // A connect cut short by the host/run limit (not by connect_timeout) is that limit's timeout.
-      if (conn.code === 'ETIMEDOUT' && Date.now() >= hostEnd - 20 && connectLimit < task.ssh.connectTimeoutMs) return finish('timeout', endCode, endMessage);
-      return finish(conn.outcome, conn.code, conn.message);
+      const learned = conn.learnedHostKeys?.length ? { learnedHostKeys: conn.learnedHostKeys } : {};
+      if (conn.code === 'ETIMEDOUT' && Date.now() >= hostEnd - 20 && connectLimit < task.ssh.connectTimeoutMs) return finish('timeout', endCode, endMessage, learned);
+      return finish(conn.outcome, conn.code, conn.message, learned);
     }
     const learned = conn.learnedHostKeys?.length ? { learnedHostKeys: conn.learnedHostKeys } : {};
     if (steps.length === 0) return finish('ok', undefined, undefined, learned);

@@ -36,11 +36,16 @@ export interface SshSettings {
   maxOutputBytes: number;
 }
 
-/** One hop of an OpenSSH ProxyJump chain, already resolved through the client config. */
+/** One hop of an OpenSSH ProxyJump chain, already resolved through the client config for that hop. */
 export interface JumpHop {
   host: string;
   port: number;
   user: string;
+  /** the hop's own host-key checking (its StrictHostKeyChecking, UserKnownHostsFile) */
+  hostKeyPolicy: HostKeyPolicy;
+  knownHostsPath: string;
+  /** the hop's HostKeyAlias: the name its host key is looked up under */
+  hostKeyAlias?: string;
 }
 
 export interface HostTask {

@@ -32,6 +32,8 @@ export interface StatusInput {
   limitMs: number;
   /** what the run cost this process, all threads included: capacity planning from the JSON alone */
   usage?: { peakRssMb: number; cpuSeconds: number };
+  /** run-wide warnings (weakened host-key checking, ...), each once */
+  warnings?: readonly string[];
 }
 
 export const SUCCESS_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(['ok', 'partial']);
@@ -93,6 +95,7 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
     finished_at: input.finishedAt.toISOString(),
     exit_code: exitCode,
     version: input.version,
+    warnings: [...(input.warnings ?? [])],
     ...(input.usage ? { peak_rss_mb: input.usage.peakRssMb, cpu_seconds: input.usage.cpuSeconds } : {}),
   };
   if (input.deadlineHit) {

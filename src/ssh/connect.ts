@@ -12,6 +12,8 @@ export interface ConnectFailure {
   outcome: Outcome;
   code: ErrorCode;
   message: string;
+  /** jump host keys learned on the way (accept-new): recorded even though the target failed */
+  learnedHostKeys?: LearnedHostKey[];
 }
 
 export interface Connected {
@@ -125,7 +127,7 @@ export async function connectHost(task: HostTask, limitMs: number, onClient: (c:
     const via = await openThroughJumps(task.jump, task.host, task.port, ssh, limitMs);
     if ('outcome' in via) return via;
     const c = await openClient({ address: task.host, port: task.port, user: ssh.user, knownName, sock: via.stream }, ssh, Math.max(1, limitMs - (Date.now() - started)), onClient);
-    if ('outcome' in c || via.learned.length === 0) return c;
+    if (via.learned.length === 0) return c;
     return { ...c, learnedHostKeys: [...via.learned, ...(c.learnedHostKeys ?? [])] };
   }
   const address = await resolve(task.host, ssh.family);

@@ -1,6 +1,7 @@
 // ProxyJump through ssh2's forwardOut. One connection per jump host (per thread), shared by every
 // target behind it, with a bound on the channels open through it at once; a broken jump
-// connection is dropped from the cache so the next target opens a fresh one.
+// connection is dropped from the cache so the next target opens a fresh one. Each hop's host key
+// is checked with that hop's own settings (policy, known_hosts, HostKeyAlias).
 import type { Client, ClientChannel } from 'ssh2';
 import type { JumpHop, LearnedHostKey, SshSettings } from '../pool/messages.js';
 import { openClient, resolve, type ConnectFailure } from './connect.js';
@@ -16,11 +17,14 @@ interface JumpConn {
   client: Client;
   active: number;
   waiting: (() => void)[];
-  /** accept-new: keys learned on the way, handed to the first target's result to be recorded */
-  learned: LearnedHostKey[];
 }
 
 const jumps = new Map<string, Promise<JumpConn | ConnectFailure>>();
+/**
+ * accept-new: hop keys learned once the hop authenticated, handed to the next result that comes
+ * through a jump (whatever becomes of its target), so the main thread records them at once.
+ */
+const unreported: LearnedHostKey[] = [];
 
 function jumpFailure(hop: JumpHop, why: string): ConnectFailure {
   return { outcome: 'unreachable', code: 'JUMP', message: `jump host ${hop.user}@${hop.host}:${hop.port}: ${why}` };
@@ -49,12 +53,12 @@ function forward(j: JumpConn, host: string, port: number): Promise<ClientChannel
 
 /** The connection to hops[0..n], opened (and cached) hop by hop. */
 function jumpConnection(hops: JumpHop[], ssh: SshSettings, limitMs: number): Promise<JumpConn | ConnectFailure> {
-  const key = JSON.stringify([hops, ssh.user, ssh.privateKeys.map((k) => k.path), ssh.knownHostsPath, ssh.hostKeyPolicy]);
+  const key = JSON.stringify([hops, ssh.user, ssh.privateKeys.map((k) => k.path)]);
   const cached = jumps.get(key);
   if (cached) return cached;
   const opening = (async (): Promise<JumpConn | ConnectFailure> => {
     const hop = hops[hops.length - 1] as JumpHop;
-    const knownName = knownHostsName(hop.host, hop.port);
+    const knownName = hop.hostKeyAlias ? knownHostsName(hop.hostKeyAlias, 22) : knownHostsName(hop.host, hop.port);
     let sock: NodeJS.ReadWriteStream | undefined;
     let before: JumpConn | undefined;
     if (hops.length > 1) {
@@ -73,9 +77,11 @@ function jumpConnection(hops: JumpHop[], ssh: SshSettings, limitMs: number): Pro
       if (typeof r !== 'string') return jumpFailure(hop, r.message);
       address = r;
     }
-    const c = await openClient({ address, port: hop.port, user: hop.user, knownName, ...(sock ? { sock } : {}) }, ssh, limitMs, () => {});
+    const hopSsh: SshSettings = { ...ssh, hostKeyPolicy: hop.hostKeyPolicy, knownHostsPath: hop.knownHostsPath };
+    const c = await openClient({ address, port: hop.port, user: hop.user, knownName, ...(sock ? { sock } : {}) }, hopSsh, limitMs, () => {});
     if ('outcome' in c) return jumpFailure(hop, `${c.code}: ${c.message}`);
-    const conn: JumpConn = { client: c.client, active: 0, waiting: [], learned: [...(before?.learned.splice(0) ?? []), ...(c.learnedHostKeys ?? [])] };
+    unreported.push(...(c.learnedHostKeys ?? []));
+    const conn: JumpConn = { client: c.client, active: 0, waiting: [] };
     c.client.on('close', () => { jumps.delete(key); void before; });
     c.client.on('error', () => { jumps.delete(key); });
     return conn;
@@ -85,18 +91,23 @@ function jumpConnection(hops: JumpHop[], ssh: SshSettings, limitMs: number): Pro
   return opening;
 }
 
-/** A stream to `host:port` through the hops, or a JUMP failure naming the hop that failed. */
+/**
+ * A stream to `host:port` through the hops, or a JUMP failure naming the hop that failed; either
+ * way with the hop keys learned so far (accept-new) for the main thread to record.
+ */
 export async function openThroughJumps(hops: JumpHop[], host: string, port: number, ssh: SshSettings, limitMs: number): Promise<{ stream: ClientChannel; learned: LearnedHostKey[] } | ConnectFailure> {
   const j = await jumpConnection(hops, ssh, limitMs);
-  if ('outcome' in j) return j;
+  const learned = unreported.splice(0);
+  const failed = (f: ConnectFailure): ConnectFailure => (learned.length ? { ...f, learnedHostKeys: learned } : f);
+  if ('outcome' in j) return failed(j);
   await acquire(j);
   const ch = await forward(j, host, port);
   if (ch instanceof Error) {
     release(j);
-    return { outcome: 'unreachable', code: 'ECONNREFUSED', message: `${host}:${port} cannot be reached from jump host: ${ch.message}` };
+    return failed({ outcome: 'unreachable', code: 'ECONNREFUSED', message: `${host}:${port} cannot be reached from jump host: ${ch.message}` });
   }
   ch.on('close', () => release(j));
-  return { stream: ch, learned: j.learned.splice(0) };
+  return { stream: ch, learned };
 }
 
 /** Close every cached jump connection (the in-process pool calls this when a run ends). */
