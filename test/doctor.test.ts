@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
-import { writeEnv } from './helpers/run-env.js';
+import { unsetIniKey, writeEnv } from './helpers/run-env.js';
 import { loadConfig } from '../src/config/load.js';
 
 const BIN = path.resolve('bin/jellyfish');
@@ -48,6 +48,51 @@ t.test('doctor', async (t) => {
   t.equal(badKey.code, 1);
   t.match(badKey.stdout, /FAIL\s+ssh key\s+.*accessible by group or others/);
   t.notMatch(badKey.stdout + badKey.stderr, /PRIVATE KEY/);
+});
+
+t.test('doctor --host shows the host-key policy and known_hosts a run would use for that host', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 2, base: '127.50.4.1', port: 2222, dir, outputs: { doctor: 'Linux 6.1.0-fixture\n' } });
+  t.teardown(() => fleet.close());
+  const hopKnown = path.join(dir, 'hop_known_hosts');
+  fs.copyFileSync(fleet.knownHostsPath, hopKnown);
+  const sshConfig = path.join(dir, 'ssh_config');
+  fs.writeFileSync(sshConfig, [
+    'Host 127.50.4.1',
+    `  UserKnownHostsFile ${hopKnown}`,
+    '  HostKeyAlias [127.50.4.1]:2222',
+    'Host *',
+    '  StrictHostKeyChecking no',
+    `  UserKnownHostsFile ${fleet.knownHostsPath}`,
+    '  ProxyJump 127.50.4.1:2222',
+    '',
+  ].join('\n'));
+  const env = writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.50.4.2,web,ams,prod'], ini: { paramiko: { ssh_config: sshConfig } } });
+  unsetIniKey(env.ini, 'host_key_policy');
+  unsetIniKey(env.ini, 'known_hosts');
+
+  const text = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.50.4.2'], dir);
+  t.equal(text.code, 0, text.stdout + text.stderr);
+  const line = text.stdout.split('\n').find((l) => l.includes('host keys 127.50.4.2')) ?? '';
+  t.match(line, `jump host 127.50.4.1:2222: policy accept-new, known_hosts ${hopKnown} as [127.50.4.1]:2222`);
+  t.match(line, `policy accept-new, known_hosts ${fleet.knownHostsPath} as [127.50.4.2]:2222`, 'ssh_config StrictHostKeyChecking no is shown as what it is: accept-new');
+  t.match(line, 'warning: ' + sshConfig + ': StrictHostKeyChecking no is read as accept-new');
+  t.match(text.stdout, /ok\s+connect 127\.50\.4\.2\s+ok in \d+ ms: Linux/, 'connected through the jump host, as a run would');
+
+  const json = JSON.parse((await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.50.4.2', '--json'], dir)).stdout);
+  const check = json.checks.find((c: { name: string }) => c.name === 'host keys 127.50.4.2');
+  t.same(check?.host_keys, [
+    { role: 'jump', host: '127.50.4.1', port: 2222, policy: 'accept-new', known_hosts: [hopKnown], known_as: '[127.50.4.1]:2222' },
+    { role: 'target', host: '127.50.4.2', port: 2222, policy: 'accept-new', known_hosts: [fleet.knownHostsPath], known_as: '[127.50.4.2]:2222' },
+  ]);
+
+  // An unreadable known_hosts for that host fails the check, naming the file.
+  const folder = path.join(dir, 'kh.d');
+  fs.mkdirSync(folder);
+  fs.writeFileSync(sshConfig, `Host *\n  UserKnownHostsFile ${folder}\n`);
+  const bad = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.50.4.2'], dir);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, `FAIL  host keys 127.50.4.2  ${folder}: known_hosts is a directory`);
 });
 
 t.test('the shipped production example INI is valid', async (t) => {

@@ -1,13 +1,17 @@
 // OpenSSH client config + ProxyJump: targets behind a fixture jump host, one jump connection
-// shared by all of them, and a broken jump host reported with its own code.
+// shared by all of them, a broken jump host reported with its own code, and each hop's host key
+// checked with that hop's own settings.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { HostSshResolver } from '../src/app/host-ssh.js';
 import { Log } from '../src/app/log.js';
 import { collectRun } from '../src/app/run.js';
+import { buildSshSettings } from '../src/app/ssh-settings.js';
 import { loadConfig } from '../src/config/load.js';
-import { writeEnv } from './helpers/run-env.js';
+import { unsetIniKey, writeEnv } from './helpers/run-env.js';
 
 t.test('targets through a jump host', async (t) => {
   const dir = t.testdir();
@@ -41,4 +45,79 @@ t.test('targets through a jump host', async (t) => {
   const after = fleet.stats();
   t.equal(after.tcpip - before.tcpip, 4, 'one forwarded channel per target');
   t.equal(after.sshConnections - before.sshConnections, 5, 'one shared jump connection plus the four targets');
+});
+
+/** What `ssh -G -F file host` says, keyword -> first value; undefined without an OpenSSH client. */
+function sshG(file: string, host: string): Map<string, string> | undefined {
+  const r = spawnSync('ssh', ['-G', '-F', file, host], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0 && !out.has(line.slice(0, sp))) out.set(line.slice(0, sp), line.slice(sp + 1));
+  }
+  return out;
+}
+
+t.test('a jump host checks its key with its own HostKeyAlias, UserKnownHostsFile and StrictHostKeyChecking', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 3, base: '127.50.2.1', port: 2222, dir, faults: { '127.50.2.2': { kind: 'auth-reject' } } });
+  t.teardown(() => fleet.close());
+  const hopKnown = path.join(dir, 'hop_known_hosts');
+  const sshConfig = path.join(dir, 'ssh_config');
+  const writeConfig = (strict: string) => fs.writeFileSync(sshConfig, [
+    'Host 127.50.2.1',
+    '  ProxyJump none',
+    '  HostKeyAlias Bastion.Example',
+    `  UserKnownHostsFile ${hopKnown}`,
+    `  StrictHostKeyChecking ${strict}`,
+    'Host 127.50.2.*',
+    '  ProxyJump 127.50.2.1:2222',
+    `  UserKnownHostsFile ${fleet.knownHostsPath}`,
+    '',
+  ].join('\n'));
+  writeConfig('accept-new');
+  const env = writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.50.2.2,web,ams,prod'],
+    ini: { paramiko: { ssh_config: sshConfig }, collector: { workers: '1' } },
+  });
+  // The INI's known_hosts and host_key_policy, when set, win for every connection, hops included.
+  unsetIniKey(env.ini, 'host_key_policy');
+  unsetIniKey(env.ini, 'known_hosts');
+  const run = async (rows: string[]) => {
+    fs.writeFileSync(env.csv, rows.map((a) => `${a},web,ams,prod`).join('\n') + '\n');
+    const config = loadConfig({ file: env.ini });
+    return collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 4, limitMs: 60_000 });
+  };
+
+  // The hop as OpenSSH resolves it.
+  const config = loadConfig({ file: env.ini });
+  const hop = new HostSshResolver(config, buildSshSettings(config, () => {}), () => {}).resolve({ host: '127.50.2.3' }).jump?.[0];
+  const g = sshG(sshConfig, '127.50.2.1');
+  if (g) {
+    t.equal(hop?.hostKeyAlias?.toLowerCase(), g.get('hostkeyalias')?.toLowerCase(), 'HostKeyAlias as ssh -G');
+    t.equal(hop?.knownHostsPath, g.get('userknownhostsfile'), 'UserKnownHostsFile as ssh -G');
+    t.equal(g.get('stricthostkeychecking'), 'accept-new');
+  }
+  t.equal(hop?.hostKeyPolicy, 'accept-new');
+
+  // The only target behind the hop fails (its key is refused): the hop's key is learned all the same, under its alias.
+  const first = await run(['127.50.2.2']);
+  t.equal((first.json.failures as Record<string, { code: string }>)['127.50.2.2']?.code, 'AUTH');
+  const fleetKey = fs.readFileSync(fleet.knownHostsPath, 'utf8').split('\n')[0]!.split(' ').slice(1).join(' ');
+  t.equal(fs.existsSync(hopKnown) && fs.readFileSync(hopKnown, 'utf8'), `bastion.example ${fleetKey}\n`, 'recorded in the hop\'s own file once it authenticated');
+
+  // A changed key for the alias in the hop's file: the hop is refused, though the target's file knows its address.
+  fs.writeFileSync(hopKnown, 'bastion.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n');
+  const changed = await run(['127.50.2.3']);
+  const failure = (changed.json.failures as Record<string, { code: string; message: string }>)['127.50.2.3'];
+  t.equal(failure?.code, 'JUMP');
+  t.match(failure?.message, /HOSTKEY: host key for bastion\.example has CHANGED/);
+
+  // StrictHostKeyChecking yes for the hop: an unknown hop key is refused, not learned.
+  writeConfig('yes');
+  fs.writeFileSync(hopKnown, '');
+  const strict = await run(['127.50.2.3']);
+  t.match((strict.json.failures as Record<string, { message: string }>)['127.50.2.3']?.message, /HOSTKEY: bastion\.example is not in .*hop_known_hosts \(host_key_policy = strict\)/);
+  t.equal(fs.readFileSync(hopKnown, 'utf8'), '', 'strict writes nothing');
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { InventoryHost } from '../src/inventory/host.js';
 import type { HostResult, Outcome } from '../src/pool/messages.js';
+import { Warnings } from '../src/app/warnings.js';
 import { buildStatus, exitCodeFor, renderJson } from '../src/report/status-json.js';
 
 const hosts: InventoryHost[] = ['a.ams', 'b.ams', 'c.ams', 'd.ams', 'e.ams', 'f.ams', 'g.ams'].map((label, i) => ({
@@ -59,4 +60,18 @@ t.test('interruption is reported with the old-style wording', async (t) => {
   t.equal(json.exit_code, 130);
   t.equal(json.not_started_hosts, 7);
   t.notOk('Timeout' in json);
+});
+
+t.test('run-wide warnings: said once each, listed in the JSON in the order they came up', async (t) => {
+  const said: string[] = [];
+  const w = new Warnings((m) => said.push(m));
+  for (const text of ['b: weak', 'a: weak', 'b: weak']) w.add(text);
+  t.same(said, ['b: weak', 'a: weak'], 'stderr hears each once');
+  const json = buildStatus({ ...base, hosts, results: new Map(), sapi: new Set(), deadlineHit: false, warnings: w.list() });
+  t.same(json.warnings, ['b: weak', 'a: weak']);
+  t.same(buildStatus({ ...base, hosts, results: new Map(), sapi: new Set(), deadlineHit: false }).warnings, [], 'none: an empty list');
+  const many = new Warnings();
+  for (let i = 0; i < 1500; i++) many.add(`host${i}: weak`);
+  t.equal(many.list().length, 1001, 'bounded');
+  t.match(many.list()[1000], /the rest are not listed/);
 });

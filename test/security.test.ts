@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
-import { writeEnv } from './helpers/run-env.js';
+import { unsetIniKey, writeEnv } from './helpers/run-env.js';
 
 const BIN = path.resolve('bin/jellyfish');
 function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -48,6 +48,85 @@ t.test('host key policies', async (t) => {
     t.match(off.stderr, /host_key_policy = off: host keys are NOT verified/, `off warns on run ${i + 1}`);
     t.equal(JSON.parse(off.stdout).global_success_hosts, 2);
   }
+});
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
+t.test('ssh_config never weakens host-key checking; weak settings warn on every run', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 2, base: '127.50.1.1', port: 2222, dir, faults: { '127.50.1.2': { kind: 'wrong-hostkey' } } });
+  t.teardown(() => fleet.close());
+  const rows = fleet.hosts.map((h) => `${h.address},web,ams,prod`);
+  const sshConfig = path.join(dir, 'ssh_config');
+  fs.writeFileSync(sshConfig, 'Host *\n  StrictHostKeyChecking no\n');
+  const env = writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows, ini: { paramiko: { ssh_config: sshConfig } } });
+  unsetIniKey(env.ini, 'host_key_policy');
+  const before = fs.readFileSync(fleet.knownHostsPath, 'utf8');
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  const json = JSON.parse(r.stdout);
+  t.same(json.global_success_hosts_list, ['127.50.1.1']);
+  t.equal(json.failures['127.50.1.2']?.outcome, 'hostkey_mismatch', 'StrictHostKeyChecking no still refuses a changed key');
+  t.equal(json.failures['127.50.1.2']?.code, 'HOSTKEY');
+  t.equal(fs.readFileSync(fleet.knownHostsPath, 'utf8'), before, 'the changed key is not recorded');
+  const said = 'StrictHostKeyChecking no is read as accept-new';
+  t.equal(count(r.stderr, said), 1, 'the reading is said once on stderr, for two hosts');
+  t.match(json.warnings, [new RegExp(`${sshConfig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${said}`)], 'and listed in the JSON');
+
+  // UserKnownHostsFile /dev/null: trust on first use on every run, so every run says so.
+  fs.writeFileSync(sshConfig, 'Host *\n  UserKnownHostsFile /dev/null\n');
+  unsetIniKey(env.ini, 'known_hosts'); // a known_hosts set in the INI would win
+  for (let i = 1; i <= 2; i++) {
+    const dn = await jf(['run', '-c', 'scheduler.ini'], dir);
+    t.equal(count(dn.stderr, 'UserKnownHostsFile is /dev/null'), 1, `run ${i}: warned once on stderr`);
+    t.match(JSON.parse(dn.stdout).warnings, [/UserKnownHostsFile is \/dev\/null: no host key is ever remembered/], `run ${i}: warning in the JSON`);
+  }
+
+  // Only the INI turns checking off, and then every run's JSON says so too.
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows, ini: { paramiko: { host_key_policy: 'off', ssh_config: 'none' } } });
+  for (let i = 1; i <= 2; i++) {
+    const off = JSON.parse((await jf(['run', '-c', 'scheduler.ini'], dir)).stdout);
+    t.equal(off.global_success_hosts, 2);
+    t.match(off.warnings, [/host_key_policy = off: host keys are NOT verified/], `off: run ${i} lists the warning in the JSON`);
+  }
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows, ini: { paramiko: { ssh_config: 'none' } } });
+  t.same(JSON.parse((await jf(['run', '-c', 'scheduler.ini'], dir)).stdout).warnings, [], 'strict: no warnings, an empty list');
+});
+
+t.test('an unreadable known_hosts is a config error, never an empty file', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 1, base: '127.50.3.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const rows = ['127.50.3.1,web,ams,prod'];
+  const folder = path.join(dir, 'kh.d');
+  fs.mkdirSync(folder);
+  const env = writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: folder, port: 2222, rows, ini: { paramiko: { host_key_policy: 'accept-new', ssh_config: 'none' } } });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(r.code, 78, r.stdout + r.stderr);
+  t.match(r.stderr, `${folder}: known_hosts is a directory`);
+  t.equal(r.stdout, '', 'no run, no JSON');
+  t.notOk(fs.existsSync(env.db), 'stopped before the database was opened');
+
+  const sshConfig = path.join(dir, 'ssh_config');
+  fs.writeFileSync(sshConfig, `Host 127.50.3.1\n  UserKnownHostsFile ${folder}\n`);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows, ini: { paramiko: { host_key_policy: 'accept-new', ssh_config: sshConfig } } });
+  unsetIniKey(env.ini, 'known_hosts');
+  const viaConfig = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(viaConfig.code, 78, 'the same for a UserKnownHostsFile of the client config');
+  t.match(viaConfig.stderr, `${folder}: known_hosts is a directory`);
+});
+
+t.test('a learned key is appended on a line of its own', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 1, base: '127.50.3.9', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const known = path.join(dir, 'known_hosts.edited');
+  const other = 'other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+  fs.writeFileSync(known, other, { mode: 0o600 }); // no newline at the end, as an editor may leave it
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: known, port: 2222, rows: ['127.50.3.9,web,ams,prod'], ini: { paramiko: { host_key_policy: 'accept-new', ssh_config: 'none' } } });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(JSON.parse(r.stdout).global_success_hosts, 1, r.stderr);
+  const fleetKey = fs.readFileSync(fleet.knownHostsPath, 'utf8').trim().split(' ').slice(1).join(' ');
+  t.same(fs.readFileSync(known, 'utf8').split('\n'), [other, `[127.50.3.9]:2222 ${fleetKey}`, ''], 'the old last line is intact');
 });
 
 t.test('file modes, secrets, hostile values', async (t) => {

@@ -70,3 +70,8 @@ export function statusProblems(json: Record<string, unknown>, inventory: string[
   if (typeof json.jobtime !== 'number') problems.push('jobtime not a number');
   return problems;
 }
+
+/** Remove a key that writeEnv set (writeEnv sets host_key_policy = strict), so its default or an ssh_config applies. */
+export function unsetIniKey(ini: string, key: string): void {
+  fs.writeFileSync(ini, fs.readFileSync(ini, 'utf8').split('\n').filter((l) => !l.startsWith(`${key} = `)).join('\n'));
+}
