@@ -11,7 +11,7 @@ import { settingId } from '../config/settings.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { parseHostField } from '../inventory/csv.js';
 import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
-import { expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
+import { currentUser, expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
 import { ConfigError } from './errors.js';
 import { checkKnownHostsReadable, readPrivateKey, warnWeakHostKeys } from './ssh-settings.js';
 
@@ -35,6 +35,10 @@ export class HostSshResolver {
   private readonly settings = new Map<string, SshSettings>();
   /** known_hosts files already found readable */
   private readonly readable = new Set<string>();
+  /** ProxyJump specs already resolved: most hosts of a fleet share a few jump hosts */
+  private readonly hops = new Map<string, JumpHop[]>();
+  /** looked up once: os.userInfo() reads the password database on every call */
+  private readonly localUser = currentUser();
 
   constructor(private readonly config: Config, private readonly base: SshSettings, private readonly warn: (m: string) => void) {
     const file = config.ssh.sshConfig;
@@ -70,7 +74,7 @@ export class HostSshResolver {
   resolve(h: Pick<InventoryHost, 'host' | 'port'>): HostSsh {
     const inventoryPort = h.port;
     if (!this.sshConfig) return { host: h.host, port: inventoryPort ?? this.config.ssh.port, ssh: this.base };
-    const c = this.sshConfig.compute(h.host);
+    const c = this.sshConfig.compute(h.host, this.localUser);
     const port = inventoryPort ?? (this.set('paramiko', 'port') ? this.config.ssh.port : c.port);
     const user = this.set('paramiko', 'paramiko_user') ? this.base.user : c.user;
     const ssh = this.settingsFor(c, user);
@@ -85,7 +89,7 @@ export class HostSshResolver {
   }
 
   private settingsFor(c: SshHostConfig, user: string): SshSettings {
-    const tokens = { h: c.hostname, r: user, p: String(c.port), u: os.userInfo().username, d: os.homedir() };
+    const tokens = { h: c.hostname, r: user, p: String(c.port), u: this.localUser, d: os.homedir() };
     const explicitIds = this.set('paramiko', 'paramiko_key') || !c.given.has('identityfile') ? [] : c.identityFiles.map((f) => expandTokens(f, tokens));
     const fromConfig = explicitIds.map((f) => this.key(f)).filter((k): k is { path: string; text: string } => k !== undefined);
     const privateKeys = this.set('paramiko', 'paramiko_key') ? this.base.privateKeys : fromConfig.length ? fromConfig : this.base.privateKeys;
@@ -125,13 +129,15 @@ export class HostSshResolver {
 
   /** `ProxyJump a,user@b:2222` -> hops, each completed from the client config for that name. */
   private jumpHops(spec: string): JumpHop[] {
-    return spec.split(',').map((raw) => {
+    const known = this.hops.get(spec);
+    if (known) return known;
+    const hops = spec.split(',').map((raw) => {
       const at = raw.lastIndexOf('@');
       const userPart = at >= 0 ? raw.slice(0, at) : undefined;
       const hostPart = at >= 0 ? raw.slice(at + 1) : raw;
       const parsed = parseHostField(hostPart.replace(/^ssh:\/\//, ''));
       if ('reason' in parsed) throw new ConfigError(`${this.config.ssh.sshConfig}: ProxyJump ${raw}: ${parsed.reason}`);
-      const c = this.sshConfig!.compute(parsed.host);
+      const c = this.sshConfig!.compute(parsed.host, this.localUser);
       return {
         host: c.hostname,
         port: parsed.port ?? c.port,
@@ -140,5 +146,7 @@ export class HostSshResolver {
         ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}),
       };
     });
+    this.hops.set(spec, hops);
+    return hops;
   }
 }

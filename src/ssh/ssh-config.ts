@@ -170,6 +170,6 @@ function expandGlob(pattern: string): string[] {
   }
 }
 
-function currentUser(): string {
+export function currentUser(): string {
   try { return os.userInfo().username; } catch { return process.env.USER ?? 'root'; }
 }
