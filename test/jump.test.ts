@@ -42,3 +42,48 @@ t.test('targets through a jump host', async (t) => {
   t.equal(after.tcpip - before.tcpip, 4, 'one forwarded channel per target');
   t.equal(after.sshConnections - before.sshConnections, 5, 'one shared jump connection plus the four targets');
 });
+
+t.test('ProxyCommand carries the session; a failing or hanging command is named and ended', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 4, base: '127.60.0.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const pipe = path.resolve('test/helpers/proxy-pipe.mjs');
+  const log = path.join(dir, 'proxy.log');
+  const pidFile = path.join(dir, 'hang.pid');
+  // The inventory names do not resolve: a direct connection would fail with ENOTFOUND.
+  const names = ['px1.jf-proxy.invalid', 'px2.jf-proxy.invalid', 'px3.jf-proxy.invalid'];
+  const knownHosts = path.join(dir, 'known_hosts.proxied');
+  fs.writeFileSync(knownHosts, fs.readFileSync(fleet.knownHostsPath, 'utf8').replace(/\[127\.60\.0\.(\d)\]:2222/g, '[px$1.jf-proxy.invalid]:2222'));
+  const node = process.execPath;
+  fs.writeFileSync(path.join(dir, 'ssh_config'), [
+    ...names.map((n, i) => `Host ${n}\n  ProxyCommand ${node} ${pipe} 127.60.0.${i + 1} 2222 ${log} %h %p %r %n %%`),
+    'Host fails.jf-proxy.invalid',
+    `  ProxyCommand ${node} -e "process.stderr.write('\\x1b[31mno route to bastion\\n'); process.exit(3)"`,
+    'Host hangs.jf-proxy.invalid',
+    `  ProxyCommand ${node} -e "require('fs').writeFileSync('${pidFile}', String(process.pid)); setInterval(() => {}, 1000)"`,
+    // The first value obtained wins: `none` here means a direct connection, and ProxyJump below is not used.
+    'Host 127.60.0.4',
+    '  ProxyCommand none',
+    'Host *',
+    '  ProxyJump 127.60.0.250:2222',
+    '',
+  ].join('\n'));
+  const rows = [...names, 'fails.jf-proxy.invalid', 'hangs.jf-proxy.invalid', '127.60.0.4'].map((n) => `${n},web,ams,prod`);
+  const env = writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts, port: 2222, rows,
+    ini: { paramiko: { ssh_config: path.join(dir, 'ssh_config'), known_hosts: knownHosts, connect_timeout: '2s' }, collector: { workers: '1' } },
+  });
+  fs.appendFileSync(knownHosts, fs.readFileSync(fleet.knownHostsPath, 'utf8'));
+  const config = loadConfig({ file: env.ini });
+  const r = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 8, limitMs: 60_000 });
+  t.same(r.json.global_success_hosts_list, [...names, '127.60.0.4'], 'the three proxied hosts and the direct one');
+  t.same(fs.readFileSync(log, 'utf8').trim().split('\n').sort(), names.map((n) => `${n} 2222 tester ${n} %`), 'tokens expanded, one command per host');
+  const failures = r.json.failures as Record<string, { outcome: string; code: string; message: string }>;
+  t.equal(failures['fails.jf-proxy.invalid']?.code, 'PROXY_COMMAND');
+  t.equal(failures['fails.jf-proxy.invalid']?.outcome, 'unreachable');
+  t.match(failures['fails.jf-proxy.invalid']?.message, /ProxyCommand exited with status 3 before the SSH session was ready: \\x1b\[31mno route to bastion/);
+  t.equal(failures['hangs.jf-proxy.invalid']?.code, 'ETIMEDOUT', 'a command that never answers is bounded by connect_timeout');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  await new Promise((res) => setTimeout(res, 300));
+  t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the hanging command was killed');
+});

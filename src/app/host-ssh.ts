@@ -1,6 +1,7 @@
 // Per-host SSH settings: the INI's settings, filled in from the operator's OpenSSH client config
-// (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ConnectTimeout,
-// UserKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI does not set them.
+// (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ProxyCommand, ConnectTimeout,
+// UserKnownHostsFile, GlobalKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI
+// does not set them.
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Config } from '../config/load.js';
@@ -8,7 +9,7 @@ import { settingId } from '../config/settings.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { parseHostField } from '../inventory/csv.js';
 import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
-import { expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
+import { expandProxyCommand, expandTokens, SshConfig, type ConfigWarning, type SshHostConfig } from '../ssh/ssh-config.js';
 import { ConfigError } from './errors.js';
 import { readPrivateKey } from './ssh-settings.js';
 
@@ -18,6 +19,7 @@ export interface HostSsh {
   ssh: SshSettings;
   hostKeyAlias?: string;
   jump?: JumpHop[];
+  proxyCommand?: string;
 }
 
 const POLICY: Record<string, HostKeyPolicy> = { true: 'strict', ask: 'strict', 'accept-new': 'accept-new', false: 'off' };
@@ -26,11 +28,15 @@ export class HostSshResolver {
   private readonly sshConfig: SshConfig | undefined;
   private readonly keys = new Map<string, { path: string; text: string } | null>();
   private readonly settings = new Map<string, SshSettings>();
+  /** ssh_config lines jellyfish does not act on (each also warned once, when the resolver is made) */
+  readonly configWarnings: readonly ConfigWarning[];
 
   constructor(private readonly config: Config, private readonly base: SshSettings, private readonly warn: (m: string) => void) {
-    const file = config.ssh.sshConfig;
+    const { sshConfig: file, systemSshConfig: system } = config.ssh;
     if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`${file}: cannot read the OpenSSH client config (set [paramiko] ssh_config = none to read none)`);
-    this.sshConfig = file ? SshConfig.parseFile(file) : undefined;
+    this.sshConfig = file || system ? SshConfig.parseFile(file, os.homedir(), system) : undefined;
+    this.configWarnings = this.sshConfig?.warnings ?? [];
+    for (const w of this.configWarnings) warn(w.text);
   }
 
   private set(section: string, key: string): boolean {
@@ -58,12 +64,15 @@ export class HostSshResolver {
     const user = this.set('paramiko', 'paramiko_user') ? this.base.user : c.user;
     const ssh = this.settingsFor(c, user);
     const jump = c.proxyJump ? this.jumpHops(c.proxyJump) : undefined;
+    const proxyCommand = c.proxyCommand ? expandProxyCommand(c.proxyCommand, { h: c.hostname, p: String(port), r: user, n: h.host, u: os.userInfo().username, d: os.homedir() }) : undefined;
+    if (typeof proxyCommand === 'object') throw new ConfigError(proxyCommand.reason);
     return {
       host: c.hostname,
       port,
       ssh,
       ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}),
       ...(jump ? { jump } : {}),
+      ...(proxyCommand ? { proxyCommand } : {}),
     };
   }
 
@@ -74,12 +83,13 @@ export class HostSshResolver {
     const privateKeys = this.set('paramiko', 'paramiko_key') ? this.base.privateKeys : fromConfig.length ? fromConfig : this.base.privateKeys;
     const agent = this.set('paramiko', 'paramiko_key') || (c.identitiesOnly && fromConfig.length) ? undefined : this.base.agent;
     const knownHostsPath = this.set('paramiko', 'known_hosts') || !c.given.has('userknownhostsfile') ? this.base.knownHostsPath : (c.userKnownHostsFiles[0] ?? this.base.knownHostsPath);
+    const globalKnownHostsPaths = this.set('paramiko', 'global_known_hosts') || !c.given.has('globalknownhostsfile') ? this.base.globalKnownHostsPaths : c.globalKnownHostsFiles.filter((f) => f !== 'none');
     const hostKeyPolicy = this.set('paramiko', 'host_key_policy') || !c.given.has('stricthostkeychecking') ? this.base.hostKeyPolicy : (POLICY[c.strictHostKeyChecking] ?? this.base.hostKeyPolicy);
     const connectTimeoutMs = this.set('paramiko', 'connect_timeout') || c.connectTimeoutSeconds === undefined ? this.base.connectTimeoutMs : c.connectTimeoutSeconds * 1000;
-    const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, hostKeyPolicy, connectTimeoutMs };
+    const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, globalKnownHostsPaths, hostKeyPolicy, connectTimeoutMs };
     if (agent) s.agent = agent; else delete s.agent;
     // Hosts sharing a settings shape share one object (fewer copies in memory; the same data is sent per task anyway).
-    const id = JSON.stringify([user, privateKeys.map((k) => k.path), s.agent, knownHostsPath, hostKeyPolicy, connectTimeoutMs]);
+    const id = JSON.stringify([user, privateKeys.map((k) => k.path), s.agent, knownHostsPath, globalKnownHostsPaths, hostKeyPolicy, connectTimeoutMs]);
     const known = this.settings.get(id);
     if (known) return known;
     this.settings.set(id, s);
