@@ -90,6 +90,12 @@ t.test('known_hosts: plain, port form, patterns, negation, hashed, revoked', asy
   t.match(verifyHostKey(entries, 'changed.ams', blob), { kind: 'mismatch', message: /CHANGED/ });
   t.match(verifyHostKey(entries, 'rsaonly.ams', blob), { kind: 'mismatch', message: /holds only ssh-rsa/ });
   t.match(verifyHostKey(entries, 'anything', Buffer.from(ED2, 'base64')), { kind: 'revoked' });
+
+  // A host known only through a CA: not unknown (accept-new would learn it), but not verifiable by ssh2.
+  const ca = parseKnownHosts(`@cert-authority *.corp ssh-ed25519 ${ED2}\nweb1.corp ssh-ed25519 ${ED}\n`);
+  t.match(verifyHostKey(ca, 'db1.corp', blob), { kind: 'unsupported', message: /db1\.corp only through a @cert-authority line: host certificates are not supported/ });
+  t.same(verifyHostKey(ca, 'web1.corp', blob), { kind: 'ok' }, 'a host with its own line is checked against it');
+  t.same(verifyHostKey(ca, 'db1.lan', blob), { kind: 'unknown' }, 'a CA line for other hosts changes nothing');
 });
 
 t.test('known_hosts index: the same verdicts as testing every line, in file order', async (t) => {

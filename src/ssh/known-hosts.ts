@@ -65,7 +65,8 @@ export type Verdict =
   | { kind: 'ok' }
   | { kind: 'unknown' }
   | { kind: 'mismatch'; message: string }
-  | { kind: 'revoked'; message: string };
+  | { kind: 'revoked'; message: string }
+  | { kind: 'unsupported'; message: string };
 
 /** The key type named inside an SSH public key blob (its first string). */
 export function blobKeyType(blob: Buffer): string {
@@ -81,7 +82,13 @@ export function verifyHostKey(entries: KnownHostEntry[], name: string, blob: Buf
     return { kind: 'revoked', message: `the ${keyType} host key presented by ${name} is marked @revoked in known_hosts` };
   }
   const forHost = entries.filter((e) => e.marker === undefined && hostsFieldMatches(e.hosts, name));
-  if (forHost.length === 0) return { kind: 'unknown' };
+  if (forHost.length === 0) {
+    // Trusting a host through its CA needs the certificate, which ssh2 does not verify: never learn such a host as new.
+    if (entries.some((e) => e.marker === '@cert-authority' && hostsFieldMatches(e.hosts, name))) {
+      return { kind: 'unsupported', message: `known_hosts vouches for ${name} only through a @cert-authority line: host certificates are not supported (ssh2 cannot verify them); add the host's own key to known_hosts` };
+    }
+    return { kind: 'unknown' };
+  }
   if (forHost.some((e) => e.keyType === keyType && e.keyBase64 === b64)) return { kind: 'ok' };
   const fp = `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
   if (forHost.some((e) => e.keyType === keyType)) {
