@@ -8,6 +8,7 @@ import { Log } from '../src/app/log.js';
 import { collectRun } from '../src/app/run.js';
 import { loadConfig } from '../src/config/load.js';
 import { writeEnv } from './helpers/run-env.js';
+import { startSshd } from './helpers/sshd.js';
 
 t.test('targets through a jump host', async (t) => {
   const dir = t.testdir();
@@ -71,7 +72,7 @@ t.test('ProxyCommand carries the session; a failing or hanging command is named 
   const rows = [...names, 'fails.jf-proxy.invalid', 'hangs.jf-proxy.invalid', '127.60.0.4'].map((n) => `${n},web,ams,prod`);
   const env = writeEnv({
     dir, keyPath: fleet.userKeyPath, knownHosts, port: 2222, rows,
-    ini: { paramiko: { ssh_config: path.join(dir, 'ssh_config'), known_hosts: knownHosts, connect_timeout: '2s' }, collector: { workers: '1' } },
+    ini: { paramiko: { ssh_config: path.join(dir, 'ssh_config'), known_hosts: knownHosts, connect_timeout: '6s' }, collector: { workers: '1' } },
   });
   fs.appendFileSync(knownHosts, fs.readFileSync(fleet.knownHostsPath, 'utf8'));
   const config = loadConfig({ file: env.ini });
@@ -86,4 +87,37 @@ t.test('ProxyCommand carries the session; a failing or hanging command is named 
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   await new Promise((res) => setTimeout(res, 300));
   t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the hanging command was killed');
+});
+
+t.test('ProxyCommand ssh -W through a real OpenSSH sshd', async (t) => {
+  const dir = t.testdir();
+  const sshd = await startSshd({ dir, address: '127.60.3.1', forwarding: true });
+  if ('skip' in sshd) {
+    t.skip(sshd.skip);
+    return;
+  }
+  t.teardown(() => sshd.stop());
+  const sshLog = path.join(dir, 'ssh-client.log');
+  const ssh = `ssh -F /dev/null -E ${sshLog} -v -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${sshd.knownHostsPath} -i ${sshd.keyPath} -p ${sshd.port} -l ${sshd.user}`;
+  fs.writeFileSync(path.join(dir, 'ssh_config'), [
+    // The names do not resolve: only the ProxyCommand knows where the host is.
+    'Host real.jf-proxy.invalid',
+    `  HostKeyAlias [127.60.3.1]:${sshd.port}`,
+    `  ProxyCommand ${ssh} -W 127.60.3.1:%p 127.60.3.1`,
+    'Host refused.jf-proxy.invalid',
+    `  ProxyCommand ${ssh} -W 127.60.3.1:1 127.60.3.1`,
+    '',
+  ].join('\n'));
+  const env = writeEnv({
+    dir, keyPath: sshd.keyPath, knownHosts: sshd.knownHostsPath, port: sshd.port,
+    rows: ['real.jf-proxy.invalid,web,ams,prod', 'refused.jf-proxy.invalid,web,ams,prod'],
+    ini: { paramiko: { paramiko_user: sshd.user, ssh_config: path.join(dir, 'ssh_config'), connect_timeout: '10s' } },
+  });
+  const config = loadConfig({ file: env.ini });
+  const r = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 4, limitMs: 60_000 });
+  t.same(r.json.global_success_hosts_list, ['real.jf-proxy.invalid'], JSON.stringify(r.json.failures));
+  t.match(fs.readFileSync(sshLog, 'utf8'), /Authenticated to 127\.60\.3\.1/, 'the session went through ssh -W');
+  const failures = r.json.failures as Record<string, { outcome: string; code: string; message: string }>;
+  t.equal(failures['refused.jf-proxy.invalid']?.code, 'PROXY_COMMAND');
+  t.match(failures['refused.jf-proxy.invalid']?.message, /ProxyCommand exited with status 255 before the SSH session was ready/);
 });
