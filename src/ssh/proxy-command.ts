@@ -11,6 +11,8 @@ import type { ConnectFailure } from './connect.js';
 const STDERR_TAIL = 4096;
 /** How long a command gets after its stdin closed (the session ended) before it is killed. */
 const END_GRACE_MS = 1000;
+/** How long a command gets to exit on SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2000;
 
 export class ProxyCommand {
   readonly stream: Duplex;
@@ -49,11 +51,14 @@ export class ProxyCommand {
     this.stream = stream;
   }
 
-  /** End the command and its process group (SIGTERM, as the session is over either way). */
+  /** End the command and its process group: SIGTERM, then SIGKILL if it is still there. */
   stop(): void {
-    if (this.exit || this.pid === undefined) return;
+    if (this.exit || this.stopped || this.pid === undefined) return;
     this.stopped = true;
-    try { process.kill(-this.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const pgid = -this.pid;
+    const signal = (s: NodeJS.Signals) => { try { process.kill(pgid, s); } catch { /* already gone */ } };
+    signal('SIGTERM');
+    setTimeout(() => { if (!this.exit) signal('SIGKILL'); }, KILL_GRACE_MS).unref();
   }
 
   /**
