@@ -11,14 +11,14 @@ import path from 'node:path';
 import { hostsFieldMatches } from './known-hosts.js';
 
 type Directive = { keyword: string; args: string[]; file: string; line: number };
+type Block = { kind: 'host'; patterns: string[] } | { kind: 'match'; criteria: string[][] } | { kind: 'all' };
+interface Entry { block: Block; directives: Directive[] }
 
-/** A line jellyfish reads but does not act on, as ssh(1) would have. */
+/** A line jellyfish reads but does not act on, as ssh(1) would have (`text` names file:line). */
 export interface ConfigWarning { file: string; line: number; keyword: string; text: string }
 
 /** A command from the config, with where it was written (for messages). */
 export interface ConfigCommand { command: string; file: string; line: number }
-type Block = { kind: 'host'; patterns: string[] } | { kind: 'match'; criteria: string[][] } | { kind: 'all' };
-interface Entry { block: Block; directives: Directive[] }
 
 export interface SshHostConfig {
   hostname: string;
@@ -41,7 +41,7 @@ export interface SshHostConfig {
 
 const DEFAULT_IDENTITIES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map((f) => `~/.ssh/${f}`);
 const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'identitiesonly', 'proxyjump', 'proxycommand', 'connecttimeout', 'userknownhostsfile', 'globalknownhostsfile', 'stricthostkeychecking', 'hostkeyalias']);
-export const GLOBAL_KNOWN_HOSTS = ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
+const GLOBAL_KNOWN_HOSTS = ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
 
 /**
  * Keywords that change where ssh connects, how it negotiates or verifies the host, or how it
