@@ -1,6 +1,7 @@
 // `jellyfish doctor` against a fixture host: every check passes on a good setup, and each broken
 // part is named without hiding the others.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -93,6 +94,29 @@ t.test('doctor --host shows the host-key policy and known_hosts a run would use 
   const bad = await jf(['doctor', '-c', 'scheduler.ini', '--host', '127.50.4.2'], dir);
   t.equal(bad.code, 1);
   t.match(bad.stdout, `FAIL  host keys 127.50.4.2  ${folder}: known_hosts is a directory`);
+});
+
+t.test('doctor warns when hashed known_hosts lines make each lookup cost more than collecting a host', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 1, base: '127.60.2.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const hashedLine = (i: number) => {
+    const salt = crypto.randomBytes(20);
+    return `|1|${salt.toString('base64')}|${crypto.createHmac('sha1', salt).update(`h${i}.example`).digest('base64')} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`;
+  };
+  const few = path.join(dir, 'kh_few');
+  fs.writeFileSync(few, Array.from({ length: 100 }, (_, i) => hashedLine(i)).join(''));
+  const global = path.join(dir, 'kh_global');
+  fs.writeFileSync(global, Array.from({ length: 3000 }, (_, i) => hashedLine(i)).join(''));
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: few, port: 2222, rows: ['127.60.2.1,web,ams,prod'] });
+  const quiet = JSON.parse((await jf(['doctor', '-c', 'scheduler.ini', '--json'], dir)).stdout);
+  t.notMatch(quiet.checks[4].detail, /warning/, '100 hashed lines cost nothing worth a warning');
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: few, port: 2222, rows: ['127.60.2.1,web,ams,prod'], ini: { paramiko: { global_known_hosts: global } } });
+  const r = await jf(['doctor', '-c', 'scheduler.ini', '--json'], dir);
+  t.equal(r.code, 0, 'a warning, not a failure');
+  const check = JSON.parse(r.stdout).checks[4];
+  t.equal(check.name, 'known_hosts');
+  t.match(check.detail, /warning: 3100 hashed lines \(\|1\|\.\.\.\): finding each host costs ~4 ms of CPU, more than collecting it/, 'the global file counts too');
 });
 
 t.test('the shipped production example INI is valid', async (t) => {

@@ -12,6 +12,7 @@ import { collectRun } from '../src/app/run.js';
 import { buildSshSettings } from '../src/app/ssh-settings.js';
 import { loadConfig } from '../src/config/load.js';
 import { unsetIniKey, writeEnv } from './helpers/run-env.js';
+import { startSshd } from './helpers/sshd.js';
 
 t.test('targets through a jump host', async (t) => {
   const dir = t.testdir();
@@ -120,4 +121,82 @@ t.test('a jump host checks its key with its own HostKeyAlias, UserKnownHostsFile
   const strict = await run(['127.50.2.3']);
   t.match((strict.json.failures as Record<string, { message: string }>)['127.50.2.3']?.message, /HOSTKEY: bastion\.example is not in .*hop_known_hosts \(host_key_policy = strict\)/);
   t.equal(fs.readFileSync(hopKnown, 'utf8'), '', 'strict writes nothing');
+});
+
+t.test('ProxyCommand carries the session; a failing or hanging command is named and ended', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 4, base: '127.60.0.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const pipe = path.resolve('test/helpers/proxy-pipe.mjs');
+  const log = path.join(dir, 'proxy.log');
+  const pidFile = path.join(dir, 'hang.pid');
+  // The inventory names do not resolve: a direct connection would fail with ENOTFOUND.
+  const names = ['px1.jf-proxy.invalid', 'px2.jf-proxy.invalid', 'px3.jf-proxy.invalid'];
+  const knownHosts = path.join(dir, 'known_hosts.proxied');
+  fs.writeFileSync(knownHosts, fs.readFileSync(fleet.knownHostsPath, 'utf8').replace(/\[127\.60\.0\.(\d)\]:2222/g, '[px$1.jf-proxy.invalid]:2222'));
+  const node = process.execPath;
+  fs.writeFileSync(path.join(dir, 'ssh_config'), [
+    ...names.map((n, i) => `Host ${n}\n  ProxyCommand ${node} ${pipe} 127.60.0.${i + 1} 2222 ${log} %h %p %r %n %%`),
+    'Host fails.jf-proxy.invalid',
+    `  ProxyCommand ${node} -e "process.stderr.write('\\x1b[31mno route to bastion\\n'); process.exit(3)"`,
+    'Host hangs.jf-proxy.invalid',
+    `  ProxyCommand ${node} -e "require('fs').writeFileSync('${pidFile}', String(process.pid)); setInterval(() => {}, 1000)"`,
+    // The first value obtained wins: `none` here means a direct connection, and ProxyJump below is not used.
+    'Host 127.60.0.4',
+    '  ProxyCommand none',
+    'Host *',
+    '  ProxyJump 127.60.0.250:2222',
+    '',
+  ].join('\n'));
+  const rows = [...names, 'fails.jf-proxy.invalid', 'hangs.jf-proxy.invalid', '127.60.0.4'].map((n) => `${n},web,ams,prod`);
+  const env = writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts, port: 2222, rows,
+    ini: { paramiko: { ssh_config: path.join(dir, 'ssh_config'), known_hosts: knownHosts, connect_timeout: '6s' }, collector: { workers: '1' } },
+  });
+  fs.appendFileSync(knownHosts, fs.readFileSync(fleet.knownHostsPath, 'utf8'));
+  const config = loadConfig({ file: env.ini });
+  const r = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 8, limitMs: 60_000 });
+  t.same(r.json.global_success_hosts_list, [...names, '127.60.0.4'], 'the three proxied hosts and the direct one');
+  t.same(fs.readFileSync(log, 'utf8').trim().split('\n').sort(), names.map((n) => `${n} 2222 tester ${n} %`), 'tokens expanded, one command per host');
+  const failures = r.json.failures as Record<string, { outcome: string; code: string; message: string }>;
+  t.equal(failures['fails.jf-proxy.invalid']?.code, 'PROXY_COMMAND');
+  t.equal(failures['fails.jf-proxy.invalid']?.outcome, 'unreachable');
+  t.match(failures['fails.jf-proxy.invalid']?.message, /ProxyCommand exited with status 3 before the SSH session was ready: \\x1b\[31mno route to bastion/);
+  t.equal(failures['hangs.jf-proxy.invalid']?.code, 'ETIMEDOUT', 'a command that never answers is bounded by connect_timeout');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  await new Promise((res) => setTimeout(res, 300));
+  t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the hanging command was killed');
+});
+
+t.test('ProxyCommand ssh -W through a real OpenSSH sshd', async (t) => {
+  const dir = t.testdir();
+  const sshd = await startSshd({ dir, address: '127.60.3.1', forwarding: true });
+  if ('skip' in sshd) {
+    t.skip(sshd.skip);
+    return;
+  }
+  t.teardown(() => sshd.stop());
+  const sshLog = path.join(dir, 'ssh-client.log');
+  const ssh = `ssh -F /dev/null -E ${sshLog} -v -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${sshd.knownHostsPath} -i ${sshd.keyPath} -p ${sshd.port} -l ${sshd.user}`;
+  fs.writeFileSync(path.join(dir, 'ssh_config'), [
+    // The names do not resolve: only the ProxyCommand knows where the host is.
+    'Host real.jf-proxy.invalid',
+    `  HostKeyAlias [127.60.3.1]:${sshd.port}`,
+    `  ProxyCommand ${ssh} -W 127.60.3.1:%p 127.60.3.1`,
+    'Host refused.jf-proxy.invalid',
+    `  ProxyCommand ${ssh} -W 127.60.3.1:1 127.60.3.1`,
+    '',
+  ].join('\n'));
+  const env = writeEnv({
+    dir, keyPath: sshd.keyPath, knownHosts: sshd.knownHostsPath, port: sshd.port,
+    rows: ['real.jf-proxy.invalid,web,ams,prod', 'refused.jf-proxy.invalid,web,ams,prod'],
+    ini: { paramiko: { paramiko_user: sshd.user, ssh_config: path.join(dir, 'ssh_config'), connect_timeout: '10s' } },
+  });
+  const config = loadConfig({ file: env.ini });
+  const r = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 4, limitMs: 60_000 });
+  t.same(r.json.global_success_hosts_list, ['real.jf-proxy.invalid'], JSON.stringify(r.json.failures));
+  t.match(fs.readFileSync(sshLog, 'utf8'), /Authenticated to 127\.60\.3\.1/, 'the session went through ssh -W');
+  const failures = r.json.failures as Record<string, { outcome: string; code: string; message: string }>;
+  t.equal(failures['refused.jf-proxy.invalid']?.code, 'PROXY_COMMAND');
+  t.match(failures['refused.jf-proxy.invalid']?.message, /ProxyCommand exited with status 255 before the SSH session was ready/);
 });

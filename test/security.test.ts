@@ -173,3 +173,36 @@ t.test('file modes, secrets, hostile values', async (t) => {
   t.match(q.stdout, /DROP TABLE facts/, 'queried back through parameterised SQL');
   t.ok(db.prepare("SELECT name FROM sqlite_master WHERE name = 'facts'").get(), 'the facts table is still there');
 });
+
+t.test('global known_hosts, @cert-authority only, ssh_config keywords jellyfish does not implement', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 3, base: '127.60.1.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const rows = fleet.hosts.map((h) => `${h.address},web,ams,prod`);
+  const lines = fs.readFileSync(fleet.knownHostsPath, 'utf8').trim().split('\n');
+  const line = (n: number) => lines.find((l) => l.startsWith(`[127.60.1.${n}]:2222 `)) as string;
+  const global = path.join(dir, 'ssh_known_hosts');
+  fs.writeFileSync(global, `${line(1)}\n`);
+  const user = path.join(dir, 'known_hosts');
+  const userText = `@cert-authority ${line(2)}\n${line(3)}\n`;
+  fs.writeFileSync(user, userText);
+  const system = path.join(dir, 'system_ssh_config');
+  fs.writeFileSync(system, 'Host *\n  KexAlgorithms curve25519-sha256\n  CertificateFile ~/.ssh/id_ed25519-cert.pub\n  SendEnv LANG\n');
+  fs.writeFileSync(path.join(dir, 'ssh_config'), 'Match exec "true"\n  Port 2299\n');
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: user, port: 2222, rows,
+    ini: { paramiko: { host_key_policy: 'accept-new', global_known_hosts: global, ssh_config: 'ssh_config', system_ssh_config: system } },
+  });
+  const r = await jf(['run', '-c', 'scheduler.ini'], dir);
+  const json = JSON.parse(r.stdout);
+  t.same(json.global_success_hosts_list, ['127.60.1.1', '127.60.1.3'], 'a key in the global file is trusted');
+  t.equal(json.failures['127.60.1.2'].code, 'HOSTKEY');
+  t.equal(json.failures['127.60.1.2'].outcome, 'hostkey_mismatch');
+  t.match(json.failures['127.60.1.2'].message, /only through a @cert-authority line: host certificates are not supported/);
+  t.equal(fs.readFileSync(user, 'utf8'), userText, 'nothing learned: not the CA-vouched host, not the host the global file knows');
+  for (const [where, keyword] of [[`${system}:2`, 'KexAlgorithms'], [`${system}:3`, 'CertificateFile'], [`${path.join(dir, 'ssh_config')}:1`, 'Match exec']]) {
+    const found = r.stderr.split('\n').filter((l) => l.includes(`${where}: ${keyword}`));
+    t.equal(found.length, 1, `${keyword} warned once, at ${where}`);
+  }
+  t.notMatch(r.stderr, /SendEnv/, 'a keyword that does not change the connection is not reported');
+});

@@ -5,6 +5,7 @@ import { FrameReader } from '../src/collections/frames.js';
 import { buildScript, decodeScriptHeader } from '../src/collections/script.js';
 import type { CollectionDef } from '../src/collections/types.js';
 import { blobKeyType, hostsFieldMatches, KnownHosts, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
+import { HashedNames, sameWords, words } from '../src/ssh/hashed-name.js';
 
 function def(type: string, command: string, timeoutMs = 30_000): CollectionDef {
   return { type, command, multi: false, timeoutMs, enabled: true };
@@ -90,6 +91,12 @@ t.test('known_hosts: plain, port form, patterns, negation, hashed, revoked', asy
   t.match(verifyHostKey(entries, 'changed.ams', blob), { kind: 'mismatch', message: /CHANGED/ });
   t.match(verifyHostKey(entries, 'rsaonly.ams', blob), { kind: 'mismatch', message: /holds only ssh-rsa/ });
   t.match(verifyHostKey(entries, 'anything', Buffer.from(ED2, 'base64')), { kind: 'revoked' });
+
+  // A host known only through a CA: not unknown (accept-new would learn it), but not verifiable by ssh2.
+  const ca = parseKnownHosts(`@cert-authority *.corp ssh-ed25519 ${ED2}\nweb1.corp ssh-ed25519 ${ED}\n`);
+  t.match(verifyHostKey(ca, 'db1.corp', blob), { kind: 'unsupported', message: /db1\.corp only through a @cert-authority line: host certificates are not supported/ });
+  t.same(verifyHostKey(ca, 'web1.corp', blob), { kind: 'ok' }, 'a host with its own line is checked against it');
+  t.same(verifyHostKey(ca, 'db1.lan', blob), { kind: 'unknown' }, 'a CA line for other hosts changes nothing');
 });
 
 t.test('known_hosts index: the same verdicts as testing every line, in file order', async (t) => {
@@ -123,6 +130,29 @@ t.test('known_hosts index: the same verdicts as testing every line, in file orde
   for (let i = 0; i < 2000; i++) index.relevantTo(`host${i}.fra`);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   t.ok(ms < 2000, `2,000 lookups in a 5,007-line file: ${ms.toFixed(1)} ms`);
+});
+
+t.test('hashed names: the precomputed HMAC-SHA1 equals node:crypto for every name length and salt size', async (t) => {
+  let checked = 0;
+  for (const saltLen of [0, 1, 20, 63, 64, 65, 100]) {
+    const salt = crypto.randomBytes(saltLen);
+    const names = new HashedNames(salt);
+    for (let len = 0; len <= 80; len++) {
+      const name = crypto.randomBytes(len);
+      const want = crypto.createHmac('sha1', salt).update(name).digest();
+      if (!sameWords(names.hash(name), words(want))) t.fail(`salt ${saltLen} bytes, name ${len} bytes`);
+      checked++;
+    }
+  }
+  t.equal(checked, 7 * 81, 'all agree');
+  // In the index: a hashed line is found for its name only, including names over one SHA-1 block.
+  const long = `[${'x'.repeat(70)}.example]:2222`;
+  const lines = ['db7.ams', long].map((n) => { const s = crypto.randomBytes(20); return `|1|${s.toString('base64')}|${crypto.createHmac('sha1', s).update(n).digest('base64')} ssh-ed25519 ${ED}`; });
+  const index = new KnownHosts(parseKnownHosts(lines.join('\n')));
+  t.equal(index.hashedLines, 2);
+  t.same(index.relevantTo('db7.ams').map((e) => e.hosts), [lines[0]?.split(' ')[0]]);
+  t.same(index.relevantTo(long).map((e) => e.hosts), [lines[1]?.split(' ')[0]]);
+  t.same(index.relevantTo('db8.ams'), []);
 });
 
 t.test('known_hosts hashing agrees with ssh-keygen -F', async (t) => {

@@ -1,9 +1,10 @@
 // Per-host SSH settings: the INI's settings, filled in from the operator's OpenSSH client config
-// (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ConnectTimeout,
-// UserKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI does not set them.
-// Host-key checking is never weakened by the client config: its `StrictHostKeyChecking no` is
-// read as accept-new (a changed key is still refused); only the INI's host_key_policy = off
-// turns checking off. Each ProxyJump hop gets its own host-key settings, as `ssh -G HOP` would.
+// (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ProxyCommand, ConnectTimeout,
+// UserKnownHostsFile, GlobalKnownHostsFile, StrictHostKeyChecking, HostKeyAlias) wherever the INI
+// does not set them. Host-key checking is never weakened by the client config: its
+// `StrictHostKeyChecking no` is read as accept-new (a changed key is still refused); only the
+// INI's host_key_policy = off turns checking off. Each ProxyJump hop gets its own host-key
+// settings, as `ssh -G HOP` would.
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Config } from '../config/load.js';
@@ -11,7 +12,7 @@ import { settingId } from '../config/settings.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { parseHostField } from '../inventory/csv.js';
 import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
-import { currentUser, expandTokens, SshConfig, type SshHostConfig } from '../ssh/ssh-config.js';
+import { currentUser, expandProxyCommand, expandTokens, SshConfig, type ConfigWarning, type SshHostConfig } from '../ssh/ssh-config.js';
 import { ConfigError } from './errors.js';
 import { checkKnownHostsReadable, readPrivateKey, warnWeakHostKeys } from './ssh-settings.js';
 
@@ -21,6 +22,7 @@ export interface HostSsh {
   ssh: SshSettings;
   hostKeyAlias?: string;
   jump?: JumpHop[];
+  proxyCommand?: string;
 }
 
 /** StrictHostKeyChecking as SshConfig spells it -> policy. `no`/`off` (false) is accept-new: never off. */
@@ -39,11 +41,15 @@ export class HostSshResolver {
   private readonly hops = new Map<string, JumpHop[]>();
   /** looked up once: os.userInfo() reads the password database on every call */
   private readonly localUser = currentUser();
+  /** ssh_config lines jellyfish does not act on (each also warned once, when the resolver is made) */
+  readonly configWarnings: readonly ConfigWarning[];
 
   constructor(private readonly config: Config, private readonly base: SshSettings, private readonly warn: (m: string) => void) {
-    const file = config.ssh.sshConfig;
+    const { sshConfig: file, systemSshConfig: system } = config.ssh;
     if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`${file}: cannot read the OpenSSH client config (set [paramiko] ssh_config = none to read none)`);
-    this.sshConfig = file ? SshConfig.parseFile(file) : undefined;
+    this.sshConfig = file || system ? SshConfig.parseFile(file, os.homedir(), system) : undefined;
+    this.configWarnings = this.sshConfig?.warnings ?? [];
+    for (const w of this.configWarnings) warn(w.text);
     this.checkReadable(base);
     if (!this.sshConfig) warnWeakHostKeys(base.hostKeyPolicy, base.knownHostsPath, INI_KNOWN_HOSTS, warn);
   }
@@ -79,12 +85,15 @@ export class HostSshResolver {
     const user = this.set('paramiko', 'paramiko_user') ? this.base.user : c.user;
     const ssh = this.settingsFor(c, user);
     const jump = c.proxyJump ? this.jumpHops(c.proxyJump) : undefined;
+    const proxyCommand = c.proxyCommand ? expandProxyCommand(c.proxyCommand, { h: c.hostname, p: String(port), r: user, n: h.host, u: os.userInfo().username, d: os.homedir() }) : undefined;
+    if (typeof proxyCommand === 'object') throw new ConfigError(proxyCommand.reason);
     return {
       host: c.hostname,
       port,
       ssh,
       ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}),
       ...(jump ? { jump } : {}),
+      ...(proxyCommand ? { proxyCommand } : {}),
     };
   }
 
@@ -95,11 +104,12 @@ export class HostSshResolver {
     const privateKeys = this.set('paramiko', 'paramiko_key') ? this.base.privateKeys : fromConfig.length ? fromConfig : this.base.privateKeys;
     const agent = this.set('paramiko', 'paramiko_key') || (c.identitiesOnly && fromConfig.length) ? undefined : this.base.agent;
     const { knownHostsPath, hostKeyPolicy } = this.hostKeys(c);
+    const globalKnownHostsPaths = this.set('paramiko', 'global_known_hosts') || !c.given.has('globalknownhostsfile') ? this.base.globalKnownHostsPaths : c.globalKnownHostsFiles.filter((f) => f !== 'none');
     const connectTimeoutMs = this.set('paramiko', 'connect_timeout') || c.connectTimeoutSeconds === undefined ? this.base.connectTimeoutMs : c.connectTimeoutSeconds * 1000;
-    const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, hostKeyPolicy, connectTimeoutMs };
+    const s: SshSettings = { ...this.base, user, privateKeys, knownHostsPath, globalKnownHostsPaths, hostKeyPolicy, connectTimeoutMs };
     if (agent) s.agent = agent; else delete s.agent;
     // Hosts sharing a settings shape share one object (fewer copies in memory; the same data is sent per task anyway).
-    const id = JSON.stringify([user, privateKeys.map((k) => k.path), s.agent, knownHostsPath, hostKeyPolicy, connectTimeoutMs]);
+    const id = JSON.stringify([user, privateKeys.map((k) => k.path), s.agent, knownHostsPath, globalKnownHostsPaths, hostKeyPolicy, connectTimeoutMs]);
     const known = this.settings.get(id);
     if (known) return known;
     this.settings.set(id, s);

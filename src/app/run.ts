@@ -240,6 +240,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         name: h.host, label: h.label, host: r.host, port: r.port, collections, ssh: r.ssh, deadlineAt,
         ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
         ...(r.jump ? { jump: r.jump } : {}),
+        ...(r.proxyCommand ? { proxyCommand: r.proxyCommand } : {}),
       };
     };
     const progress = { done: 0, total: queue.length, ok: 0, failed: 0, inFlight: 0, startedAt: startedAt.getTime() };

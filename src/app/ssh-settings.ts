@@ -66,6 +66,7 @@ export function buildSshSettings(config: Config, warn: (m: string) => void): Ssh
     hostTimeoutMs: config.collector.hostTimeoutMs,
     hostKeyPolicy: config.ssh.hostKeyPolicy,
     knownHostsPath: config.ssh.knownHosts,
+    globalKnownHostsPaths: config.ssh.globalKnownHosts,
     maxOutputBytes: config.storage.maxOutputBytes,
   };
 }

@@ -31,6 +31,10 @@ export interface Config {
     knownHosts: string;
     /** OpenSSH client config to read per host; undefined = none */
     sshConfig: string | undefined;
+    /** the system-wide client config read after it; undefined = none */
+    systemSshConfig: string | undefined;
+    /** read-only known_hosts files consulted after knownHosts */
+    globalKnownHosts: string[];
   };
   collector: {
     collconfig: string;
@@ -182,6 +186,16 @@ function sshConfigPath(setting: string | undefined): string | undefined {
   return fs.existsSync(dflt) ? dflt : undefined;
 }
 
+/**
+ * ssh(1) reads the system-wide file after the user's, but not when given `-F`: an explicit
+ * ssh_config here is that `-F`, unless system_ssh_config is set too.
+ */
+function systemSshConfigPath(setting: string, explicit: ReadonlySet<string>): string | undefined {
+  if (path.basename(setting) === 'none') return undefined;
+  if (explicit.has(settingId('paramiko', 'ssh_config')) && !explicit.has(settingId('paramiko', 'system_ssh_config'))) return undefined;
+  return fs.existsSync(setting) ? setting : undefined;
+}
+
 function currentUser(): string {
   try { return os.userInfo().username; } catch { return process.env.USER ?? 'root'; }
 }
@@ -261,6 +275,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       hostKeyPolicy: policy,
       knownHosts: v<string>('paramiko', 'known_hosts'),
       sshConfig: sshConfigPath(v<string | undefined>('paramiko', 'ssh_config')),
+      systemSshConfig: systemSshConfigPath(v<string>('paramiko', 'system_ssh_config'), explicit),
+      globalKnownHosts: v<string[]>('paramiko', 'global_known_hosts').filter((f) => path.basename(f) !== 'none'),
     }),
     collector: Object.freeze({
       collconfig: v<string | undefined>('collector', 'collconfig') ?? SHIPPED_COLLCONFIG,

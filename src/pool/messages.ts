@@ -9,7 +9,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export type ErrorCode =
   | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'
   | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP'
-  | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'JUMP' | 'INTERNAL';
+  | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'JUMP' | 'PROXY_COMMAND' | 'INTERNAL';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 
@@ -33,6 +33,8 @@ export interface SshSettings {
   hostTimeoutMs: number;
   hostKeyPolicy: HostKeyPolicy;
   knownHostsPath: string;
+  /** read-only known_hosts files consulted after knownHostsPath (OpenSSH's GlobalKnownHostsFile) */
+  globalKnownHostsPaths: string[];
   maxOutputBytes: number;
 }
 
@@ -63,6 +65,8 @@ export interface HostTask {
   hostKeyAlias?: string;
   /** OpenSSH ProxyJump hops, first to last */
   jump?: JumpHop[];
+  /** OpenSSH ProxyCommand, tokens expanded: its stdin/stdout carry the session */
+  proxyCommand?: string;
 }
 
 export type CollectionStatus = 'ok' | 'failed' | 'timeout' | 'skipped';

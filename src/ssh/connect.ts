@@ -7,6 +7,7 @@ import ssh2, { Client, type ConnectConfig, type ParsedKey } from 'ssh2';
 import type { ErrorCode, HostTask, LearnedHostKey, Outcome, SshSettings } from '../pool/messages.js';
 import { openThroughJumps } from './jump.js';
 import { blobKeyType, knownHostsName, knownKeyTypes, loadKnownHosts, verifyHostKey } from './known-hosts.js';
+import { ProxyCommand } from './proxy-command.js';
 
 export interface ConnectFailure {
   outcome: Outcome;
@@ -130,14 +131,26 @@ export async function connectHost(task: HostTask, limitMs: number, onClient: (c:
     if (via.learned.length === 0) return c;
     return { ...c, learnedHostKeys: [...via.learned, ...(c.learnedHostKeys ?? [])] };
   }
+  if (task.proxyCommand) return connectThroughCommand(task.proxyCommand, { address: task.host, port: task.port, user: ssh.user, knownName }, ssh, limitMs, onClient);
   const address = await resolve(task.host, ssh.family);
   if (typeof address !== 'string') return address;
   return openClient({ address, port: task.port, user: ssh.user, knownName }, ssh, limitMs, onClient);
 }
 
+/** ProxyCommand: the session runs over the command's stdio; a command that gives up is named as the cause. */
+async function connectThroughCommand(command: string, target: ClientTarget, ssh: SshSettings, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
+  const proxy = new ProxyCommand(command);
+  const c = await openClient({ ...target, sock: proxy.stream }, ssh, limitMs, onClient);
+  if (!('outcome' in c)) return c;
+  // A refused host key or login is the server's answer, whatever carried it.
+  const failure = c.code === 'HOSTKEY' || c.code === 'AUTH' ? undefined : await proxy.failure(200);
+  proxy.stop();
+  return failure ?? c;
+}
+
 export function openClient(target: ClientTarget, ssh: SshSettings, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
   const name = target.knownName;
-  const entries = ssh.hostKeyPolicy === 'off' ? [] : loadKnownHosts(ssh.knownHostsPath).relevantTo(name);
+  const entries = ssh.hostKeyPolicy === 'off' ? [] : [ssh.knownHostsPath, ...ssh.globalKnownHostsPaths].flatMap((f) => loadKnownHosts(f).relevantTo(name));
 
   return new Promise((done) => {
     const client = new Client();

@@ -38,7 +38,7 @@ timeout = 2s
 export function writeEnv(o: EnvOptions): { ini: string; csv: string; db: string } {
   const sections: Record<string, Record<string, string>> = {
     GLOBAL: { lockfile: 'var/jf.lock' },
-    paramiko: { paramiko_user: 'tester', paramiko_key: o.keyPath, port: String(o.port), known_hosts: o.knownHosts, host_key_policy: 'strict', connect_timeout: '3s' },
+    paramiko: { paramiko_user: 'tester', paramiko_key: o.keyPath, port: String(o.port), known_hosts: o.knownHosts, host_key_policy: 'strict', connect_timeout: '3s', system_ssh_config: 'none', global_known_hosts: 'none' },
     collector: { collconfig: 'collector.ini', servercsv: 'server4.csv', threads: '64', workers: '0', threadtimeout: '60s', host_timeout: '20s' },
     storage: { database: 'var/jf.db' },
     results: { output_json_file: 'true', result_json: 'var/out.json' },

@@ -17,6 +17,8 @@ export interface SshdOptions {
   port?: number;
   /** Default 127.0.0.1; must be in 127.0.0.0/8. */
   address?: string;
+  /** Allow local forwarding (`ssh -W`, ProxyJump through this sshd). Default: no. */
+  forwarding?: boolean;
 }
 
 export interface Sshd {
@@ -129,7 +131,7 @@ async function waitForBanner(child: ChildProcess, address: string, port: number,
   throw new Error(`sshd on ${address}:${port} sent no banner within ${timeoutMs} ms`);
 }
 
-function config(o: { address: string; port: number; dir: string; hostKey: string; authorizedKeys: string; viaCommand: boolean }): string {
+function config(o: { address: string; port: number; dir: string; hostKey: string; authorizedKeys: string; viaCommand: boolean; forwarding: boolean }): string {
   return [
     `ListenAddress ${o.address}`,
     `Port ${o.port}`,
@@ -152,7 +154,7 @@ function config(o: { address: string; port: number; dir: string; hostKey: string
     'PrintMotd no',
     'PrintLastLog no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    `AllowTcpForwarding ${o.forwarding ? 'local' : 'no'}`,
     'LogLevel VERBOSE',
     '',
   ].join('\n');
@@ -189,7 +191,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd | { skip: strin
   // A random port can be taken between the probe and sshd's bind: try a few.
   for (let attempt = 0; attempt < (opts.port ? 1 : 5); attempt += 1) {
     const port = opts.port ?? (await pickPort(address));
-    fs.writeFileSync(configPath, config({ address, port, dir, hostKey, authorizedKeys, viaCommand }), { mode: 0o644 });
+    fs.writeFileSync(configPath, config({ address, port, dir, hostKey, authorizedKeys, viaCommand, forwarding: opts.forwarding === true }), { mode: 0o644 });
     const check = await run(SSHD, ['-t', '-f', configPath]);
     if (check.code !== 0) throw new Error(`sshd -t rejected ${configPath}: ${check.stderr.trim()}`);
 
