@@ -69,3 +69,17 @@ t.test('a lock removed under a live holder reports compromise instead of crashin
   t.ok(compromised, 'onCompromised was called');
   await lock.release();
 });
+
+t.test('the holder file is written through a fresh temp file: a link planted at the old temp name is never followed', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  const victim = path.join(dir, 'victim');
+  fs.writeFileSync(victim, 'precious\n');
+  fs.symlinkSync(victim, `${file}.${process.pid}.tmp`);
+  const lock = await acquireLock(file, 'run', () => {});
+  t.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the link target is untouched');
+  t.equal(readHolder(file)?.pid, process.pid, 'the holder is written all the same');
+  t.equal(fs.statSync(file).mode & 0o777, 0o600);
+  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') && n !== `jf.lock.${process.pid}.tmp`), [], 'no temp file left behind');
+  await lock.release();
+});

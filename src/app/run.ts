@@ -3,7 +3,6 @@
 // writer and the final JSON. Threads only do SSH and parsing.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { loadCollections } from '../collections/load.js';
 import type { CollectionDef } from '../collections/types.js';
 import type { Config } from '../config/load.js';
@@ -27,6 +26,8 @@ import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
+import { writeFileAtomically } from './safe-files.js';
+import { trustWarnings } from './trust-warnings.js';
 import { VERSION } from './version.js';
 
 /** After the deadline, threads abort their own hosts at once; this is how long we wait for their reports. */
@@ -66,19 +67,12 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-function writeAtomically(file: string, text: string, mode = 0o600): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.renameSync(tmp, file);
-}
-
 /** Rewrite the textfile-collector file, keeping the other mode's series. */
 function writeMetrics(file: string, json: Record<string, unknown>, mode: string, log: Log): void {
   try {
     let previous = '';
     try { previous = fs.readFileSync(file, 'utf8'); } catch { /* first run */ }
-    writeAtomically(file, renderMetrics({
+    writeFileAtomically(file, renderMetrics({
       mode,
       outcomes: json.outcomes as Record<string, number>,
       notStarted: json.not_started_hosts as number,
@@ -117,6 +111,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const startedAt = new Date();
   const deadlineAt = startedAt.getTime() + req.limitMs;
   for (const w of config.warnings) log.warn(w);
+  for (const w of trustWarnings(config, req.lockFile)) log.warn(w);
 
   const collections: CollectionDef[] = loadCollections(config.collector.collconfig).filter((c) => c.enabled);
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
@@ -304,7 +299,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (storageFailure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
     if (config.results.outputJsonFile) {
       try {
-        writeAtomically(config.results.resultJson, renderJson(json) + "\n");
+        writeFileAtomically(config.results.resultJson, renderJson(json) + "\n");
       } catch (e) {
         log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
       }

@@ -8,6 +8,7 @@ import { SETTINGS } from '../config/settings.js';
 import { parseInteger } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
 import { renderTable } from '../report/table.js';
+import { displayUrl } from '../store/database-url.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 
@@ -17,7 +18,7 @@ const MAX_BATCH = 100_000;
 
 /** The target URL, checked as `[storage] database` is: PostgreSQL, and no password in it. */
 function targetUrl(text: string): string {
-  if (!isPostgresUrl(text)) throw new UsageError(`--to ${JSON.stringify(text)}: expected a postgresql://user@host:port/dbname URL`);
+  if (!isPostgresUrl(text)) throw new UsageError(`--to ${JSON.stringify(displayUrl(text))}: expected a postgresql://user@host:port/dbname URL`);
   const def = SETTINGS.find((s) => s.section === 'storage' && s.key === 'database')!;
   try {
     return convertSetting(def, text, '--to', process.cwd()) as string;

@@ -9,6 +9,7 @@ import { StorageError } from '../app/errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import {
@@ -16,6 +17,8 @@ import {
   type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
 import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
+
+export { displayUrl };
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
@@ -42,17 +45,6 @@ const TYPES = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
-
-/** The URL as it may be printed: any password in it (refused by the config, but a caller may pass one) is masked. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
-}
 
 /** PostgreSQL text cannot hold NUL: it becomes U+FFFD, as invalid UTF-8 does on the way in. */
 const clean = (s: string | null | undefined): string | null => (s == null ? null : withoutNul(s));
