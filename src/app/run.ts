@@ -177,8 +177,9 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     await lock.setRunId?.(runId);
     await db.upsertHosts(scoped);
     const mine = req.select ? await req.select(scoped, db) : scoped;
-    // sapicheck: one query for the whole run, before dispatch.
-    const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs);
+    // sapicheck: one query for the whole run, before dispatch. A pusher without an SSH attempt
+    // within [sapi] verify_every is collected all the same: no agent vouches for its host forever.
+    const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs, startedAt.getTime() - config.sapi.verifyEveryMs);
     const ordered = orderHosts(mine, config.collector.order, await db.lastSuccessByHost());
     const queue = ordered.filter((h) => !sapi.has(h.label));
 

@@ -11,7 +11,7 @@ import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import {
   HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
@@ -234,9 +234,11 @@ export class PgStore implements Store {
     });
   }
 
-  async sapiHostsSince(sinceMs: number): Promise<Set<string>> {
+  async sapiHostsSince(sinceMs: number, sshSinceMs?: number): Promise<Set<string>> {
     return this.guard('cannot read agent hosts', async () => {
-      const rows = (await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])).rows;
+      const rows = (sshSinceMs === undefined
+        ? await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])
+        : await this.query<{ name: string }>(`SELECT h.name FROM hosts h WHERE h.sapi_at IS NOT NULL AND h.sapi_at >= $1 AND ${sshAttemptSince('$2')}`, [iso(sinceMs), iso(sshSinceMs)])).rows;
       return new Set(rows.map((r) => r.name));
     });
   }
