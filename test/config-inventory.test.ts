@@ -8,6 +8,7 @@ import { parseHostField, parseInventory, readInventory } from '../src/inventory/
 import type { InventoryHost } from '../src/inventory/host.js';
 import { orderHosts } from '../src/inventory/order.js';
 import { displayUrl, pgTlsWarning } from '../src/store/database-url.js';
+import { trustWarnings } from '../src/app/trust-warnings.js';
 
 t.test('durations, booleans, sizes', async (t) => {
   t.equal(parseDuration('30'), 30_000);
@@ -203,6 +204,12 @@ t.test('a PostgreSQL URL with a secret query parameter is refused (78) without r
     t.equal(pgTlsWarning(local, {}), undefined, `${local}: this machine`);
   }
   t.match(pgTlsWarning('postgresql:///jf?host=db.example', {}), /db\.example/, 'host= counts too');
+  // A run prints it (once) among its warnings.
+  fs.writeFileSync(ini, '[storage]\ndatabase = postgresql://jf@db.example/jf\n');
+  const saved = process.env.PGSSLMODE;
+  delete process.env.PGSSLMODE;
+  t.teardown(() => { if (saved !== undefined) process.env.PGSSLMODE = saved; });
+  t.match(trustWarnings(loadConfig({ file: ini })), [/^\[storage\] database: the PostgreSQL server db\.example is not on this machine/]);
 });
 
 function catchError(fn: () => unknown): Error | undefined {

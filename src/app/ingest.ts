@@ -6,6 +6,7 @@ import { parseHostField } from '../inventory/csv.js';
 import type { PushDocument, Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
+import type { Config } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';
 import { formatDuration, parseDuration, parseSize } from '../config/values.js';
 
@@ -190,6 +191,11 @@ export interface ValidateOptions {
   maxDocumentBytes?: number;
   /** [collector] prod_statuses, lower case: a pushed `status` in it makes the host production */
   prodStatuses?: string[];
+}
+
+/** The validation settings of a Config: `ingest` and the storage API check pushes alike. */
+export function pushOptions(config: Pick<Config, 'collector' | 'sapi'>): ValidateOptions {
+  return { prodStatuses: config.collector.prodStatuses, maxSkewMs: config.sapi.maxSkewMs, maxDocumentBytes: config.sapi.maxDocumentBytes };
 }
 
 /** Why a document was refused; `host` once its collection_hostname was read. */

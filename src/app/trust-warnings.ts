@@ -12,5 +12,5 @@ export function trustWarnings(config: Config, lockFile = config.lockfile): strin
   if (config.results.outputJsonFile) files.push({ what: 'result JSON', file: config.results.resultJson });
   if (config.results.metricsFile) files.push({ what: 'metrics file', file: config.results.metricsFile });
   const tls = isPostgresUrl(database) ? pgTlsWarning(database) : undefined;
-  return [...unsafeFolderWarnings(files), ...(tls ? [tls] : [])];
+  return [...unsafeFolderWarnings(files), ...(tls ? [`[storage] database: ${tls}`] : [])];
 }

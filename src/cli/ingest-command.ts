@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
-import { ingestText } from '../app/ingest.js';
+import { ingestText, pushOptions } from '../app/ingest.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
@@ -62,9 +62,7 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
     const store = await openAnyStore(config.storage.database);
     try {
       const { summary, exitCode } = await ingestText(store, input, {
-        prodStatuses: config.collector.prodStatuses,
-        maxSkewMs: config.sapi.maxSkewMs,
-        maxDocumentBytes: config.sapi.maxDocumentBytes,
+        ...pushOptions(config),
         onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}${r.host ? `, host ${r.host}` : ''}): ${r.error}\n`),
       });
       if (summary.stored + summary.rejected.length === 0) process.stderr.write(`jellyfish: ${name}: no document found\n`);

@@ -46,6 +46,6 @@ export function pgTlsWarning(database: string, env: NodeJS.ProcessEnv = process.
   if (host === '' || host.startsWith('/') || LOOPBACK.test(host)) return undefined;
   const mode = (u.searchParams.get('sslmode') ?? env.PGSSLMODE ?? '').toLowerCase();
   if (mode === 'verify-full' || mode === 'verify-ca') return undefined;
-  return `[storage] database: the PostgreSQL server ${host} is not on this machine and sslmode is ${mode || 'not set'}, not verify-full or verify-ca: `
+  return `the PostgreSQL server ${host} is not on this machine and sslmode is ${mode || 'not set'}, not verify-full or verify-ca: `
     + 'the login and the facts can be read or redirected on the way (add ?sslmode=verify-full, with sslrootcert if the CA is private)';
 }
