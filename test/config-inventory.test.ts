@@ -7,6 +7,8 @@ import { parseBool, parseDuration, parseSize } from '../src/config/values.js';
 import { parseHostField, parseInventory, readInventory } from '../src/inventory/csv.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import { orderHosts } from '../src/inventory/order.js';
+import { displayUrl, pgTlsWarning } from '../src/store/database-url.js';
+import { trustWarnings } from '../src/app/trust-warnings.js';
 
 t.test('durations, booleans, sizes', async (t) => {
   t.equal(parseDuration('30'), 30_000);
@@ -174,3 +176,43 @@ t.test('the README documents every setting of the settings table', async (t) => 
   const readme = fs.readFileSync(path.resolve('README.md'), 'utf8');
   for (const s of SETTINGS) t.ok(readme.includes(`\`${s.key}\``), `README mentions ${s.section}.${s.key}`);
 });
+
+t.test('a PostgreSQL URL with a secret query parameter is refused (78) without repeating it; the one mask; TLS warning', async (t) => {
+  const dir = t.testdir();
+  const ini = path.join(dir, 'pg.ini');
+  for (const [param, what] of [['password', 'password'], ['sslpassword', 'sslpassword'], ['PassWord', 'PassWord']]) {
+    fs.writeFileSync(ini, `[storage]\ndatabase = postgresql://jf@db.example:5432/jf?sslmode=verify-full&${param}=hunter2\n`);
+    const e = catchError(() => loadConfig({ file: ini }));
+    t.ok(e instanceof ConfigError, `${param}= is a config error`);
+    t.equal((e as ConfigError).exitCode, 78);
+    t.match((e as Error).message, `${ini}:2: [storage] database: the URL carries a secret in '${what}='`);
+    t.notMatch((e as Error).message, /hunter2/, 'the value is not repeated');
+  }
+  // A URL that does not parse is shown masked in its own error.
+  fs.writeFileSync(ini, '[storage]\ndatabase = postgresql://jf:hunter2@[broken/jf\n');
+  t.notMatch(catchError(() => loadConfig({ file: ini }))?.message ?? '', /hunter2/);
+
+  t.equal(displayUrl('postgresql://jf:pw@db.example/jf?sslmode=verify-full&password=pw&sslpassword=k'),
+    'postgresql://jf:***@db.example/jf?sslmode=verify-full&password=***&sslpassword=***');
+  t.equal(displayUrl('postgresql://jf:pw@[bad/jf?password=pw'), 'postgresql://jf:***@[bad/jf?password=***');
+
+  t.match(pgTlsWarning('postgresql://jf@db.example/jf', {}), /db\.example is not on this machine and sslmode is not set/);
+  t.match(pgTlsWarning('postgresql://jf@db.example/jf?sslmode=require', {}), /sslmode is require, not verify-full or verify-ca/);
+  t.equal(pgTlsWarning('postgresql://jf@db.example/jf?sslmode=verify-full', {}), undefined);
+  t.equal(pgTlsWarning('postgresql://jf@db.example/jf', { PGSSLMODE: 'verify-ca' }), undefined, 'PGSSLMODE counts');
+  for (const local of ['postgresql://jf@localhost/jf', 'postgresql://jf@127.0.0.1:5433/jf', 'postgresql://jf@[::1]/jf', 'postgresql:///jf?host=/var/run/postgresql']) {
+    t.equal(pgTlsWarning(local, {}), undefined, `${local}: this machine`);
+  }
+  t.match(pgTlsWarning('postgresql:///jf?host=db.example', {}), /db\.example/, 'host= counts too');
+  // A run prints it (once) among its warnings.
+  fs.writeFileSync(ini, '[storage]\ndatabase = postgresql://jf@db.example/jf\n');
+  const saved = process.env.PGSSLMODE;
+  delete process.env.PGSSLMODE;
+  t.teardown(() => { if (saved !== undefined) process.env.PGSSLMODE = saved; });
+  t.match(trustWarnings(loadConfig({ file: ini })), [/^\[storage\] database: the PostgreSQL server db\.example is not on this machine/]);
+});
+
+function catchError(fn: () => unknown): Error | undefined {
+  try { fn(); } catch (e) { return e as Error; }
+  return undefined;
+}

@@ -88,3 +88,39 @@ t.test('gap-fix beside a full run: no run lock, no lost write', async (t) => {
   t.equal(count(gapJson.run_id), gapJson.global_success_hosts + gapJson.global_fail_hosts, 'every attempt of the gap-fix is stored');
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
 });
+
+t.test('a prod host that only pushes is still collected once per [sapi] verify_every', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 4, base: '127.80.1.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const labels = fleet.hosts.map((h) => h.address).slice(0, 3);
+  writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`) });
+  const first = await jf(['run', '-c', 'scheduler.ini'], dir);
+  t.equal(first.code, 0, first.stderr);
+  // A host the inventory does not know yet pushes (it becomes known to the inventory next): no SSH attempt ever.
+  const now = new Date().toISOString();
+  const push = (host: string) => ({ collection_hostname: host, collection_timestamp: now, collection_status: 'ok', collection_data: { rkernel: { default: '6.1-agent' } } });
+  fs.writeFileSync(path.join(dir, 'push.ndjson'), [push('127.80.1.2'), push('127.80.1.4')].map((d) => JSON.stringify(d)).join('\n'));
+  const ing = await jf(['ingest', 'push.ndjson', '-c', 'scheduler.ini'], dir);
+  t.equal(ing.code, 0, ing.stderr);
+  fs.appendFileSync(path.join(dir, 'server4.csv'), '127.80.1.4,web,ams,prod\n');
+
+  const list = await jf(['gap-fix', '-c', 'scheduler.ini', '--list'], dir);
+  t.same(JSON.parse(list.stdout), { found_gap: 1, gap_hosts: ['127.80.1.4'] }, 'the pusher that never had an SSH attempt is due; .2 had one');
+
+  // .2's last SSH attempt made older than verify_every (7d): its push no longer vouches for it.
+  const db = new Database(path.join(dir, 'var/jf.db'));
+  const old = new Date(Date.now() - 8 * 86_400_000).toISOString();
+  db.prepare("UPDATE attempts SET started_at = ?, finished_at = ? WHERE host_id = (SELECT id FROM hosts WHERE name = '127.80.1.2') AND run_id IN (SELECT id FROM runs WHERE mode = 'run')").run(old, old);
+  db.close();
+  const due = await jf(['gap-fix', '-c', 'scheduler.ini', '--list'], dir);
+  t.same(JSON.parse(due.stdout).gap_hosts, ['127.80.1.2', '127.80.1.4']);
+  const fix = await jf(['gap-fix', '-c', 'scheduler.ini'], dir);
+  t.equal(fix.code, 0, fix.stderr);
+  const json = JSON.parse(fix.stdout);
+  t.same(json.global_success_hosts_list, ['127.80.1.2', '127.80.1.4'], 'collected over SSH, listed by that outcome');
+  t.same(json.sapi_hosts_list, [], 'not as sapi hosts');
+  t.same(statusProblems(json, ['127.80.1.2', '127.80.1.4']), []);
+  const after = await jf(['gap-fix', '-c', 'scheduler.ini', '--list', '--compact'], dir);
+  t.equal(after.stdout.trim(), '{"found_gap":0,"gap_hosts":[]}', 'checked: vouched for again until the window passes');
+});

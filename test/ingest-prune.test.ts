@@ -249,6 +249,44 @@ t.test('a failed push is recorded but stores nothing and does not excuse the hos
   t.equal(store.sapiHostsSince(now - DAY).size, 0);
 });
 
+t.test('limits of a push: [sapi] max_skew, max_document, names up to 512 characters', async (t) => {
+  const now = Date.now();
+  const MIN = 60_000;
+  const raw = (d: Record<string, unknown>) => ({ index: 1, line: 1, text: JSON.stringify(d) });
+  const check = (d: Record<string, unknown>, opts = {}) => validateDocument(raw(d), { now, ...opts });
+  // max_skew (default 5m): ten minutes ahead was taken before (the old limit was an hour).
+  t.match(check(doc('a.example', iso(now + 10 * MIN), {})), { host: 'a.example', error: /^collection_timestamp: .* is in the future, more than \[sapi\] max_skew \(5m\) ahead/ });
+  t.notOk('error' in check(doc('a.example', iso(now + 4 * MIN), {})), 'within 5m: taken');
+  t.notOk('error' in check(doc('a.example', iso(now + 10 * MIN), {}), { maxSkewMs: 15 * MIN }), 'max_skew as configured');
+  // max_document: counted in UTF-8 bytes before the document is parsed.
+  const big = doc('a.example', iso(now), { packages: { x: 'é'.repeat(600) } });
+  t.match(check(big, { maxDocumentBytes: 1024 }), { error: /^the document is \d+ bytes, more than \[sapi\] max_document \(1024 bytes\)/ });
+  t.notOk('error' in check(big, { maxDocumentBytes: 4096 }));
+  // Type and subtype names: 512 characters at most.
+  const long = 'p'.repeat(513);
+  t.match(check(doc('a.example', iso(now), { [long]: { a: '1' } })), { host: 'a.example', error: /^collection_data\["p{60}… \(513 characters\)"\]: the type name is 513 characters, more than 512$/ });
+  t.match(check(doc('a.example', iso(now), { packages: { [long]: '1' } })), { host: 'a.example', error: /^collection_data\.packages\["p{60}… \(513 characters\)"\]: the subtype name is 513 characters, more than 512$/ });
+  t.notOk('error' in check(doc('a.example', iso(now), { ['t'.repeat(512)]: { ['s'.repeat(512)]: '1' } })), '512 characters are fine');
+
+  // Through the binary: the file, document, host and field named; exit 65; the rest stored.
+  const dir = t.testdir();
+  fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[storage]\ndatabase = var/jf.db\n[sapi]\nmax_document = 2KB\nmax_skew = 1m\n');
+  fs.writeFileSync(path.join(dir, 'push.ndjson'), [
+    JSON.stringify(doc('ok.example', iso(now), { rkernel: { default: '6.1' } })),
+    JSON.stringify(doc('long.example', iso(now), { packages: { [long]: '1' } })),
+    JSON.stringify(doc('big.example', iso(now), { packages: { x: 'y'.repeat(3000) } })),
+    JSON.stringify(doc('ahead.example', iso(now + 3 * MIN), {})),
+  ].join('\n') + '\n');
+  const r = await jf(['ingest', 'push.ndjson', '-c', 'scheduler.ini'], dir);
+  t.equal(r.code, 65, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.equal(out.stored, 1);
+  t.same(out.rejected.map((x: { doc: number; host?: string }) => [x.doc, x.host ?? null]), [[2, 'long.example'], [3, null], [4, 'ahead.example']]);
+  t.match(r.stderr, /jellyfish: push\.ndjson: document 2 \(line 2, host long\.example\): collection_data\.packages\["p+… \(513 characters\)"\]: the subtype name is 513 characters, more than 512/);
+  t.match(r.stderr, /jellyfish: push\.ndjson: document 3 \(line 3\): the document is \d+ bytes, more than \[sapi\] max_document \(2048 bytes\)/);
+  t.match(r.stderr, /document 4 \(line 4, host ahead\.example\): collection_timestamp: .* more than \[sapi\] max_skew \(1m\)/);
+});
+
 t.test('the binary: stdin, a file, --help, and an unreadable input', async (t) => {
   const dir = t.testdir();
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[storage]\ndatabase = var/jf.db\n');
@@ -322,12 +360,26 @@ t.test('ingest, then a real run over the fixture fleet skips the pusher while it
   ].join('\n'), { prodStatuses: config.collector.prodStatuses });
   t.equal(pushed.summary.stored, 3);
 
-  const run = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false), lockFile: config.lockfile, threads: 8, limitMs: 60_000 });
+  const collect = (c = config) => collectRun({ mode: 'run', config: c, inventoryFile: env.csv, log: new Log(false), lockFile: c.lockfile, threads: 8, limitMs: 60_000 });
+  // .2 pushed but never had an SSH attempt: [sapi] verify_every has it collected all the same.
+  const first = await collect();
+  t.same(statusProblems(first.json, labels), [], 'every host in exactly one list');
+  t.same(first.json.sapi_hosts_list, [], 'a host that only ever pushed is not vouched for by its push');
+  t.same([...(first.json.global_success_hosts_list as string[])].sort(), labels, 'listed by the outcome of its SSH attempt');
+  await ingestText(store, JSON.stringify(doc('127.34.0.2', iso(Date.now()), { rkernel: { default: '6.1.0-agent' } })));
+
+  const run = await collect();
   t.same(statusProblems(run.json, labels), [], 'every host in exactly one list');
-  t.same(run.json.sapi_hosts_list, ['127.34.0.2'], 'the recent pusher is skipped');
+  t.same(run.json.sapi_hosts_list, ['127.34.0.2'], 'the recent pusher with a recent SSH attempt is skipped');
   t.same([...(run.json.global_success_hosts_list as string[])].sort(), ['127.34.0.1', '127.34.0.3', '127.34.0.4']);
   t.equal(run.exitCode, 0);
   t.same(store.currentFacts('127.34.0.2', 'rkernel').map((f) => f.value), ['6.1.0-agent'], 'the pushed facts stand');
+
+  // Its last SSH attempt older than verify_every: collected again, however recent the push.
+  await sleep(1100);
+  const due = await collect(loadConfig({ file: env.ini, overrides: new Map([['sapi.verify_every', '1s']]) }));
+  t.same(due.json.sapi_hosts_list, [], 'verify_every elapsed: no longer skipped');
+  t.ok((due.json.global_success_hosts_list as string[]).includes('127.34.0.2'));
   t.notSame(store.currentFacts('127.34.0.4', 'rkernel').map((f) => f.value), ['4.19-ancient'], 'the collected kernel replaced the old push');
   t.equal(count(store, "SELECT COUNT(*) AS n FROM facts f JOIN hosts h ON h.id = f.host_id WHERE h.name = '127.34.0.4' AND f.value = '4.19-ancient' AND f.is_current = 0"), 1, 'kept as a closed interval');
 

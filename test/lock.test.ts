@@ -5,7 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { LockHeldError } from '../src/app/errors.js';
+import { acquirePgLock, advisoryKey, advisoryKey64 } from '../src/lock/pg-lock.js';
 import { acquireLock, lockState, readHolder } from '../src/lock/run-lock.js';
+import { acquireSiteLock } from '../src/lock/site-lock.js';
+import { openAnyStore } from '../src/store/store.js';
+import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
 
 t.test('a second taker gets LockHeldError (75) naming the holder', async (t) => {
   const dir = t.testdir();
@@ -68,4 +72,63 @@ t.test('a lock removed under a live holder reports compromise instead of crashin
   while (!compromised && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
   t.ok(compromised, 'onCompromised was called');
   await lock.release();
+});
+
+t.test('the holder file is written through a fresh temp file: a link planted at the old temp name is never followed', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  const victim = path.join(dir, 'victim');
+  fs.writeFileSync(victim, 'precious\n');
+  fs.symlinkSync(victim, `${file}.${process.pid}.tmp`);
+  const lock = await acquireLock(file, 'run', () => {});
+  t.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the link target is untouched');
+  t.equal(readHolder(file)?.pid, process.pid, 'the holder is written all the same');
+  t.equal(fs.statSync(file).mode & 0o777, 0o600);
+  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') && n !== `jf.lock.${process.pid}.tmp`), [], 'no temp file left behind');
+  await lock.release();
+});
+
+t.test('site locks on PostgreSQL', { skip: postgresSkipReason() ?? false }, async (t) => {
+  const pgs = await startPostgres();
+  t.teardown(() => pgs.stop());
+  process.env.PGPASSWORD = pgs.password;
+  t.teardown(() => { delete process.env.PGPASSWORD; });
+  const url = await pgs.createDatabase('locks');
+  await (await openAnyStore(url)).close(); // the schema (run_locks)
+  const take = (sites: string[], shard?: string) => acquirePgLock({ url, mode: 'run', sites, scope: `sites ${sites.join(',')}`, ...(shard ? { shard } : {}), onLost: () => {} });
+
+  t.test('keys are 64 bits: two sites whose 32-bit keys collide run side by side', async (t) => {
+    t.equal(advisoryKey('run:site:site3182'), advisoryKey('run:site:site96500'), 'a known 32-bit collision');
+    t.not(advisoryKey64('run:site:site3182'), advisoryKey64('run:site:site96500'));
+    t.match(advisoryKey64('run:site:ams'), /^-?\d{1,19}$/, 'a signed bigint as text');
+    const a = await take(['site3182']);
+    t.teardown(() => a.release());
+    const b = await take(['site96500']);
+    await b.release();
+    await t.rejects(take(['site3182']), LockHeldError, 'the same site is still refused');
+  });
+
+  t.test('shards of one site with different counts are refused as on SQLite; the same count runs', async (t) => {
+    const half = await take(['x'], '1/2');
+    t.teardown(() => half.release());
+    const other = await take(['x'], '2/2');
+    await other.release();
+    const e = await take(['x'], '1/3').then(() => undefined, (err: Error) => err);
+    t.ok(e instanceof LockHeldError, 'refused');
+    t.equal((e as LockHeldError).exitCode, 75);
+    t.match(e!.message, /: a run of sites x shard 1\/2 is running \(pid \d+ on .* since .*\) and covers hosts of this one$/);
+    t.match((e as LockHeldError).holder, { pid: process.pid, sites: ['x'], shard: '1/2', mode: 'run' });
+    const y = await take(['y'], '1/3');
+    await y.release();
+    t.pass('another site with another count runs');
+
+    // The SQLite lock words the same refusal alike.
+    const file = path.join(t.testdir(), 'jf.lock');
+    const sq = await acquireSiteLock(file, 'run', { sites: ['x'], shard: '1/2', unknownSites: [] }, () => () => {});
+    t.teardown(() => sq.release());
+    const e2 = await acquireSiteLock(file, 'run', { sites: ['x'], shard: '1/3', unknownSites: [] }, () => () => {}).then(() => undefined, (err: Error) => err);
+    t.equal((e2 as LockHeldError).exitCode, 75);
+    const words = (m: string) => m.replace(/^.*?: a run/, 'a run').replace(/since [^)]+/, 'since T');
+    t.equal(words(e2!.message), words(e!.message), 'the same words');
+  });
 });

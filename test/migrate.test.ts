@@ -252,6 +252,10 @@ t.test('jellyfish migrate', { skip: skip ?? false }, async (t) => {
     t.equal(pw.code, 64);
     t.match(pw.stderr, /the URL carries a password; give it in PGPASSWORD or ~\/\.pgpass/);
     t.notMatch(pw.stderr, /secret/);
+    const inQuery = await jf(pgs, ['migrate', '--to', `${url}?password=secret`, '--from', small]);
+    t.equal(inQuery.code, 64, 'a password as a query parameter: refused too');
+    t.match(inQuery.stderr, /--to: \[storage\] database: the URL carries a secret in 'password='/);
+    t.notMatch(inQuery.stderr + inQuery.stdout, /=secret/);
     t.equal((await jf(pgs, ['migrate', '--to', small, '--from', small])).code, 64, 'a file as --to');
     t.equal((await jf(pgs, ['migrate', '--to', url, '--from', small, '--batch', '0'])).code, 64, '--batch 0');
 

@@ -276,6 +276,16 @@ t.test('site collectors on PostgreSQL', { skip: skip ?? false }, async (t) => {
     t.equal(r.code, 78, 'exit 78');
     t.match(r.stderr, /bad\.ini:\d+: \[storage\] database: the URL carries a password; give it in PGPASSWORD or ~\/\.pgpass/);
     t.notMatch(r.stderr + r.stdout, /secret/, 'the password is not repeated');
+    // The same password as a query parameter (which pg would use): refused just as well, for every command.
+    for (const param of ['password', 'sslpassword']) {
+      fs.writeFileSync(bad, fs.readFileSync(env.ini, 'utf8').replace(url, `${url}?${param}=secret`));
+      for (const cmd of ['run', 'status']) {
+        const q = await jf([cmd, '-c', bad], pgs.env).done;
+        t.equal(q.code, 78, `${cmd} with ${param}=: exit 78`);
+        t.match(q.stderr, `[storage] database: the URL carries a secret in '${param}='`);
+        t.notMatch(q.stderr + q.stdout, /=secret/, 'the value is not repeated');
+      }
+    }
     const wrong = await jf(['status', '-c', env.ini], { PGPASSWORD: 'nope' }).done;
     t.equal(wrong.code, 74);
     t.match(wrong.stderr, /password authentication failed/);

@@ -52,6 +52,7 @@ async function snapshot(store: Store, labels: string[]): Promise<unknown> {
   out.rows = await store.factRowCount();
   out.lastSuccess = [...(await store.lastSuccessByHost()).entries()].sort();
   out.sapi = [...(await store.sapiHostsSince(0))].sort();
+  out.vouched = [...(await store.sapiHostsSince(0, 0))].sort();
   return out;
 }
 
@@ -170,7 +171,7 @@ t.test('PostgreSQL store', { skip: skip ?? false }, async (t) => {
       { collection_hostname: 'h2.example', collection_timestamp: iso(at(2)), collection_data: { packages: { openssl: '0.9' } } },
       { collection_hostname: 'agent-only.example', collection_timestamp: iso(at(8)), collection_data: { rkernel: { default: '5.10' } }, pop: 'fra', status: 'prod' },
       { collection_hostname: 'h4.example', collection_timestamp: iso(at(9)), collection_status: 'failed', collection_data: {} },
-      { collection_hostname: 'h5.example', collection_timestamp: iso(at(9)), collection_data: { odd: { 'nul\u0000sub': 'v\u0000', ['s'.repeat(3000)]: 'long subtype' } } },
+      { collection_hostname: 'h5.example', collection_timestamp: iso(at(9)), collection_data: { odd: { 'nul\u0000sub': 'v\u0000', ['s'.repeat(512)]: 'the longest subtype a push may name' } } },
       { collection_hostname: 'h6.example', collection_timestamp: iso(at(9)), collection_data: { packages: { openssl: null } } },
       { collection_hostname: '', collection_timestamp: iso(at(9)), collection_data: {} },
     ].map((d) => JSON.stringify(d)).concat(['{"collection_hostname": "h7.example", "collection_data": {"x": {"y": "z"}', 'not json at all']).join('\n');
@@ -182,6 +183,9 @@ t.test('PostgreSQL store', { skip: skip ?? false }, async (t) => {
 
     const all = [...labels, 'agent-only.example', 'h5.example'];
     const [a, b] = [await snapshot(sqlite, all), await snapshot(pgStore, all)];
+    const { sapi, vouched } = b as { sapi: string[]; vouched: string[] };
+    t.ok(sapi.includes('agent-only.example') && sapi.includes('h1.example'));
+    t.same(vouched, sapi.filter((h) => h !== 'agent-only.example'), 'pushers with an SSH attempt are vouched for; one that only pushed is not');
     // PostgreSQL cannot hold NUL: the one documented difference, mapped before comparing.
     const mapped = JSON.parse(JSON.stringify(a).replaceAll('\\u0000', '\uFFFD'));
     t.same(b, mapped, 'hosts, every interval of every host, audit answers, counts, sapi');

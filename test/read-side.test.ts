@@ -119,8 +119,12 @@ t.test('status, hosts, facts, query, ingest, prune', async (t) => {
   const kern = JSON.parse((await jf(['facts', 'agent1.example', '-c', 'scheduler.ini', '--type', 'rkernel', '--json'], dir)).stdout);
   t.same(kern.facts.map((f: { value: string }) => f.value), ['6.1.0-7-amd64'], 'an older document never overwrites newer facts');
   fs.appendFileSync(path.join(dir, 'server4.csv'), 'agent1.example,db,fra,prod\n');
+  // It never had an SSH attempt ([sapi] verify_every): the next run tries it once, then skips it.
   const afterIngest = JSON.parse((await jf(['run', '-c', 'scheduler.ini'], dir)).stdout);
-  t.same(afterIngest.sapi_hosts_list, ['agent1.example'], 'a recent pusher is skipped by the run');
+  t.same(afterIngest.sapi_hosts_list, [], 'a host that only ever pushed is tried over SSH');
+  t.ok(afterIngest.global_fail_hosts_list.includes('agent1.example') || afterIngest.global_success_hosts_list.includes('agent1.example'), 'listed by that attempt');
+  const again = JSON.parse((await jf(['run', '-c', 'scheduler.ini'], dir)).stdout);
+  t.same(again.sapi_hosts_list, ['agent1.example'], 'a recent pusher with a recent SSH attempt is skipped by the run');
 
   // prune: closed intervals older than AGE move to the archive; current facts stay.
   const store = openStore(path.join(dir, 'var/jf.db'));

@@ -75,3 +75,15 @@ t.test('run-wide warnings: said once each, listed in the JSON in the order they 
   t.equal(many.list().length, 1001, 'bounded');
   t.match(many.list()[1000], /the rest are not listed/);
 });
+
+t.test('a host named __proto__ (or constructor) is reported in failures like any other', async (t) => {
+  const odd: InventoryHost[] = ['__proto__', 'constructor', 'toString'].map((label, i) => ({
+    label, host: label, srvtype: 'web', pop: 'ams', status: 'prod', notes: '', isProd: true, line: i + 1,
+  }));
+  const results = new Map(odd.map((h) => [h.label, result(h.label, 'unreachable', 'ECONNREFUSED')]));
+  const json = buildStatus({ ...base, hosts: odd, results, sapi: new Set(), deadlineHit: false });
+  const back = JSON.parse(renderJson(json)) as { failures: Record<string, unknown>; global_fail_hosts_list: string[] };
+  t.same(back.global_fail_hosts_list, ['__proto__', 'constructor', 'toString']);
+  t.same(Object.keys(back.failures).sort(), ['__proto__', 'constructor', 'toString'], 'each failed host has its entry');
+  t.same(back.failures['__proto__'], { outcome: 'unreachable', code: 'ECONNREFUSED', message: 'ECONNREFUSED happened' });
+});

@@ -6,7 +6,20 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { PassThrough } from 'node:stream';
+import { Log } from '../src/app/log.js';
+import { collectRun } from '../src/app/run.js';
+import { trustWarnings } from '../src/app/trust-warnings.js';
+import { loadConfig } from '../src/config/load.js';
 import { unsetIniKey, writeEnv } from './helpers/run-env.js';
+
+/** A stderr stand-in (no TTY) that keeps what was written. */
+function logStream() {
+  const s = new PassThrough();
+  let out = '';
+  s.on('data', (d: Buffer) => { out += d; });
+  return { stream: s as unknown as NodeJS.WriteStream, text: () => out };
+}
 
 const BIN = path.resolve('bin/jellyfish');
 function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -205,4 +218,40 @@ t.test('global known_hosts, @cert-authority only, ssh_config keywords jellyfish 
     t.equal(found.length, 1, `${keyword} warned once, at ${where}`);
   }
   t.notMatch(r.stderr, /SendEnv/, 'a keyword that does not change the connection is not reported');
+});
+
+t.test('result JSON and metrics never follow a planted link; a folder others can write warns once', async (t) => {
+  const dir = t.testdir();
+  const fleet = await startFleet({ count: 1, base: '127.80.0.1', port: 2222, dir });
+  t.teardown(() => fleet.close());
+  const shared = path.join(dir, 'shared');
+  fs.mkdirSync(shared);
+  fs.chmodSync(shared, 0o777);
+  const env = writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: ['127.80.0.1,web,ams,prod'],
+    ini: { GLOBAL: { lockfile: 'shared/jf.lock' }, storage: { database: 'shared/jf.db' }, results: { output_json_file: 'true', result_json: 'out/result.json', metrics_file: 'out/jf.prom' } },
+  });
+  const config = loadConfig({ file: env.ini });
+  fs.mkdirSync(path.join(dir, 'out'), { mode: 0o700 });
+  const victim = path.join(dir, 'victim');
+  fs.writeFileSync(victim, 'precious\n');
+  // The names the old code wrote through: `${file}.${pid}.tmp` of this very process.
+  for (const f of ['out/result.json', 'out/jf.prom']) fs.symlinkSync(victim, path.join(dir, `${f}.${process.pid}.tmp`));
+  const f = logStream();
+  const run = await collectRun({ mode: 'run', config, inventoryFile: env.csv, log: new Log(false, f.stream), lockFile: config.lockfile, threads: 4, limitMs: 30_000 });
+  t.equal(run.exitCode, 0, f.text());
+  t.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the link target is untouched');
+  t.equal(JSON.parse(fs.readFileSync(path.join(dir, 'out/result.json'), 'utf8')).run_id, run.json.run_id, 'the result JSON is written');
+  t.match(fs.readFileSync(path.join(dir, 'out/jf.prom'), 'utf8'), /jellyfish_/, 'the metrics file is written');
+  t.equal(fs.statSync(path.join(dir, 'out/result.json')).mode & 0o777, 0o600);
+  t.same(fs.readdirSync(path.join(dir, 'out')).filter((n) => n.endsWith('.tmp') && !n.includes(`.${process.pid}.`)), [], 'no temp file left');
+  const warned = f.text().split('\n').filter((l) => l.includes('writable by other users'));
+  t.equal(warned.length, 1, `one warning for the one folder: ${f.text()}`);
+  t.match(warned[0], `${shared}: the folder of the database, the lock file is writable by other users without the sticky bit (mode 0777)`);
+  t.same(trustWarnings(config), warned.map((l) => l.replace('jellyfish: warning: ', '')), 'the same lines, from one function');
+
+  fs.chmodSync(shared, 0o1777);
+  t.same(trustWarnings(config), [], 'the sticky bit (as on /tmp) makes it safe');
+  fs.chmodSync(shared, 0o775);
+  t.same(trustWarnings(config), [], 'not writable by others: no warning');
 });

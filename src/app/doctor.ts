@@ -1,5 +1,6 @@
 // `jellyfish doctor`: checks a configuration end to end before cron depends on it. Each check is
 // independent, so one broken file does not hide the state of the others.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadCollections } from '../collections/load.js';
@@ -53,8 +54,9 @@ async function attemptAsync(name: string, fn: () => Promise<string>): Promise<Ch
 function writableFolder(file: string): string {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const probe = path.join(dir, `.jellyfish-doctor-${process.pid}`);
-  fs.writeFileSync(probe, '', { mode: 0o600 });
+  // A random name, created exclusively: a link planted at a guessable one is never followed.
+  const probe = path.join(dir, `.jellyfish-doctor-${crypto.randomBytes(8).toString('hex')}`);
+  fs.closeSync(fs.openSync(probe, 'wx', 0o600));
   fs.unlinkSync(probe);
   return `${dir} is writable`;
 }

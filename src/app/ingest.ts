@@ -6,6 +6,9 @@ import { parseHostField } from '../inventory/csv.js';
 import type { PushDocument, Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
+import type { Config } from '../config/load.js';
+import { SETTINGS } from '../config/settings.js';
+import { formatDuration, parseDuration, parseSize } from '../config/values.js';
 
 export interface RawDoc {
   /** 1-based position in the input */
@@ -105,8 +108,11 @@ function scan(text: string): RawDoc[] {
 /** Status words an agent writes for a collection that worked, and for one that did not. */
 const OK_STATUSES = new Set(['ok', 'success', 'successful', 'succeeded', 'done', 'complete', 'completed', 'true', '0']);
 const FAILED_STATUSES = new Set(['fail', 'failed', 'failure', 'error', 'err', 'false', 'ko', 'nok']);
-/** A pushed timestamp this far ahead of our clock is a broken agent clock, not the future. */
-const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
+/**
+ * A type or subtype name is an identifier (`packages`, `openssl`), shown in tables and indexed:
+ * one longer than this is a broken or hostile agent, not a name.
+ */
+export const MAX_NAME_CHARS = 512;
 /** Before this, a timestamp is an unset agent clock (or seconds since boot), not a collection time. */
 const OLDEST_PLAUSIBLE_MS = Date.UTC(2000, 0, 1);
 /** Epoch numbers above this are milliseconds (as seconds they would be past the year 5000). */
@@ -153,9 +159,9 @@ function shown(text: string): string {
   return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** `collection_data.packages.openssl`; a key that is not a plain word is quoted: `["a.b"]`. */
+/** `collection_data.packages.openssl`; a key that is not a short plain word is quoted (and cut): `["a.b"]`. */
 function fieldPath(...keys: string[]): string {
-  return keys.map((k, i) => (/^[A-Za-z0-9_-]+$/.test(k) ? `${i ? '.' : ''}${k}` : `[${JSON.stringify(shown(k))}]`)).join('');
+  return keys.map((k, i) => (/^[A-Za-z0-9_-]{1,80}$/.test(k) ? `${i ? '.' : ''}${k}` : `[${JSON.stringify(shown(k))}]`)).join('');
 }
 
 function kind(v: unknown): string {
@@ -168,15 +174,46 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A setting's default from the settings table, so a caller without a Config gets what the INI would. */
+function sapiDefault(key: string): string {
+  return SETTINGS.find((d) => d.section === 'sapi' && d.key === key)?.default as string;
+}
+
 export interface ValidateOptions {
   /** epoch ms, for the clock-skew check */
   now?: number;
+  /**
+   * [sapi] max_skew: how far ahead of our clock a timestamp may be. A document from the future
+   * would set the host's sapi time ahead and keep it skipped for that much longer.
+   */
+  maxSkewMs?: number;
+  /** [sapi] max_document: the largest document, in bytes (UTF-8), checked before it is parsed */
+  maxDocumentBytes?: number;
   /** [collector] prod_statuses, lower case: a pushed `status` in it makes the host production */
   prodStatuses?: string[];
 }
 
-export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushDocument | { error: string } {
+/** The validation settings of a Config: `ingest` and the storage API check pushes alike. */
+export function pushOptions(config: Pick<Config, 'collector' | 'sapi'>): ValidateOptions {
+  return { prodStatuses: config.collector.prodStatuses, maxSkewMs: config.sapi.maxSkewMs, maxDocumentBytes: config.sapi.maxDocumentBytes };
+}
+
+/** Why a document was refused; `host` once its collection_hostname was read. */
+export interface DocumentError {
+  error: string;
+  host?: string;
+}
+
+/**
+ * One pushed document checked and turned into what the store takes, or the reason it is refused
+ * (naming the field). The one validation of a push: `ingest` and the storage API both call it.
+ */
+export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushDocument | DocumentError {
   const now = opts.now ?? Date.now();
+  const maxSkewMs = opts.maxSkewMs ?? parseDuration(sapiDefault('max_skew'))!;
+  const maxBytes = opts.maxDocumentBytes ?? parseSize(sapiDefault('max_document'))!;
+  const bytes = Buffer.byteLength(raw.text);
+  if (bytes > maxBytes) return { error: `the document is ${bytes} bytes, more than [sapi] max_document (${maxBytes} bytes)` };
   let v: unknown;
   try {
     v = JSON.parse(raw.text);
@@ -190,15 +227,16 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
   const name = host.trim().replace(/(?<=[^.])\.$/, '');
   const parsed = parseHostField(name);
   if ('reason' in parsed) return { error: `collection_hostname: ${parsed.reason}` };
+  const fail = (error: string): DocumentError => ({ error, host: name });
 
-  if (v.collection_timestamp === undefined) return { error: 'collection_timestamp: missing (ISO 8601 or epoch seconds)' };
+  if (v.collection_timestamp === undefined) return fail('collection_timestamp: missing (ISO 8601 or epoch seconds)');
   const timestamp = parseTimestamp(v.collection_timestamp);
   if (timestamp === undefined) {
     const got = typeof v.collection_timestamp === 'string' ? `'${shown(v.collection_timestamp)}'` : kind(v.collection_timestamp);
-    return { error: `collection_timestamp: expected an ISO 8601 time or epoch seconds, got ${got}` };
+    return fail(`collection_timestamp: expected an ISO 8601 time or epoch seconds, got ${got}`);
   }
-  if (timestamp > now + MAX_CLOCK_SKEW_MS) return { error: `collection_timestamp: ${new Date(timestamp).toISOString()} is in the future (agent clock?)` };
-  if (timestamp < OLDEST_PLAUSIBLE_MS) return { error: `collection_timestamp: ${new Date(timestamp).toISOString()} is before 2000 (agent clock not set?)` };
+  if (timestamp > now + maxSkewMs) return fail(`collection_timestamp: ${new Date(timestamp).toISOString()} is in the future, more than [sapi] max_skew (${formatDuration(maxSkewMs)}) ahead (agent clock?)`);
+  if (timestamp < OLDEST_PLAUSIBLE_MS) return fail(`collection_timestamp: ${new Date(timestamp).toISOString()} is before 2000 (agent clock not set?)`);
 
   const statusRaw = v.collection_status ?? 'ok';
   let ok: boolean;
@@ -206,23 +244,25 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
   else if (typeof statusRaw === 'number') ok = statusRaw === 0;
   else if (typeof statusRaw === 'string' && OK_STATUSES.has(statusRaw.trim().toLowerCase())) ok = true;
   else if (typeof statusRaw === 'string' && FAILED_STATUSES.has(statusRaw.trim().toLowerCase())) ok = false;
-  else if (typeof statusRaw === 'string') return { error: `collection_status: '${shown(statusRaw)}' is not a known status (success: ${[...OK_STATUSES].join(', ')}; failure: ${[...FAILED_STATUSES].join(', ')})` };
-  else return { error: `collection_status: expected a string, got ${kind(statusRaw)}` };
+  else if (typeof statusRaw === 'string') return fail(`collection_status: '${shown(statusRaw)}' is not a known status (success: ${[...OK_STATUSES].join(', ')}; failure: ${[...FAILED_STATUSES].join(', ')})`);
+  else return fail(`collection_status: expected a string, got ${kind(statusRaw)}`);
 
   const data = v.collection_data;
-  if (!isObject(data)) return { error: `collection_data: expected an object of {type: {subtype: value}}, got ${data === undefined ? 'nothing (missing)' : kind(data)}` };
+  if (!isObject(data)) return fail(`collection_data: expected an object of {type: {subtype: value}}, got ${data === undefined ? 'nothing (missing)' : kind(data)}`);
   // Null-prototype records: a type or subtype named __proto__ is stored like any other name.
   const out: Record<string, Record<string, string>> = Object.create(null);
   for (const [type, subs] of Object.entries(data)) {
-    if (type.trim() === '') return { error: 'collection_data: a type name is empty' };
-    if (!isObject(subs)) return { error: `${fieldPath('collection_data', type)}: expected an object of {subtype: value}, got ${kind(subs)}` };
+    if (type.trim() === '') return fail('collection_data: a type name is empty');
+    if (type.length > MAX_NAME_CHARS) return fail(`${fieldPath('collection_data', type)}: the type name is ${type.length} characters, more than ${MAX_NAME_CHARS}`);
+    if (!isObject(subs)) return fail(`${fieldPath('collection_data', type)}: expected an object of {subtype: value}, got ${kind(subs)}`);
     const values: Record<string, string> = Object.create(null);
     for (const [sub, value] of Object.entries(subs)) {
-      if (sub === '') return { error: `${fieldPath('collection_data', type)}: a subtype name is empty` };
+      if (sub === '') return fail(`${fieldPath('collection_data', type)}: a subtype name is empty`);
+      if (sub.length > MAX_NAME_CHARS) return fail(`${fieldPath('collection_data', type, sub)}: the subtype name is ${sub.length} characters, more than ${MAX_NAME_CHARS}`);
       // NUL becomes U+FFFD, as in collected output: SQLite's text functions stop at a NUL.
       if (typeof value === 'string') values[sub] = withoutNul(value);
       else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') values[sub] = String(value);
-      else return { error: `${fieldPath('collection_data', type, sub)}: expected a string (numbers and booleans are taken as text), got ${kind(value)}` };
+      else return fail(`${fieldPath('collection_data', type, sub)}: expected a string (numbers and booleans are taken as text), got ${kind(value)}`);
     }
     out[type] = values;
   }
@@ -231,7 +271,7 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
   for (const k of ['pop', 'srvtype', 'status'] as const) {
     const val = v[k];
     if (val === undefined || val === null) continue;
-    if (typeof val !== 'string') return { error: `${k}: expected a string, got ${kind(val)}` };
+    if (typeof val !== 'string') return fail(`${k}: expected a string, got ${kind(val)}`);
     if (val.trim() !== '') optional[k] = val.trim();
   }
   const doc: PushDocument = { host: name, timestamp, ok, statusText: String(statusRaw), data: out, ...optional };
@@ -242,6 +282,8 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
 export interface Rejected {
   doc: number;
   line: number;
+  /** the document's collection_hostname, once it was read */
+  host?: string;
   error: string;
 }
 
@@ -269,7 +311,7 @@ export async function ingestText(store: Store, input: string, opts: IngestOption
     for (const raw of docs) {
       const doc = validateDocument(raw, opts);
       if ('error' in doc) {
-        const r = { doc: raw.index, line: raw.line, error: doc.error };
+        const r: Rejected = { doc: raw.index, line: raw.line, ...(doc.host ? { host: doc.host } : {}), error: doc.error };
         summary.rejected.push(r);
         opts.onRejected?.(r);
         continue;

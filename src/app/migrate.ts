@@ -191,7 +191,7 @@ export async function migrateToPostgres(req: MigrateRequest): Promise<MigrateSum
     db.exec('BEGIN');
     const { counts, state } = sourceState(db);
     const store = await openAnyStore(req.to);
-    if (!(store instanceof PgStore)) { await store.close(); throw new UsageError(`--to ${req.to}: not a PostgreSQL URL`); }
+    if (!(store instanceof PgStore)) { await store.close(); throw new UsageError(`--to ${displayUrl(req.to)}: not a PostgreSQL URL`); }
     target = store;
     const c = target.connection;
     const shown = displayUrl(req.to);

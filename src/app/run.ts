@@ -3,7 +3,6 @@
 // writer and the final JSON. Threads only do SSH and parsing.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { loadCollections } from '../collections/load.js';
 import type { CollectionDef } from '../collections/types.js';
 import type { Config } from '../config/load.js';
@@ -27,6 +26,8 @@ import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
+import { writeFileAtomically } from './safe-files.js';
+import { trustWarnings } from './trust-warnings.js';
 import { VERSION } from './version.js';
 import { Warnings } from './warnings.js';
 
@@ -67,19 +68,12 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-function writeAtomically(file: string, text: string, mode = 0o600): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.renameSync(tmp, file);
-}
-
 /** Rewrite the textfile-collector file, keeping the other mode's series. */
 function writeMetrics(file: string, json: Record<string, unknown>, mode: string, log: Log): void {
   try {
     let previous = '';
     try { previous = fs.readFileSync(file, 'utf8'); } catch { /* first run */ }
-    writeAtomically(file, renderMetrics({
+    writeFileAtomically(file, renderMetrics({
       mode,
       outcomes: json.outcomes as Record<string, number>,
       notStarted: json.not_started_hosts as number,
@@ -120,6 +114,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   // Run-wide warnings: on stderr once each, and in the JSON's `warnings`.
   const warnings = new Warnings((m) => log.warn(m));
   for (const w of config.warnings) warnings.add(w);
+  for (const w of trustWarnings(config, req.lockFile)) warnings.add(w);
 
   const collections: CollectionDef[] = loadCollections(config.collector.collconfig).filter((c) => c.enabled);
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
@@ -188,8 +183,9 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     await lock.setRunId?.(runId);
     await db.upsertHosts(scoped);
     const mine = req.select ? await req.select(scoped, db) : scoped;
-    // sapicheck: one query for the whole run, before dispatch.
-    const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs);
+    // sapicheck: one query for the whole run, before dispatch. A pusher without an SSH attempt
+    // within [sapi] verify_every is collected all the same: no agent vouches for its host forever.
+    const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs, startedAt.getTime() - config.sapi.verifyEveryMs);
     const ordered = orderHosts(mine, config.collector.order, await db.lastSuccessByHost());
     const queue = ordered.filter((h) => !sapi.has(h.label));
 
@@ -311,7 +307,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (storageFailure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
     if (config.results.outputJsonFile) {
       try {
-        writeAtomically(config.results.resultJson, renderJson(json) + "\n");
+        writeFileAtomically(config.results.resultJson, renderJson(json) + "\n");
       } catch (e) {
         log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
       }

@@ -1,6 +1,6 @@
 // `jellyfish gap-fix`: collect prod hosts without a recent success; `--list` only names them.
 import type { Command } from 'commander';
-import { selectGapHosts } from '../app/gap-fix.js';
+import { findGapHosts } from '../app/gap-fix.js';
 import { Log } from '../app/log.js';
 import { collectRun } from '../app/run.js';
 import { readInventory } from '../inventory/csv.js';
@@ -13,7 +13,7 @@ import { addConfigFlag, addInventoryFlag, addSiteFlags, configFrom, inventoryFro
 export function registerGapFix(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('gap-fix')
-    .description('collect the production hosts with no successful collection within [gapfix] max_age, with [gapfix] threads and threadtimeout; never takes the run lock (it has its own)')
+    .description('collect the production hosts with no successful collection within [gapfix] max_age (or that only pushed, without an SSH attempt within [sapi] verify_every), with [gapfix] threads and threadtimeout; never takes the run lock (it has its own)')
     .option('--list', 'only print {"found_gap": N, "gap_hosts": [...]}; collect nothing')
     .option('-f', 'old spelling of --list')
     .option('-V, --verbose', 'one line per host event on stderr')
@@ -29,8 +29,6 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
     const config = configFrom(flags);
     const log = new Log(Boolean(flags.verbose));
     const inventoryFile = inventoryFrom(flags, config);
-    const select = (hosts: Parameters<typeof selectGapHosts>[0], lastSuccess: Map<string, number>, pushers: Set<string>) =>
-      selectGapHosts(hosts, lastSuccess, pushers, Date.now(), config.gapfix.maxAgeMs);
 
     if (flags.list || flags.f) {
       const inventory = readInventory(inventoryFile, { prodStatuses: config.collector.prodStatuses });
@@ -40,7 +38,7 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
         const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
         // The plain answer keeps its two keys; a site selection says which part of the inventory it is.
         const scopedList = isScoped(covered);
-        const gap = select(scoped, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs));
+        const gap = await findGapHosts(scoped, store, config);
         process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label), ...(scopedList ? coverageJson(covered) : {}) }, Boolean(flags.compact)) + '\n');
       } finally {
         await store.close();
@@ -50,7 +48,7 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
     }
     const { json, exitCode } = await collectRun({
       mode: 'gap-fix', config, inventoryFile, log,
-      select: async (hosts, store) => select(hosts, await store.lastSuccessByHost(), await store.sapiHostsSince(Date.now() - config.gapfix.maxAgeMs)),
+      select: (hosts, store) => findGapHosts(hosts, store, config),
       lockFile: gapfixLockFile(config), threads: config.gapfix.threads, limitMs: config.gapfix.threadtimeoutMs,
     });
     process.stdout.write(renderJson(json, Boolean(flags.compact)) + '\n');

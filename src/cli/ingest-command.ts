@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
-import { ingestText } from '../app/ingest.js';
+import { ingestText, pushOptions } from '../app/ingest.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
@@ -39,17 +39,21 @@ A document (the old collection format):
    "collection_data": {"packages": {"openssl": "3.0.11-1"}, "rkernel": {"default": "6.1.0-27-amd64"}},
    "pop": "ams", "srvtype": "db", "status": "prod"}  optional; fill in what the inventory has not set
 Values are strings (numbers and booleans are taken as text); anything else rejects the document.
+Refused too: a document larger than [sapi] max_document (default 64MB), a type or subtype name
+longer than 512 characters, a timestamp more than [sapi] max_skew (default 5m) in the future.
 
 Each document is checked and stored on its own (own transaction): a bad one is reported on stderr
 and in "rejected" ("doc" counts documents from 1, "line" is where it starts) and nothing of it is
 stored; the others are. Facts go through the same interval logic as a run. A type whose stored
 facts were observed after the document's time is skipped (listed in "skipped_types"), never
 overwritten. A successful push sets the host's sapi time, so \`jellyfish run\` skips the host while
-the push is younger than [sapi] max_age. The push is recorded as a run of mode "ingest" with one
+the push is younger than [sapi] max_age, as long as it also had an SSH attempt within [sapi]
+verify_every (default 7d): a host that only pushes is still collected over SSH once per window,
+so an agent cannot vouch for its host forever. The push is recorded as a run of mode "ingest" with one
 attempt per document. Safe to run beside a collection run (it waits for the writer, up to 10 s).
 
-Prints {"stored": N, "rejected": [{"doc": i, "line": l, "error": "..."}], "skipped_types": [{"doc", "host", "types"}]}.
-Exit codes: 0 every document stored, 65 some document invalid (the valid ones are stored), no
+Prints {"stored": N, "rejected": [{"doc": i, "line": l, "host": "...", "error": "..."}], "skipped_types": [{"doc", "host", "types"}]}.
+Exit codes: 0 every document stored, 65 some document invalid or too large (the valid ones are stored), no
 document found, or the input unreadable; 74 storage error; 78 config error.`);
   cmd.action(async (file: string, flags: CommonFlags & { compact?: boolean }) => {
     const config = configFrom(flags);
@@ -58,8 +62,8 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
     const store = await openAnyStore(config.storage.database);
     try {
       const { summary, exitCode } = await ingestText(store, input, {
-        prodStatuses: config.collector.prodStatuses,
-        onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}): ${r.error}\n`),
+        ...pushOptions(config),
+        onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}${r.host ? `, host ${r.host}` : ''}): ${r.error}\n`),
       });
       if (summary.stored + summary.rejected.length === 0) process.stderr.write(`jellyfish: ${name}: no document found\n`);
       for (const s of summary.skipped_types) {

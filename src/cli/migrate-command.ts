@@ -8,6 +8,7 @@ import { SETTINGS } from '../config/settings.js';
 import { parseInteger } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
 import { renderTable } from '../report/table.js';
+import { displayUrl, pgTlsWarning } from '../store/database-url.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 
@@ -17,7 +18,7 @@ const MAX_BATCH = 100_000;
 
 /** The target URL, checked as `[storage] database` is: PostgreSQL, and no password in it. */
 function targetUrl(text: string): string {
-  if (!isPostgresUrl(text)) throw new UsageError(`--to ${JSON.stringify(text)}: expected a postgresql://user@host:port/dbname URL`);
+  if (!isPostgresUrl(text)) throw new UsageError(`--to ${JSON.stringify(displayUrl(text))}: expected a postgresql://user@host:port/dbname URL`);
   const def = SETTINGS.find((s) => s.section === 'storage' && s.key === 'database')!;
   try {
     return convertSetting(def, text, '--to', process.cwd()) as string;
@@ -62,6 +63,8 @@ that already names PostgreSQL and no --from, a target holding other data), 74 st
 counts that differ, 75 another migrate is copying into that database, 78 config error.`);
   cmd.action(async (flags: MigrateFlags) => {
     const to = targetUrl(flags.to);
+    const tls = pgTlsWarning(to);
+    if (tls) process.stderr.write(`jellyfish: warning: --to: ${tls}\n`);
     let batch = MIGRATE_BATCH;
     if (flags.batch !== undefined) {
       const b = parseInteger(flags.batch);
@@ -76,7 +79,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       const config = configFrom(flags);
       for (const w of config.warnings) process.stderr.write(`jellyfish: warning: ${w}\n`);
       if (isPostgresUrl(config.storage.database)) {
-        throw new UsageError(`[storage] database already names a PostgreSQL database (${config.storage.database}): give the SQLite file to copy with --from`);
+        throw new UsageError(`[storage] database already names a PostgreSQL database (${displayUrl(config.storage.database)}): give the SQLite file to copy with --from`);
       }
       from = config.storage.database;
     }

@@ -10,6 +10,7 @@ import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderJson } from '../report/status-json.js';
 import { formatDuration, relativeAge, shortTime } from '../report/table.js';
+import { displayUrl } from '../store/database-url.js';
 import type { PgStore } from '../store/pg-store.js';
 import type { ModeRuns, RunRecord } from '../store/queries.js';
 import { isPostgresUrl } from '../store/store.js';
@@ -200,7 +201,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
       process.stdout.write(renderJson({
         active,
         stale_locks: stale,
-        database: config.storage.database,
+        database: displayUrl(config.storage.database),
         ...(dbError ? { database_error: dbError } : {}),
         last_runs: runs.flatMap((m) => (m.lastFinished ? [finishedEntry(m.lastFinished)] : [])),
         unfinished_runs: runs.flatMap((m) => m.unfinished.map((u) => unfinishedEntry(u, active))),

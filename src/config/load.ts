@@ -12,7 +12,7 @@ import { parseBool, parseDuration, parseInteger, parseList, parseShard, parseSit
 import type { Order } from '../inventory/order.js';
 import type { Shard } from '../inventory/sites.js';
 import type { HostKeyPolicy } from '../pool/messages.js';
-import { isPostgresUrl } from '../store/database-url.js';
+import { displayUrl, isPostgresUrl, urlSecretParams } from '../store/database-url.js';
 
 export interface Config {
   /** the INI file read, or undefined when none was found and defaults apply */
@@ -137,7 +137,9 @@ export function expandHome(p: string): string {
 /** Check and convert one value; `where` names file:line (or the flag) in the message. */
 export function convertSetting(def: SettingDef, text: string, where: string, baseDir: string): unknown {
   const bad = (): never => {
-    throw new ConfigError(`${where}: [${def.section}] ${def.key} = '${text}': expected ${describeKind(def.kind)}`);
+    // A database URL is shown masked: a secret in it must not reach a log through its own error.
+    const shown = def.kind === 'database' ? displayUrl(text) : text;
+    throw new ConfigError(`${where}: [${def.section}] ${def.key} = '${shown}': expected ${describeKind(def.kind)}`);
   };
   const kind = def.kind;
   if (typeof kind === 'object') {
@@ -154,6 +156,11 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
       try { url = new URL(text); } catch { return bad(); }
       // A password in scheduler.ini would sit in clear in a file many can read, and in every log line naming the database.
       if (url.password) throw new ConfigError(`${where}: [${def.section}] ${def.key}: the URL carries a password; give it in PGPASSWORD or ~/.pgpass instead (the URL is printed in messages)`);
+      const secrets = urlSecretParams(url);
+      if (secrets.length) {
+        throw new ConfigError(`${where}: [${def.section}] ${def.key}: the URL carries a secret in ${secrets.map((k) => `'${k}='`).join(' and ')}; `
+          + 'give the password in PGPASSWORD or ~/.pgpass, and a client key without a passphrase (mode 0600), never in the URL (it is printed in messages)');
+      }
       if (!url.hostname && !url.searchParams.get('host')) return bad();
       return text;
     }

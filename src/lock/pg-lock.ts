@@ -4,15 +4,21 @@
 // never hold the same site. The holder (pid, host, start) is written to run_locks so `status`
 // and a refused collector can name it; a row whose backend no longer holds the lock is history.
 //
-// Keys: (ADVISORY_CLASS, hash of mode + site). A sharded collector holds its site's key shared
-// and the (site, shard) key exclusive: shards of one site run side by side, while an unsharded
-// collector of that site (exclusive on the site key) excludes them all.
+// Keys: one 64-bit key per lock name (mode + site, or + shard), the first 8 bytes of its SHA-256:
+// with 32 bits, two of 300,000 site names already shared a key, and a collision is two sites that
+// cannot run at once. A sharded collector holds its site's key shared and the (site, shard) key
+// exclusive: shards of one site run side by side, while an unsharded collector of that site
+// (exclusive on the site key) excludes them all. Shards of different counts (1/2 and 1/3) share
+// hosts: each writes its holder rows, then looks for a live one of another count, and refuses
+// (as the SQLite lock does); both may refuse, never both run.
+import crypto from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
 import { LockHeldError, StorageError } from '../app/errors.js';
 import { fmix32, fnv1a32 } from '../inventory/sites.js';
-import { ADVISORY_CLASS, connect, displayUrl, endClient } from '../store/pg-store.js';
+import { connect, displayUrl, endClient } from '../store/pg-store.js';
 import type { HeldLock, LockHolder } from './run-lock.js';
+import { coveringHolderError, overlaps } from './site-lock.js';
 
 /** How often the lock connection is asked whether it still lives (a lost one stops the run). */
 const PING_MS = 5_000;
@@ -31,21 +37,30 @@ export interface SiteLockRequest {
   onLost: (err: Error) => void;
 }
 
-interface Key { name: string; objid: number; shared: boolean }
+/** `key`: the 64-bit advisory key, as decimal text (beyond a JS number's 2^53). */
+interface Key { name: string; key: string; shared: boolean }
 
-/** The second advisory key of a name, as the signed int4 PostgreSQL takes. */
+/**
+ * The second key of a fixed-name lock (ADVISORY_CLASS, key), as the signed int4 PostgreSQL takes:
+ * for the few locks of one known name (migrate), where no other name can collide.
+ */
 export function advisoryKey(name: string): number {
   return fmix32(fnv1a32(name)) | 0;
+}
+
+/** The 64-bit advisory key of a lock name: the first 8 bytes of SHA-256, as PostgreSQL's signed bigint. */
+export function advisoryKey64(name: string): string {
+  return crypto.createHash('sha256').update(`jellyfish:${name}`).digest().readBigInt64BE(0).toString();
 }
 
 function keysFor(req: SiteLockRequest): Key[] {
   const keys: Key[] = [];
   for (const site of [...new Set(req.sites)].sort()) {
     const siteKey = `${req.mode}:site:${site}`;
-    keys.push({ name: siteKey, objid: advisoryKey(siteKey), shared: req.shard !== undefined });
+    keys.push({ name: siteKey, key: advisoryKey64(siteKey), shared: req.shard !== undefined });
     if (req.shard !== undefined) {
       const shardKey = `${siteKey}:shard:${req.shard}`;
-      keys.push({ name: shardKey, objid: advisoryKey(shardKey), shared: false });
+      keys.push({ name: shardKey, key: advisoryKey64(shardKey), shared: false });
     }
   }
   return keys;
@@ -61,23 +76,43 @@ function siteOf(lockKey: string): string {
   return m?.[1] ?? lockKey;
 }
 
+function shardOf(lockKey: string): string | undefined {
+  return /:shard:(\d+\/\d+)$/.exec(lockKey)?.[1];
+}
+
 /**
- * Live holders (their backend still holds the advisory lock): every one of the database (for
+ * Live holders (their backend still holds the advisory lock; a bigint key shows in pg_locks as
+ * classid = its high 32 bits, objid = its low 32 bits, objsubid = 1): every one of the database (for
  * `status`), or those of one mode and these lock names (for a refusal).
  */
 export async function activePgHolders(client: pg.Client, only?: { mode: string; names: string[] }): Promise<(PgLockHolder & { lock_key: string; run_id: number | null })[]> {
   const rows = (await client.query(
     `SELECT r.mode, r.lock_key, r.scope, r.pid, r.hostname, r.started_at, r.run_id FROM run_locks r
       WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = r.backend_pid
-                      AND l.classid = $1::bigint::oid AND l.objid = r.lock_objid::oid)
-        AND ($2::text IS NULL OR (r.mode = $2 AND r.lock_key = ANY($3::text[])))
+                      AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = r.lock_objid)
+        AND ($1::text IS NULL OR (r.mode = $1 AND r.lock_key = ANY($2::text[])))
       ORDER BY r.mode, r.lock_key`,
-    [ADVISORY_CLASS, only?.mode ?? null, only?.names ?? []],
+    [only?.mode ?? null, only?.names ?? []],
   )).rows as { mode: string; lock_key: string; scope: string | null; pid: number; hostname: string; started_at: string; run_id: number | null }[];
   return rows.map((r) => ({
     mode: r.mode, lock_key: r.lock_key, site: siteOf(r.lock_key), pid: r.pid, hostname: r.hostname, started_at: r.started_at, run_id: r.run_id,
     ...(r.scope ? { scope: r.scope } : {}),
   }));
+}
+
+/**
+ * After our holder rows are written: a live shard of another count (`1/3` beside our `1/2`) of one
+ * of our sites covers some of our hosts, so we refuse, with the SQLite lock's message.
+ */
+async function refuseOtherShardCounts(client: pg.Client, req: SiteLockRequest, mine: LockHolder, shown: string): Promise<void> {
+  const sites = new Set(req.sites);
+  const coverage = { sites: [...sites], shard: req.shard as string, unknownSites: [] };
+  for (const h of await activePgHolders(client)) {
+    const shard = shardOf(h.lock_key);
+    if (h.mode !== req.mode || !shard || !sites.has(h.site) || (h.pid === mine.pid && h.started_at === mine.started_at && h.hostname === mine.hostname)) continue;
+    const other = { mode: h.mode, pid: h.pid, hostname: h.hostname, started_at: h.started_at, sites: [h.site], shard };
+    if (overlaps(coverage, other)) throw coveringHolderError(shown, req.mode, other);
+  }
 }
 
 /**
@@ -100,7 +135,7 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldLock> {
   try {
     for (const k of keys) {
       const fn = k.shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
-      const got = (await client.query(`SELECT ${fn}($1, $2) AS ok`, [ADVISORY_CLASS, k.objid])).rows[0] as { ok: boolean };
+      const got = (await client.query(`SELECT ${fn}($1::bigint) AS ok`, [k.key])).rows[0] as { ok: boolean };
       if (got.ok) continue;
       const held = await activePgHolders(client, { mode: req.mode, names: keys.map((x) => x.name).concat(keys.map((x) => x.name.replace(/:shard:.*$/, ''))) });
       let h: PgLockHolder | undefined;
@@ -118,8 +153,9 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldLock> {
          SELECT $1, u.k, $2, $3, $4, $5, NULL, $6, u.o FROM unnest($7::text[], $8::bigint[]) AS u(k, o)
        ON CONFLICT (mode, lock_key) DO UPDATE SET scope = excluded.scope, pid = excluded.pid, hostname = excluded.hostname,
          started_at = excluded.started_at, run_id = NULL, backend_pid = excluded.backend_pid, lock_objid = excluded.lock_objid`,
-      [req.mode, req.scope, holder.pid, holder.hostname, holder.started_at, backend.pid, keys.map((k) => k.name), keys.map((k) => k.objid >>> 0)],
+      [req.mode, req.scope, holder.pid, holder.hostname, holder.started_at, backend.pid, keys.map((k) => k.name), keys.map((k) => k.key)],
     );
+    if (req.shard !== undefined) await refuseOtherShardCounts(client, req, holder, shown);
   } catch (e) {
     released = true;
     await endClient(client);

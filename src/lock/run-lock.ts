@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockHeldError, StorageError } from '../app/errors.js';
+import { writeFileAtomically } from '../app/safe-files.js';
 
 /** A killed holder stops refreshing; after this long its lock is stale and taken over (SPEC: ≤ 60 s). */
 export const STALE_MS = 30_000;
@@ -64,12 +65,6 @@ export function lockState(file: string): { held: boolean; holder?: LockHolder } 
   }
 }
 
-function writeHolder(file: string, holder: LockHolder): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
-
 async function tryLock(file: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   return lockfile.lock(file, { realpath: false, stale: STALE_MS, update: UPDATE_MS, retries: 0, onCompromised });
 }
@@ -112,7 +107,7 @@ export async function acquireLock(file: string, mode: string, onCompromised: (er
     }
   }
   const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), mode, ...scope };
-  writeHolder(file, holder);
+  writeFileAtomically(file, JSON.stringify(holder) + '\n');
   let released = false;
   return {
     file,

@@ -27,9 +27,13 @@ export async function acquireSiteLock(baseFile: string, mode: string, covered: S
     const st = lockState(other.file);
     if (!st.held || !overlaps(covered, st.holder ?? {})) continue;
     await lock.release();
-    const h = st.holder;
-    const what = h?.sites === undefined || h.sites === 'all' ? 'the whole inventory' : `sites ${h.sites.join(',')}${h.shard ? ` shard ${h.shard}` : ''}`;
-    throw new LockHeldError(`${other.file}: a ${h?.mode ?? mode} of ${what} is running (pid ${h?.pid ?? '?'} on ${h?.hostname ?? '?'} since ${h?.started_at ?? '?'}) and covers hosts of this one`, { ...(h ?? {}) });
+    throw coveringHolderError(other.file, mode, st.holder);
   }
   return lock;
+}
+
+/** The refusal (exit 75) when a live collector of another scope covers some of our hosts; SQLite and PostgreSQL word it alike. */
+export function coveringHolderError(where: string, mode: string, h: LockHolder | undefined): LockHeldError {
+  const what = h?.sites === undefined || h.sites === 'all' ? 'the whole inventory' : `sites ${h.sites.join(',')}${h.shard ? ` shard ${h.shard}` : ''}`;
+  return new LockHeldError(`${where}: a ${h?.mode ?? mode} of ${what} is running (pid ${h?.pid ?? '?'} on ${h?.hostname ?? '?'} since ${h?.started_at ?? '?'}) and covers hosts of this one`, { ...(h ?? {}) });
 }

@@ -58,7 +58,8 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
   const failProd: string[] = [];
   const sapi: string[] = [];
   const notStarted: string[] = [];
-  const failures: Record<string, { outcome: Outcome; code: string; message: string }> = {};
+  // Null prototype: an inventory host named `__proto__` is a key like any other, not the prototype.
+  const failures: Record<string, { outcome: Outcome; code: string; message: string }> = Object.create(null);
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   for (const h of input.hosts) {
     if (input.sapi.has(h.label)) { sapi.push(h.label); continue; }

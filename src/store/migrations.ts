@@ -226,3 +226,11 @@ export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
  */
 export const FACT_LAST_SEEN = 'CASE WHEN f.is_current = 1 THEN COALESCE(ft.last_seen, f.last_seen) ELSE f.last_seen END';
 export const JOIN_FACT_TYPES = 'LEFT JOIN fact_types ft ON ft.host_id = f.host_id AND ft.type = f.type';
+
+/**
+ * For SQL over `hosts h`, the instant given as `param` (`?`, `$2`): the host had an SSH attempt (a
+ * run's or gap-fix's, whatever its outcome; a push is an attempt of mode ingest) at or after it.
+ */
+export function sshAttemptSince(param: string): string {
+  return `EXISTS (SELECT 1 FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.host_id = h.id AND r.mode <> 'ingest' AND a.finished_at >= ${param})`;
+}

@@ -9,13 +9,16 @@ import { StorageError } from '../app/errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import {
   HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
 import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
+
+export { displayUrl };
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
@@ -42,17 +45,6 @@ const TYPES = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
-
-/** The URL as it may be printed: any password in it (refused by the config, but a caller may pass one) is masked. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
-}
 
 /** PostgreSQL text cannot hold NUL: it becomes U+FFFD, as invalid UTF-8 does on the way in. */
 const clean = (s: string | null | undefined): string | null => (s == null ? null : withoutNul(s));
@@ -242,9 +234,11 @@ export class PgStore implements Store {
     });
   }
 
-  async sapiHostsSince(sinceMs: number): Promise<Set<string>> {
+  async sapiHostsSince(sinceMs: number, sshSinceMs?: number): Promise<Set<string>> {
     return this.guard('cannot read agent hosts', async () => {
-      const rows = (await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])).rows;
+      const rows = (sshSinceMs === undefined
+        ? await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])
+        : await this.query<{ name: string }>(`SELECT h.name FROM hosts h WHERE h.sapi_at IS NOT NULL AND h.sapi_at >= $1 AND ${sshAttemptSince('$2')}`, [iso(sinceMs), iso(sshSinceMs)])).rows;
       return new Set(rows.map((r) => r.name));
     });
   }

@@ -8,7 +8,7 @@ import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
 
@@ -166,9 +166,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  sapiHostsSince(sinceMs: number): Set<string> {
+  sapiHostsSince(sinceMs: number, sshSinceMs?: number): Set<string> {
     return this.guard('cannot read agent hosts', () => {
-      const rows = this.stmt('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= ?').all(iso(sinceMs)) as { name: string }[];
+      const rows = (sshSinceMs === undefined
+        ? this.stmt('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= ?').all(iso(sinceMs))
+        : this.stmt(`SELECT h.name FROM hosts h WHERE h.sapi_at IS NOT NULL AND h.sapi_at >= ? AND ${sshAttemptSince('?')}`).all(iso(sinceMs), iso(sshSinceMs))) as { name: string }[];
       return new Set(rows.map((r) => r.name));
     });
   }

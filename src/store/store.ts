@@ -86,8 +86,11 @@ export interface Store {
   upsertHosts(hosts: InventoryHost[]): Awaitable<void>;
   /** label -> epoch ms of the last successful collection (one query) */
   lastSuccessByHost(): Awaitable<Map<string, number>>;
-  /** labels whose agent pushed at or after `sinceMs` (one query) */
-  sapiHostsSince(sinceMs: number): Awaitable<Set<string>>;
+  /**
+   * labels whose agent pushed at or after `sinceMs` (one query); with `sshSinceMs`, only those
+   * that also had an SSH attempt at or after it ([sapi] verify_every): the others are due one
+   */
+  sapiHostsSince(sinceMs: number, sshSinceMs?: number): Awaitable<Set<string>>;
   /** one transaction per batch: attempts, their collections, fact intervals, hosts.last_* */
   recordResults(runId: number, results: HostResult[]): Awaitable<void>;
   finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): Awaitable<void>;
