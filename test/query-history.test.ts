@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
-import { countByValue } from '../src/app/query.js';
+import { countByValue, runQuery } from '../src/app/query.js';
+import type { HostResult } from '../src/pool/messages.js';
 import { csvField, renderCsv, renderNdjson } from '../src/report/output.js';
 import { renderTable } from '../src/report/table.js';
+import { openStore } from '../src/store/store.js';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
 import { writeEnv } from './helpers/run-env.js';
 
@@ -69,6 +71,36 @@ t.test('csv, ndjson, headless tables, counts (pure)', async (t) => {
   const hit = (host: string, value: string) => ({ host, subtype: 's', value, since: '', lastSeen: '' });
   t.same(countByValue([hit('web10', '2'), hit('web2', '2'), hit('web1', '1'), hit('web2', '2')]),
     [{ value: '2', count: 2, hosts: ['web2', 'web10'] }, { value: '1', count: 1, hosts: ['web1'] }], 'distinct hosts, most first, hosts in natural order');
+});
+
+t.test('version predicates and count-by on 10,000 hosts', async (t) => {
+  const store = openStore(path.join(t.testdir(), 'big.db'));
+  t.teardown(() => store.close());
+  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: 'bench', threads: 1, workers: 0 });
+  const now = Date.now();
+  const versions = ['3.0.11-1~deb12u2', '3.0.9-1', '3.0.11-1~deb12u1', '1:3.0.7-24.el9'];
+  for (let b = 0; b < 10_000; b += 1000) {
+    const batch: HostResult[] = [];
+    for (let i = b; i < b + 1000; i++) {
+      const rpm = i % 4 === 3;
+      batch.push({
+        label: `web${i}.example`, outcome: 'ok', startedAt: now, finishedAt: now, outputBytes: 0,
+        collections: [
+          { type: 'packages', status: 'ok', durationMs: 1, values: { openssl: versions[i % 4]!, bash: '5.2.15-2+b8' } },
+          { type: 'release', status: 'ok', durationMs: 1, values: rpm ? { ID: 'rhel', ID_LIKE: 'fedora' } : { ID: 'debian' } },
+        ],
+      });
+    }
+    store.recordResults(runId, batch);
+  }
+  const started = process.hrtime.bigint();
+  const view = await runQuery(store, { type: 'packages', subtype: 'openssl', versions: [{ op: 'lt', version: '3.0.11-1~deb12u2' }], scheme: 'auto', countBy: 'value' });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  t.same(view.counts?.map((c) => [c.count, c.value]), [[2500, '3.0.9-1'], [2500, '3.0.11-1~deb12u1']], '~deb12u1 < ~deb12u2; the RHEL epoch is newer; ties in natural order');
+  t.equal(view.hits[0]?.host, 'web1.example');
+  t.equal(view.hits[1]?.host, 'web2.example', 'natural order: web2 before web10');
+  // Generous for a loaded CI box; an idle laptop answers in a fraction of it.
+  t.ok(ms < 5000, `--version-lt --scheme auto --count-by value on 10,000 hosts: ${ms.toFixed(0)} ms`);
 });
 
 t.test('query predicates, count-by and formats on a real run', async (t) => {

@@ -52,7 +52,10 @@ function requestJson(q: QueryRequest): Record<string, unknown> {
 /** One stderr line per reason, hosts named (escaped: they come from the database) up to WARN_HOSTS. */
 function leftOutWarnings(leftOut: LeftOut[]): string[] {
   const byReason = new Map<string, LeftOut[]>();
-  for (const l of leftOut) byReason.set(l.reason, [...(byReason.get(l.reason) ?? []), l]);
+  for (const l of leftOut) {
+    const rows = byReason.get(l.reason);
+    if (rows) rows.push(l); else byReason.set(l.reason, [l]);
+  }
   return [...byReason].map(([reason, rows]) => {
     const named = rows.slice(0, WARN_HOSTS).map((r) => `${r.host} (${r.subtype} ${firstLine(r.value)})`).join(', ');
     const more = rows.length > WARN_HOSTS ? `, +${rows.length - WARN_HOSTS} more (--json lists them under left_out)` : '';

@@ -164,7 +164,7 @@ function statusText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbEr
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('status')
-    .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock')
+    .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock');
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
@@ -172,8 +172,9 @@ Examples:
   jellyfish status
   jellyfish status --json | jq '.last_runs[] | select(.mode == "run") | .failed'
   jellyfish status --format csv
-The table format is the text above; ndjson and csv give one row per run: the last finished one of
-each mode (and site scope), then the unfinished ones (state running, interrupted or unknown).
+--format table (the default) prints the status as lines of text; ndjson and csv give one row per
+run: the last finished one of each mode (and site scope), then the unfinished ones (state
+running, interrupted or unknown).
 Without a database yet it still reports the locks, and "no run recorded".
 Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a script can wait:
   while jellyfish status >/dev/null; [ $? -eq ${EXIT_ACTIVE} ]; do sleep 60; done),

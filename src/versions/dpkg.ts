@@ -49,42 +49,45 @@ export function parseDpkg(v: string): DpkgVersion | { error: string } {
   return parsed;
 }
 
-const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;
+const isDigit = (b: number): boolean => b >= 48 && b <= 57;
 
 /**
  * dpkg's sort weight of one byte: `~` first, then the end of the string and digits, then ASCII
  * letters, then everything else. dpkg reads the bytes as (signed, on amd64) chars, so a UTF-8 byte
- * weighs 128..255: after the letters, before ASCII punctuation.
+ * weighs 128..255: after the letters, before ASCII punctuation. Past the end, charCodeAt is NaN.
  */
-function order(b: number | undefined): number {
-  if (b === undefined || isDigit(b)) return 0;
+function order(b: number): number {
+  if (Number.isNaN(b) || isDigit(b)) return 0;
   if ((b >= 65 && b <= 90) || (b >= 97 && b <= 122)) return b;
   if (b === 126) return -1;
   return b >= 128 ? b : b + 256;
 }
 
-/** Byte for byte as dpkg: a string holding other than ASCII is compared in its UTF-8 bytes. */
+/** The bytes dpkg sees, one char per byte: the string itself when it is ASCII (most versions), else its UTF-8. */
+const NON_ASCII = /[^\x00-\x7f]/;
+const bytesOf = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
+
 function verrevcmp(as: string, bs: string): number {
-  const a = Buffer.from(as, 'utf8');
-  const b = Buffer.from(bs, 'utf8');
+  const a = bytesOf(as);
+  const b = bytesOf(bs);
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
-      const ac = order(a[i]);
-      const bc = order(b[j]);
+    while ((i < a.length && !isDigit(a.charCodeAt(i))) || (j < b.length && !isDigit(b.charCodeAt(j)))) {
+      const ac = order(a.charCodeAt(i));
+      const bc = order(b.charCodeAt(j));
       if (ac !== bc) return ac - bc;
       i++; j++;
     }
-    while (a[i] === 48) i++;
-    while (b[j] === 48) j++;
+    while (a.charCodeAt(i) === 48) i++;
+    while (b.charCodeAt(j) === 48) j++;
     let first = 0;
-    while (isDigit(a[i]) && isDigit(b[j])) {
-      if (first === 0) first = a[i]! - b[j]!;
+    while (isDigit(a.charCodeAt(i)) && isDigit(b.charCodeAt(j))) {
+      if (first === 0) first = a.charCodeAt(i) - b.charCodeAt(j);
       i++; j++;
     }
-    if (isDigit(a[i])) return 1;
-    if (isDigit(b[j])) return -1;
+    if (isDigit(a.charCodeAt(i))) return 1;
+    if (isDigit(b.charCodeAt(j))) return -1;
     if (first !== 0) return first;
   }
   return 0;
