@@ -102,7 +102,7 @@ export function registerQuery(program: Command, setExit: (code: number) => void)
     .option('--value <value>', 'exact value')
     .option('--like <pattern>', "SQL LIKE pattern on the value: % any run, _ one character, \\ escapes them; ASCII letters match either case");
   for (const op of VERSION_OPS) cmd.option(`--version-${op} <version>`, `only values ${OP_WORD[op]} VERSION in the version order (--scheme); several combine (AND)`);
-  cmd.addOption(new Option('--scheme <scheme>', 'version order: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), or auto: per host from its release facts ID and ID_LIKE; a host neither names is left out, with a warning')
+  cmd.addOption(new Option('--scheme <scheme>', 'the order of the --version-* predicates: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), or auto: per host from its release facts ID and ID_LIKE; a host neither names is left out, with a warning')
     .choices(SCHEME_CHOICES).default('auto'));
   cmd.addOption(new Option('--count-by <what>', 'one row per distinct value with its host count, most hosts first (JSON and ndjson also list the hosts)').choices(['value']));
   addOutputFlags(cmd);
