@@ -1,15 +1,15 @@
 // `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
 import type { Command } from 'commander';
-import { renderJson } from '../report/status-json.js';
-import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
+import { renderOutput } from '../report/output.js';
+import { firstLine, relativeAge, shortTime } from '../report/table.js';
 import type { FactInterval } from '../store/queries.js';
-import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
 /** Exit code when the host is not in the database. */
 export const EXIT_UNKNOWN_HOST = 1;
 
-interface FactsFlags extends CommonFlags { type?: string; subtype?: string; history?: boolean; json?: boolean }
+interface FactsFlags extends CommonFlags, OutputFlags { type?: string; subtype?: string; history?: boolean }
 
 /** Table rows grouped by type: the type is written on the first row of its group only. */
 function tableRows(facts: FactInterval[], history: boolean, now: number): string[][] {
@@ -31,15 +31,20 @@ export function registerFacts(program: Command, setExit: (code: number) => void)
     .description("a host's current facts grouped by type (subtype, value, since when, last seen); --history for every interval")
     .option('--type <type>', 'only this collection type (packages, release, rkernel, ...)')
     .option('--subtype <subtype>', 'only this subtype (a package name, an os-release key, ...)')
-    .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first')
-    .option('--json', 'print JSON (sorted keys; whole values) instead of a table')
-    .option('--compact', 'print the JSON on one line (implies --json)');
+    .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first');
+  addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
-In the table a multi-line value shows its first line; --json carries every value whole.
+Examples:
+  jellyfish facts web7.ams --type packages --subtype openssl --history
+  jellyfish facts web7.ams --type packages --format csv > web7-packages.csv
+  jellyfish facts web7.ams --format ndjson | jq -r 'select(.type == "release") | .subtype + "=" + .value'
+In the table a multi-line value shows its first line; json, ndjson and csv carry every value
+whole (csv quotes it, RFC 4180); ndjson and csv rows also name the host.
 Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on stderr, with similar names),
 64 usage, 74 no or unreadable database, 78 config error.`);
   cmd.action(async (host: string, flags: FactsFlags) => {
+    const out = outputFormat(flags);
     const config = configFrom(flags);
     const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; facts: FactInterval[]; known?: string[] }> => {
       const ref = await s.findHost(host);
@@ -57,18 +62,17 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
       return;
     }
     if (found.known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}\n`);
-    if (flags.json || flags.compact) {
-      process.stdout.write(renderJson({
-        host: found.name,
-        history: Boolean(flags.history),
-        facts: found.facts.map((f) => ({ type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current })),
-      }, Boolean(flags.compact)) + '\n');
-    } else {
-      const headers = flags.history
-        ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE']
-        : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'];
-      process.stdout.write(renderTable(headers, tableRows(found.facts, Boolean(flags.history), Date.now())));
-    }
+    const { name, facts } = found;
+    const record = (f: FactInterval) => ({ host: name, type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current });
+    process.stdout.write(renderOutput(out, {
+      json: () => ({ host: name, history: Boolean(flags.history), facts: facts.map(({ type, subtype, value, firstSeen, lastSeen, current }) => ({ type, subtype, value, first_seen: firstSeen, last_seen: lastSeen, current })) }),
+      columns: ['host', 'type', 'subtype', 'value', 'first_seen', 'last_seen', 'current'],
+      records: () => facts.map(record),
+      table: () => ({
+        headers: flags.history ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'],
+        rows: tableRows(facts, Boolean(flags.history), Date.now()),
+      }),
+    }));
     setExit(0);
   });
 }

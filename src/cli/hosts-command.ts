@@ -7,13 +7,24 @@ import { InventoryError, UsageError } from '../app/errors.js';
 import { Log } from '../app/log.js';
 import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
-import { renderJson } from '../report/status-json.js';
-import { relativeAge, renderTable } from '../report/table.js';
-import { filterHosts, inventoryHostRows, type HostFilter } from '../store/queries.js';
-import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
+import { compareNatural } from '../collections/parse.js';
+import { renderOutput } from '../report/output.js';
+import { relativeAge } from '../report/table.js';
+import { filterHosts, inventoryHostRows, type HostFilter, type HostRow } from '../store/queries.js';
+import { addConfigFlag, addInventoryFlag, addOutputFlags, configFrom, inventoryFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface HostsFlags extends CommonFlags { failed?: boolean; stale?: string; prod?: boolean; json?: boolean; all?: boolean }
+interface HostsFlags extends CommonFlags, OutputFlags { failed?: boolean; stale?: string; prod?: boolean; all?: boolean }
+
+const COLUMNS = ['host', 'prod', 'status', 'srvtype', 'pop', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code', 'last_message', 'sapi_at'] as const;
+
+function record(r: HostRow): Record<(typeof COLUMNS)[number], unknown> {
+  return {
+    host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,
+    last_attempt_at: r.lastAttemptAt, last_success_at: r.lastSuccessAt,
+    last_outcome: r.lastOutcome, last_code: r.lastCode, last_message: r.lastMessage, sapi_at: r.sapiAt,
+  };
+}
 
 export function registerHosts(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -22,18 +33,24 @@ export function registerHosts(program: Command, setExit: (code: number) => void)
     .option('--failed', 'only hosts whose last attempt failed (outcome other than ok or partial)')
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
     .option('--prod', 'only production hosts')
-    .option('--all', 'every host the database knows, also those no longer in the inventory (sorted by name)')
-    .option('--json', 'print JSON (sorted keys; with last_message) instead of a table')
-    .option('--compact', 'print the JSON on one line (implies --json)');
+    .option('--all', 'every host the database knows, also those no longer in the inventory (in natural order: web2 before web10)');
+  addOutputFlags(cmd);
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
   cmd.addHelpText('after', `
+Examples:
+  jellyfish hosts --failed
+  jellyfish hosts --prod --stale 12h --format csv > stale.csv
+  jellyfish hosts --failed --format ndjson | jq -r '.host + " " + .last_code'
+  jellyfish hosts --no-headers --format csv | cut -d, -f1
+JSON, ndjson and csv carry every column (status, srvtype, pop, last_message, sapi_at too).
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
 Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
-database is listed, with a warning.
+database is listed (natural order), with a warning.
 Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is unusable,
 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: HostsFlags) => {
+    const out = outputFormat(flags);
     const filter: HostFilter = {};
     if (flags.failed) filter.failed = true;
     if (flags.prod) filter.prod = true;
@@ -46,21 +63,20 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
     const rows = await withReadStore(config, async (s) => {
       const stored = await s.listHosts();
-      return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored, filter);
+      return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored.sort((a, b) => compareNatural(a.name, b.name)), filter);
     });
-    if (flags.json || flags.compact) {
-      process.stdout.write(renderJson(rows.map((r) => ({
-        host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,
-        last_attempt_at: r.lastAttemptAt, last_success_at: r.lastSuccessAt,
-        last_outcome: r.lastOutcome, last_code: r.lastCode, last_message: r.lastMessage, sapi_at: r.sapiAt,
-      })), Boolean(flags.compact)) + '\n');
-    } else {
-      const now = Date.now();
-      process.stdout.write(renderTable(
-        ['HOST', 'PROD', 'LAST ATTEMPT', 'LAST SUCCESS', 'OUTCOME', 'CODE'],
-        rows.map((r) => [r.name, r.isProd ? 'yes' : 'no', relativeAge(r.lastAttemptAt, now), relativeAge(r.lastSuccessAt, now), r.lastOutcome ?? '-', r.lastCode ?? '']),
-      ));
-    }
+    process.stdout.write(renderOutput(out, {
+      json: () => rows.map(record),
+      columns: COLUMNS,
+      records: () => rows.map(record),
+      table: () => {
+        const now = Date.now();
+        return {
+          headers: ['HOST', 'PROD', 'LAST ATTEMPT', 'LAST SUCCESS', 'OUTCOME', 'CODE'],
+          rows: rows.map((r) => [r.name, r.isProd ? 'yes' : 'no', relativeAge(r.lastAttemptAt, now), relativeAge(r.lastSuccessAt, now), r.lastOutcome ?? '-', r.lastCode ?? '']),
+        };
+      },
+    }));
     setExit(0);
   });
 }

@@ -6,13 +6,13 @@ import { MIGRATE_BATCH, migrateToPostgres } from '../app/migrate.js';
 import { convertSetting } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';
 import { parseInteger } from '../config/values.js';
-import { renderJson } from '../report/status-json.js';
+import { renderOutput } from '../report/output.js';
 import { renderTable } from '../report/table.js';
 import { displayUrl, pgTlsWarning } from '../store/database-url.js';
 import { isPostgresUrl } from '../store/store.js';
-import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 
-interface MigrateFlags extends CommonFlags { to: string; from?: string; batch?: string; json?: boolean }
+interface MigrateFlags extends CommonFlags, OutputFlags { to: string; from?: string; batch?: string }
 
 const MAX_BATCH = 100_000;
 
@@ -35,8 +35,7 @@ export function registerMigrate(program: Command, setExit: (code: number) => voi
     .requiredOption('--to <url>', 'the PostgreSQL database: postgresql://user@host:port/dbname (password from PGPASSWORD or ~/.pgpass, never in the URL)')
     .option('--from <file>', 'the SQLite file (default: [storage] database of the INI)')
     .option('--batch <n>', `rows per transaction (default ${MIGRATE_BATCH.toLocaleString('en')})`)
-    .option('--json', 'print the summary as JSON (sorted keys) instead of a table')
-    .option('--compact', 'print the JSON on one line (implies --json)');
+  addOutputFlags(cmd, ['table', 'json']);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
 Copies hosts, runs, attempts with their collections, facts (every interval, current and
@@ -62,6 +61,7 @@ Exit codes: 0 copied and verified, 64 bad flags (a URL with a password, a SQLite
 that already names PostgreSQL and no --from, a target holding other data), 74 storage error or
 counts that differ, 75 another migrate is copying into that database, 78 config error.`);
   cmd.action(async (flags: MigrateFlags) => {
+    const out = outputFormat(flags);
     const to = targetUrl(flags.to);
     const tls = pgTlsWarning(to);
     if (tls) process.stderr.write(`jellyfish: warning: --to: ${tls}\n`);
@@ -85,14 +85,15 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
     }
     const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => process.stderr.write(`jellyfish: migrate: ${line}\n`) });
     const next = `set [storage] database = ${summary.to} in ${flags.config ?? 'scheduler.ini'} (the password stays in PGPASSWORD or ~/.pgpass)`;
-    if (flags.json || flags.compact) {
-      process.stdout.write(renderJson({ ...summary, next }, Boolean(flags.compact)) + '\n');
-    } else {
-      const rows = Object.entries(summary.tables).map(([t, c]) => [t, c.source.toLocaleString('en'), c.target.toLocaleString('en'), c.source === c.target ? 'ok' : 'DIFFERS']);
-      process.stdout.write(renderTable(['TABLE', 'SQLITE', 'POSTGRESQL', 'CHECK'], rows));
-      process.stdout.write(`${summary.verified ? 'verified' : 'NOT verified'}: ${summary.from} -> ${summary.to}, ${summary.copied.toLocaleString('en')} rows copied in ${summary.elapsed_s} s\n`);
-      if (summary.verified) process.stdout.write(`next: ${next}\n`);
-    }
+    process.stdout.write(renderOutput(out, {
+      json: () => ({ ...summary, next }),
+      table: () => {
+        const rows = Object.entries(summary.tables).map(([t, c]) => [t, c.source.toLocaleString('en'), c.target.toLocaleString('en'), c.source === c.target ? 'ok' : 'DIFFERS']);
+        return renderTable(['TABLE', 'SQLITE', 'POSTGRESQL', 'CHECK'], rows)
+          + `${summary.verified ? 'verified' : 'NOT verified'}: ${summary.from} -> ${summary.to}, ${summary.copied.toLocaleString('en')} rows copied in ${summary.elapsed_s} s\n`
+          + (summary.verified ? `next: ${next}\n` : '');
+      },
+    }));
     if (summary.verified) {
       setExit(0);
       return;

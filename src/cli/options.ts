@@ -2,14 +2,23 @@
 import { Option, type Command } from 'commander';
 import { SETTINGS, longFlagName, settingId } from '../config/settings.js';
 import { loadConfig, type Config } from '../config/load.js';
+import { UsageError } from '../app/errors.js';
+import { OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../report/output.js';
 import path from 'node:path';
 
 export interface CommonFlags {
   config?: string;
   servercsv?: string;
   verbose?: boolean;
-  compact?: boolean;
   [flag: string]: unknown;
+}
+
+export interface OutputFlags {
+  format?: OutputFormat;
+  json?: boolean;
+  compact?: boolean;
+  /** false with --no-headers */
+  headers?: boolean;
 }
 
 export function addConfigFlag(cmd: Command): Command {
@@ -61,4 +70,24 @@ export function configFrom(flags: CommonFlags): Config {
 /** -b wins; else the INI's [collector] servercsv (resolved against the INI's folder). */
 export function inventoryFrom(flags: CommonFlags, config: Config): string {
   return flags.servercsv ? path.resolve(flags.servercsv) : config.collector.servercsv;
+}
+
+/**
+ * The output flags of a command that prints an answer: `--format` (the formats it has), `--json`
+ * (= `--format json`), `--compact` (JSON on one line; implies --json) and, where there is a header
+ * row to drop, `--no-headers`. Read them back with `outputFormat`.
+ */
+export function addOutputFlags(cmd: Command, formats: readonly OutputFormat[] = OUTPUT_FORMATS): Command {
+  cmd.addOption(new Option('--format <format>', 'output format (default table)').choices(formats));
+  cmd.option('--json', 'the same as --format json (sorted keys)');
+  cmd.option('--compact', 'print the JSON on one line (implies --json)');
+  if (formats.includes('csv')) cmd.option('--no-headers', 'no header row in table and csv output');
+  return cmd;
+}
+
+export function outputFormat(flags: OutputFlags): OutputOptions {
+  const f = flags.format;
+  if (flags.json && f !== undefined && f !== 'json') throw new UsageError(`--json is --format json: it cannot go with --format ${f}`);
+  if (flags.compact && f !== undefined && f !== 'json' && f !== 'ndjson') throw new UsageError(`--compact is for JSON: it cannot go with --format ${f}`);
+  return { format: f ?? (flags.json || flags.compact ? 'json' : 'table'), compact: Boolean(flags.compact), headers: flags.headers !== false };
 }

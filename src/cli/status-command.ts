@@ -8,13 +8,13 @@ import { StorageError } from '../app/errors.js';
 import type { Config } from '../config/load.js';
 import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
-import { renderJson } from '../report/status-json.js';
+import { renderOutput } from '../report/output.js';
 import { formatDuration, relativeAge, shortTime } from '../report/table.js';
 import { displayUrl } from '../store/database-url.js';
 import type { PgStore } from '../store/pg-store.js';
 import type { ModeRuns, RunRecord } from '../store/queries.js';
 import { isPostgresUrl } from '../store/store.js';
-import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { openForReading } from './read-store.js';
 
 /** Exit code while a run or gap-fix holds its lock. */
@@ -117,7 +117,11 @@ function unfinishedEntry(r: RunRecord, active: Active[]): Record<string, unknown
   return { mode: r.mode, run_id: r.id, started_at: r.startedAt, pid: r.pid, host: r.hostname, state, ...(r.scope ? { scope: r.scope } : {}) };
 }
 
-function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbError: string | undefined, now: number): void {
+/** The ndjson and csv rows: one per run (the last finished one of each mode and scope, then the unfinished ones). */
+const RUN_COLUMNS = ['mode', 'scope', 'run_id', 'state', 'started_at', 'finished_at', 'exit_code', 'duration_s',
+  'success', 'failed', 'failed_prod', 'sapi', 'not_started', 'timeout', 'interrupted', 'stored', 'rejected', 'pid', 'host'] as const;
+
+function statusText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbError: string | undefined, now: number): string {
   const out: string[] = [];
   if (active.length === 0) out.push('idle: no run or gap-fix is active');
   for (const a of active) {
@@ -155,22 +159,29 @@ function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbErr
     }
   }
   if (!any) out.push('no run recorded');
-  process.stdout.write(out.join('\n') + '\n');
+  return out.join('\n') + '\n';
 }
 
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('status')
-    .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock')
-    .option('--json', 'print JSON (sorted keys) instead of text')
-    .option('--compact', 'print the JSON on one line (implies --json)');
+    .description('is a run or gap-fix active (lock holder pid, host, start, elapsed), and how the last run, gap-fix and ingest ended (exit code, host counts); reads only, never waits for a lock');
+  addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
+Examples:
+  jellyfish status
+  jellyfish status --json | jq '.last_runs[] | select(.mode == "run") | .failed'
+  jellyfish status --format csv
+--format table (the default) prints the status as lines of text; ndjson and csv give one row per
+run: the last finished one of each mode (and site scope), then the unfinished ones (state
+running, interrupted or unknown).
 Without a database yet it still reports the locks, and "no run recorded".
 Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a script can wait:
   while jellyfish status >/dev/null; [ $? -eq ${EXIT_ACTIVE} ]; do sleep 60; done),
 64 usage, 74 database unreadable (while idle), 78 config error.`);
-  cmd.action(async (flags: CommonFlags & { json?: boolean }) => {
+  cmd.action(async (flags: CommonFlags & OutputFlags) => {
+    const format = outputFormat(flags);
     const config = configFrom(flags);
     const now = Date.now();
     const shared = isPostgresUrl(config.storage.database);
@@ -197,18 +208,21 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
         }
       }
     }
-    if (flags.json || flags.compact) {
-      process.stdout.write(renderJson({
+    const finished = () => runs.flatMap((m) => (m.lastFinished ? [finishedEntry(m.lastFinished)] : []));
+    const unfinished = () => runs.flatMap((m) => m.unfinished.map((u) => unfinishedEntry(u, active)));
+    process.stdout.write(renderOutput(format, {
+      json: () => ({
         active,
         stale_locks: stale,
         database: displayUrl(config.storage.database),
         ...(dbError ? { database_error: dbError } : {}),
-        last_runs: runs.flatMap((m) => (m.lastFinished ? [finishedEntry(m.lastFinished)] : [])),
-        unfinished_runs: runs.flatMap((m) => m.unfinished.map((u) => unfinishedEntry(u, active))),
-      }, Boolean(flags.compact)) + '\n');
-    } else {
-      printText(active, stale, runs, dbError, now);
-    }
+        last_runs: finished(),
+        unfinished_runs: unfinished(),
+      }),
+      columns: RUN_COLUMNS,
+      records: () => [...finished().map((e) => ({ ...e, state: 'finished' })), ...unfinished()],
+      table: () => statusText(active, stale, runs, dbError, now),
+    }));
     setExit(active.length ? EXIT_ACTIVE : 0);
   });
 }

@@ -24,13 +24,17 @@ export function firstLine(value: string): string {
 
 /**
  * Headers, a dashed rule, then one line per row; every column padded to its widest cell but the
- * last (no trailing blanks). Cells are escaped with `cell`.
+ * last (no trailing blanks). Cells are escaped with `cell`. Without headers (`--no-headers`, for
+ * `while read` loops and awk) only the rows are printed, padded to their own widths.
  */
-export function renderTable(headers: string[], rows: string[][]): string {
+export function renderTable(headers: string[], rows: string[][], opts: { headers?: boolean } = {}): string {
+  const withHeaders = opts.headers ?? true;
   const safe = rows.map((r) => headers.map((_, i) => cell(r[i] ?? '')));
-  const widths = headers.map((h, i) => Math.max(h.length, ...safe.map((r) => (r[i] ?? '').length)));
+  const widths = headers.map((h, i) => Math.max(withHeaders ? h.length : 0, ...safe.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...safe.map(line)].join('\n') + '\n';
+  const lines = safe.map(line);
+  if (withHeaders) lines.unshift(line(headers), line(widths.map((w) => '-'.repeat(w))));
+  return lines.length ? lines.join('\n') + '\n' : '';
 }
 
 /** `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`, or `never`; a time ahead of ours (clock skew) reads `in 5m`. */

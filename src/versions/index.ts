@@ -1,5 +1,5 @@
 // One version module for dpkg and rpm ordering (SPEC §9, §10).
-import { compareDpkg } from './dpkg.js';
+import { compareDpkg, parseDpkg } from './dpkg.js';
 import { compareRpm } from './rpm.js';
 export { compareDpkg, parseDpkg } from './dpkg.js';
 export { compareRpm, parseRpm, rpmvercmp } from './rpm.js';
@@ -23,4 +23,11 @@ export function schemeForRelease(id: string | undefined, idLike: string | undefi
     }
   }
   return undefined;
+}
+
+/** Why a version cannot be ordered (dpkg refuses it; rpm refuses only an empty one), else undefined. */
+export function versionError(scheme: VersionScheme, v: string): string | undefined {
+  if (scheme === 'rpm') return v === '' ? 'empty version' : undefined;
+  const p = parseDpkg(v);
+  return 'error' in p ? p.error : undefined;
 }

@@ -41,17 +41,21 @@ export function rpmvercmp(a: string, b: string): -1 | 0 | 1 {
   return i >= a.length ? -1 : 1;
 }
 
-export interface RpmEvr { epoch: string; version: string; release: string }
+/** rpm's parseEVR: epoch = leading digits before a colon (none given = "0"); release = after the last `-`, or none. */
+export interface RpmEvr { epoch: string; version: string; release: string | null }
 
 export function parseRpm(v: string): RpmEvr {
-  let rest = v.trim();
-  let epoch = '0';
-  const m = /^([0-9]+):/.exec(rest);
-  if (m) { epoch = m[1]!; rest = rest.slice(m[0].length); }
+  const m = /^([0-9]*):/.exec(v);
+  const epoch = m ? (m[1] || '0') : '0';
+  const rest = m ? v.slice(m[0].length) : v;
   const dash = rest.lastIndexOf('-');
-  return dash >= 0 ? { epoch, version: rest.slice(0, dash), release: rest.slice(dash + 1) } : { epoch, version: rest, release: '' };
+  return dash >= 0 ? { epoch, version: rest.slice(0, dash), release: rest.slice(dash + 1) } : { epoch, version: rest, release: null };
 }
 
+/**
+ * rpmverCmp (rpm 4.18, what `rpm.vercmp` and `rpm -q --qf` comparisons use): epoch, version,
+ * then release, where a version without a release sorts before any with one (`1.0` < `1.0-0`).
+ */
 export function compareRpm(a: string, b: string): -1 | 0 | 1 {
   const pa = parseRpm(a);
   const pb = parseRpm(b);
@@ -59,5 +63,6 @@ export function compareRpm(a: string, b: string): -1 | 0 | 1 {
   if (e !== 0) return e;
   const v = rpmvercmp(pa.version, pb.version);
   if (v !== 0) return v;
+  if (pa.release === null || pb.release === null) return pa.release === pb.release ? 0 : pa.release === null ? -1 : 1;
   return rpmvercmp(pa.release, pb.release);
 }

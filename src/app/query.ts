@@ -1,0 +1,117 @@
+// The audit question (SPEC §9): which hosts have a fact now, narrowed by version predicates
+// ("who runs openssl older than 3.0.11-1~deb12u2?"), or counted by value (the `clush -b` view).
+// One function for every face (the CLI now, pages and the API later); it returns a plain view.
+// The predicates are applied here, in code, to the rows the store's audit query returned: the
+// version orders are not SQL, and both stores then answer the same way.
+import { compareNatural } from '../collections/parse.js';
+import type { AuditHit, AuditQuery } from '../store/queries.js';
+import type { Store } from '../store/store.js';
+import { compareVersions, schemeForRelease, versionError, type VersionScheme } from '../versions/index.js';
+
+export const VERSION_OPS = ['lt', 'le', 'eq', 'ge', 'gt'] as const;
+export type VersionOp = (typeof VERSION_OPS)[number];
+export interface VersionPredicate { op: VersionOp; version: string }
+export const SCHEME_CHOICES = ['auto', 'dpkg', 'rpm'] as const;
+export type SchemeChoice = (typeof SCHEME_CHOICES)[number];
+
+export interface QueryRequest extends AuditQuery {
+  /** all must hold (`--version-ge 3.0 --version-lt 3.1` is a range) */
+  versions?: VersionPredicate[];
+  /** the order the predicates use; auto (the default) = per host, from its release facts */
+  scheme?: SchemeChoice;
+  countBy?: 'value';
+}
+
+export interface QueryHit extends AuditHit {
+  /** the order the value was compared in (with version predicates only) */
+  scheme?: VersionScheme;
+}
+
+/** A row the version predicates could not judge, and why. */
+export interface LeftOut { host: string; subtype: string; value: string; reason: string }
+
+export interface ValueCount { value: string; count: number; hosts: string[] }
+
+export interface QueryView {
+  /** the rows that hold, hosts in natural order (`127.1.0.2` before `127.1.0.10`), then subtype, value */
+  hits: QueryHit[];
+  leftOut: LeftOut[];
+  /** with countBy: one entry per distinct value, most hosts first */
+  counts?: ValueCount[];
+  /** set when nothing matched and no fact of the type was ever stored: a typo, most likely */
+  knownTypes?: string[];
+}
+
+export const NO_SCHEME = 'no dpkg or rpm family in its release facts (ID, ID_LIKE)';
+
+const HOLDS: Record<VersionOp, (c: number) => boolean> = {
+  lt: (c) => c < 0, le: (c) => c <= 0, eq: (c) => c === 0, ge: (c) => c >= 0, gt: (c) => c > 0,
+};
+
+/** Why a predicate's own version is unusable (a scheme it may be compared in refuses it), else undefined. */
+export function predicateError(version: string, scheme: SchemeChoice = 'auto'): string | undefined {
+  for (const s of scheme === 'auto' ? (['dpkg', 'rpm'] as const) : [scheme]) {
+    const e = versionError(s, version);
+    if (e) return `${s} refuses it (${e})`;
+  }
+  return undefined;
+}
+
+/** Each host's order, from its current release ID and ID_LIKE (two index lookups, whatever the fleet size). */
+async function releaseSchemes(store: Store): Promise<(host: string) => VersionScheme | undefined> {
+  const field = async (subtype: string) => new Map((await store.auditQuery({ type: 'release', subtype })).map((h) => [h.host, h.value]));
+  const id = await field('ID');
+  const like = await field('ID_LIKE');
+  return (host) => schemeForRelease(id.get(host), like.get(host));
+}
+
+type Row = Pick<AuditHit, 'host' | 'subtype' | 'value'>;
+const byHit = (a: Row, b: Row): number => compareNatural(a.host, b.host) || compareNatural(a.subtype, b.subtype) || compareNatural(a.value, b.value);
+
+/** One row per distinct value: its hosts (natural order), most hosts first, then by value. */
+export function countByValue(hits: AuditHit[]): ValueCount[] {
+  const hosts = new Map<string, Set<string>>();
+  for (const h of hits) {
+    let set = hosts.get(h.value);
+    if (!set) hosts.set(h.value, (set = new Set()));
+    set.add(h.host);
+  }
+  return [...hosts].map(([value, set]) => ({ value, count: set.size, hosts: [...set].sort(compareNatural) }))
+    .sort((a, b) => b.count - a.count || compareNatural(a.value, b.value));
+}
+
+export async function runQuery(store: Store, req: QueryRequest): Promise<QueryView> {
+  const audit: AuditQuery = {
+    type: req.type,
+    ...(req.subtype !== undefined ? { subtype: req.subtype } : {}),
+    ...(req.value !== undefined ? { value: req.value } : {}),
+    ...(req.like !== undefined ? { like: req.like } : {}),
+  };
+  const found = await store.auditQuery(audit);
+  // No hit at all may be a typo in --type: worth a word, found by index seeks only.
+  const knownTypes = found.length === 0 && !(await store.typeExists(req.type)) ? await store.factTypes() : undefined;
+  const predicates = req.versions ?? [];
+  const leftOut: LeftOut[] = [];
+  let hits: QueryHit[] = found;
+  if (predicates.length) {
+    const fixed = req.scheme ?? 'auto';
+    const schemeOf = fixed === 'auto' ? await releaseSchemes(store) : () => fixed;
+    hits = [];
+    for (const h of found) {
+      const scheme = schemeOf(h.host);
+      const refused = scheme && versionError(scheme, h.value);
+      if (!scheme || refused) {
+        leftOut.push({ host: h.host, subtype: h.subtype, value: h.value, reason: scheme ? `${scheme} refuses the version (${refused})` : NO_SCHEME });
+      } else if (predicates.every((p) => HOLDS[p.op](compareVersions(scheme, h.value, p.version)))) {
+        hits.push({ ...h, scheme });
+      }
+    }
+  }
+  hits.sort(byHit);
+  leftOut.sort(byHit);
+  return {
+    hits, leftOut,
+    ...(req.countBy ? { counts: countByValue(hits) } : {}),
+    ...(knownTypes ? { knownTypes } : {}),
+  };
+}
