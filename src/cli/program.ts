@@ -5,6 +5,7 @@ import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
+import { registerChanges } from './changes-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
 import { registerHosts } from './hosts-command.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerHosts(program, finish);
   registerFacts(program, finish);
   registerQuery(program, finish);
+  registerChanges(program, finish);
   registerIngest(program, finish);
   registerPrune(program, finish);
   registerDoctor(program, finish);
