@@ -39,11 +39,15 @@ export interface UnknownHost {
 
 const KIND_ORDER: Record<ChangeRow['change'], number> = { new_host: 0, removed: 1, changed: 2, added: 3 };
 
-/** Oldest first; at one instant by host (natural order), type, subtype, then the kind of change. */
-function byTimeThenKey(a: ChangeRow, b: ChangeRow): number {
-  return (a.at < b.at ? -1 : a.at > b.at ? 1 : 0) || naturalCompare(a.host, b.host)
-    || naturalCompare(a.type ?? '', b.type ?? '') || naturalCompare(a.subtype ?? '', b.subtype ?? '')
-    || KIND_ORDER[a.change] - KIND_ORDER[b.change];
+/**
+ * Oldest first; at one instant by host (natural order), type, subtype, then the kind of change.
+ * Hosts are ranked once (a window can hold millions of rows and a few thousand hosts).
+ */
+function sortRows(rows: ChangeRow[]): void {
+  const rank = new Map([...new Set(rows.map((r) => r.host))].sort(naturalCompare).map((h, i) => [h, i]));
+  const text = (a: string | null, b: string | null) => { const x = a ?? ''; const y = b ?? ''; return x < y ? -1 : x > y ? 1 : 0; };
+  rows.sort((a, b) => text(a.at, b.at) || rank.get(a.host)! - rank.get(b.host)!
+    || text(a.type, b.type) || text(a.subtype, b.subtype) || KIND_ORDER[a.change] - KIND_ORDER[b.change]);
 }
 
 export async function changesView(store: Store, req: ChangesRequest): Promise<ChangesView | UnknownHost> {
@@ -69,7 +73,7 @@ export async function changesView(store: Store, req: ChangesRequest): Promise<Ch
   if (!req.includeNewHosts) {
     for (const [name, at] of newHosts) rows.push({ at, host: name, type: null, subtype: null, change: 'new_host', old: null, new: null });
   }
-  rows.sort(byTimeThenKey);
+  sortRows(rows);
   const { since, until, ...filters } = q;
   return {
     since, until,
