@@ -9,6 +9,8 @@ import t from 'tap';
 import { changesView, type ChangesRequest, type ChangesView } from '../src/app/changes.js';
 import { naturalCompare } from '../src/app/natural-sort.js';
 import { parseTime } from '../src/app/time-arg.js';
+import { renderJson, renderJsonChunks } from '../src/report/status-json.js';
+import { renderTable, tableLines } from '../src/report/table.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
@@ -220,4 +222,42 @@ t.test('jellyfish changes: formats, filters, errors', async (t) => {
   }
   const help = await jf(['changes', '--help'], dir);
   t.match(help.stdout, /Examples:\n +jellyfish changes --since 24h/);
+});
+
+t.test('streamed JSON and tables are the very text of the whole ones', async (t) => {
+  const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ z: i, a: `v${i}\n"q"`, nested: { b: [1, 2], a: null } }));
+  for (const value of [
+    { changes: rowsOf(1000), count: 1000, filters: {}, empty: [], since: 'x', skip: undefined },
+    rowsOf(300), rowsOf(3), { a: [[...rowsOf(400)]], b: 1 }, [], {}, 'text', 7, null,
+  ]) {
+    for (const compact of [false, true]) {
+      t.equal([...renderJsonChunks(value, compact)].join(''), renderJson(value, compact), `${compact ? 'compact' : 'pretty'} ${JSON.stringify(value)?.slice(0, 40)}`);
+    }
+  }
+  const cells = Array.from({ length: 200_000 }, (_, i) => [`h${i}`, 'x'.repeat(i % 13)]);
+  t.equal([...tableLines(['HOST', 'V'], cells)].join(''), renderTable(['HOST', 'V'], cells), 'a table of 200,000 rows (no spread of a column into Math.max)');
+  t.equal([...tableLines(['HOST', 'V'], [['a', 'b']], false)].join(''), 'a  b\n', 'no header and rule');
+});
+
+t.test('a large answer read slowly arrives whole (the exit waits for stdout)', async (t) => {
+  const dir = t.testdir();
+  fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[collector]\nservercsv = server4.csv\n[storage]\ndatabase = jf.db\n');
+  fs.writeFileSync(path.join(dir, 'server4.csv'), 'h0,web,ams,prod\n');
+  const store = openStore(path.join(dir, 'jf.db'));
+  const hosts = Array.from({ length: 20 }, (_, h) => `h${h}`);
+  await store.upsertHosts(hosts.map((h) => host(h, 'ams', 'web', true)));
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const packages = (night: number) => Object.fromEntries(Array.from({ length: 1000 }, (_, p) => [`pkg${p}`, `1.${night}-${'x'.repeat(40)}`]));
+  for (let night = 0; night < 3; night++) await store.recordResults(runId, hosts.map((h) => result(h, at(night), [ok('packages', packages(night))])));
+  store.close();
+  // 40,000 changed rows, several MB: far more than a pipe holds, read only after 7 s.
+  const child = spawn(process.execPath, [BIN, 'changes', '--since', iso(at(0) + 1), '--format', 'ndjson'], { cwd: dir, env: { ...process.env, CI: '1' } });
+  child.stdout.pause();
+  await new Promise((r) => setTimeout(r, 7000));
+  let lines = 0;
+  child.stdout.on('data', (d: Buffer) => { for (const b of d) if (b === 10) lines++; });
+  child.stdout.resume();
+  const code = await new Promise((r) => child.on('close', r));
+  t.equal(code, 0);
+  t.equal(lines, 40_000, 'every row');
 });

@@ -4,11 +4,12 @@ import type { Command } from 'commander';
 import { changesView } from '../app/changes.js';
 import { UsageError } from '../app/errors.js';
 import { timeFlag } from '../app/time-arg.js';
-import { renderJson } from '../report/status-json.js';
-import { firstLine, renderTable, shortTime } from '../report/table.js';
+import { renderJson, renderJsonChunks } from '../report/status-json.js';
+import { firstLine, shortTime, tableLines } from '../report/table.js';
 import type { ChangeRow } from '../store/changes.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
+import { writeChunks } from './write-out.js';
 import { EXIT_UNKNOWN_HOST } from './facts-command.js';
 
 interface ChangesFlags extends CommonFlags {
@@ -82,16 +83,18 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
       return;
     }
     const headers = flags.headers !== false;
-    const out = process.stdout;
-    if (format === 'json') out.write(renderJson(view, Boolean(flags.compact)) + '\n');
-    else if (format === 'ndjson') for (const r of view.changes) out.write(JSON.stringify(r) + '\n');
+    // A month of a big fleet is millions of rows: every format is written as it is made.
+    const rows = view.changes;
+    if (format === 'json') await writeChunks(renderJsonChunks(view, Boolean(flags.compact)));
+    else if (format === 'ndjson') await writeChunks((function* () { for (const r of rows) yield renderJson(r, true) + '\n'; })());
     else if (format === 'csv') {
-      if (headers) out.write(COLUMNS.join(',') + '\r\n');
-      for (const r of view.changes) out.write(COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n');
+      await writeChunks((function* () {
+        if (headers) yield COLUMNS.join(',') + '\r\n';
+        for (const r of rows) yield COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n';
+      })());
     } else {
-      const table = renderTable(COLUMNS.map((c) => c.toUpperCase()), view.changes.map((r: ChangeRow) =>
-        [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]));
-      out.write(headers ? table : table.split('\n').slice(2).join('\n'));
+      const cells = rows.map((r: ChangeRow) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]);
+      await writeChunks(tableLines(COLUMNS.map((c) => c.toUpperCase()), cells, headers));
     }
     setExit(0);
   });

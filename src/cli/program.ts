@@ -24,7 +24,10 @@ const RUN_COMMANDS = new Set(['run', 'gap-fix']);
 
 function finish(code: number): void {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), EXIT_SAFETY_MS).unref();
+  const arm = () => { setTimeout(() => process.exit(code), EXIT_SAFETY_MS).unref(); };
+  // A large answer piped to a slow reader is still queued: exit only once it is written.
+  if (process.stdout.writableLength > 0) process.stdout.once('drain', arm);
+  else arm();
 }
 
 export function buildProgram(): Command {

@@ -63,7 +63,10 @@ function hostWhere(q: ChangeQuery): { sql: string; params: unknown[] } {
 function factWhere(q: ChangeQuery, f: string, dialect: 'sqlite' | 'postgresql'): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (q.type !== undefined) { where.push(`${f}.type = ?`); params.push(q.type); }
+  // Without a subtype the window's own index is the narrow one (a type holds most facts): in
+  // SQLite, which has no statistics unless analysed, `+` keeps type out of the index choice.
+  // With a subtype, (type, subtype) finds the few rows of one package on every host.
+  if (q.type !== undefined) { where.push(`${dialect === 'sqlite' && q.subtype === undefined ? '+' : ''}${f}.type = ?`); params.push(q.type); }
   if (q.subtype !== undefined) {
     const sql = sameSubtype(dialect, `${f}.subtype`, '?');
     where.push(sql);
