@@ -4,12 +4,12 @@
 // process, 127.40.x.x, with injected latency) and on a real OpenSSH fleet (several sshd on
 // 127.41.x.x). Prints markdown tables on stdout (progress on stderr), writes
 // bench/results/<date>.json and the generated part of docs/benchmarks.md.
-//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres] [--keep]
+//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres|changes] [--keep]
 // `--only postgres` runs the store group alone (SQLite vs PostgreSQL, site collectors): its
 // results go under `<profile>-postgres` in the results file and into the docs' postgres section.
 // Figures are medians of --reps runs with the min–max spread; reps run round-robin over the
 // contenders of a group, so a burst of load from elsewhere on the machine hits them alike.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,9 +31,14 @@ const profileName = flag('full') ? 'full' : flag('smoke') ? 'smoke' : 'quick';
 const P = PROFILES[profileName];
 const REPS = Number(opt('reps', String(P.reps)));
 const ONLY = opt('only', undefined);
-if (ONLY !== undefined && !['fixture', 'openssh', 'postgres'].includes(ONLY)) {
-  process.stderr.write(`bench: --only takes fixture, openssh or postgres, not ${ONLY}\n`);
+if (ONLY !== undefined && !['fixture', 'openssh', 'postgres', 'changes'].includes(ONLY)) {
+  process.stderr.write(`bench: --only takes fixture, openssh, postgres or changes, not ${ONLY}\n`);
   process.exit(64);
+}
+// The change feed on a month of history: its own script (it needs no fleet).
+if (ONLY === 'changes') {
+  const { status } = spawnSync(process.execPath, [path.join(ROOT, 'bench/changes.mjs'), ...(flag('smoke') ? ['--hosts', '200', '--reps', '1'] : [])], { stdio: 'inherit' });
+  process.exit(status ?? 1);
 }
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 

@@ -5,6 +5,7 @@ import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
+import { registerChanges } from './changes-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
 import { registerHosts } from './hosts-command.js';
@@ -23,7 +24,10 @@ const RUN_COMMANDS = new Set(['run', 'gap-fix']);
 
 function finish(code: number): void {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), EXIT_SAFETY_MS).unref();
+  const arm = () => { setTimeout(() => process.exit(code), EXIT_SAFETY_MS).unref(); };
+  // A large answer piped to a slow reader is still queued: exit only once it is written.
+  if (process.stdout.writableLength > 0) process.stdout.once('drain', arm);
+  else arm();
 }
 
 export function buildProgram(): Command {
@@ -41,6 +45,7 @@ export function buildProgram(): Command {
   registerHosts(program, finish);
   registerFacts(program, finish);
   registerQuery(program, finish);
+  registerChanges(program, finish);
   registerIngest(program, finish);
   registerPrune(program, finish);
   registerDoctor(program, finish);

@@ -106,14 +106,48 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
   return json;
 }
 
+const sortKeys = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+};
+
 /** Sorted keys at every level (lists keep their order), pretty or on one line. */
 export function renderJson(value: unknown, compact = false): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+  return JSON.stringify(sortKeys(value), null, compact ? undefined : 2);
+}
+
+/** Lists longer than this are written element by element by renderJsonChunks. */
+const STREAMED_LIST = 256;
+
+/**
+ * renderJson's very text, in pieces: a list of millions of rows (a month of the change feed) is
+ * never one string (V8 caps a string at 512 MB) and can be written as it is made.
+ */
+export function* renderJsonChunks(value: unknown, compact = false, indent = ''): Generator<string> {
+  const inner = compact ? '' : `${indent}  `;
+  const nl = compact ? '' : '\n';
+  if (Array.isArray(value) && value.length > STREAMED_LIST) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      yield `${nl}${inner}`;
+      yield* renderJsonChunks(value[i] ?? null, compact, inner);
+      if (i < value.length - 1) yield ',';
     }
-    return v;
-  };
-  return JSON.stringify(sort(value), null, compact ? undefined : 2);
+    yield `${nl}${indent}]`;
+  } else if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).some((v) => Array.isArray(v) && v.length > STREAMED_LIST)) {
+    const keys = Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    yield '{';
+    for (const [i, k] of keys.entries()) {
+      yield `${nl}${inner}${JSON.stringify(k)}:${compact ? '' : ' '}`;
+      yield* renderJsonChunks((value as Record<string, unknown>)[k], compact, inner);
+      if (i < keys.length - 1) yield ',';
+    }
+    yield `${nl}${indent}}`;
+  } else {
+    const text = renderJson(value, compact);
+    yield compact || indent === '' ? text : text.replace(/\n/g, `\n${indent}`);
+  }
 }

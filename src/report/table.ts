@@ -28,13 +28,21 @@ export function firstLine(value: string): string {
  * `while read` loops and awk) only the rows are printed, padded to their own widths.
  */
 export function renderTable(headers: string[], rows: string[][], opts: { headers?: boolean } = {}): string {
-  const withHeaders = opts.headers ?? true;
+  return [...tableLines(headers, rows, opts.headers ?? true)].join('');
+}
+
+/** renderTable's lines (each ending in a newline), made one at a time; `headers` false leaves out the header and rule. */
+export function* tableLines(headers: string[], rows: string[][], withHeaders = true): Generator<string> {
   const safe = rows.map((r) => headers.map((_, i) => cell(r[i] ?? '')));
-  const widths = headers.map((h, i) => Math.max(withHeaders ? h.length : 0, ...safe.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const lines = safe.map(line);
-  if (withHeaders) lines.unshift(line(headers), line(widths.map((w) => '-'.repeat(w))));
-  return lines.length ? lines.join('\n') + '\n' : '';
+  // A loop, not Math.max(...column): a spread of a million cells overflows the call stack.
+  const widths = headers.map((h) => (withHeaders ? h.length : 0));
+  for (const r of safe) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
+  const line = (cells: string[]) => `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}\n`;
+  if (withHeaders) {
+    yield line(headers);
+    yield line(widths.map((w) => '-'.repeat(w)));
+  }
+  for (const r of safe) yield line(r);
 }
 
 /** `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`, or `never`; a time ahead of ours (clock skew) reads `in 5m`. */

@@ -9,6 +9,7 @@ import { StorageError } from '../app/errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
@@ -355,8 +356,8 @@ export class PgStore implements Store {
     await this.query('ANALYZE jf_seen_types');
     await this.query('ANALYZE jf_seen_facts');
     await this.query(
-      `UPDATE facts SET is_current = 0, last_seen = COALESCE(x.type_seen, facts.last_seen)
-       FROM (SELECT c.id, ft.last_seen AS type_seen
+      `UPDATE facts SET is_current = 0, closed_at = x.seen, last_seen = COALESCE(x.type_seen, facts.last_seen)
+       FROM (SELECT c.id, t.seen, ft.last_seen AS type_seen
                FROM jf_seen_types t
                JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1
                LEFT JOIN fact_types ft ON ft.host_id = t.host_id AND ft.type = t.type
@@ -462,9 +463,9 @@ export class PgStore implements Store {
     return this.write('cannot prune facts', async () => {
       if (mode === 'archive') {
         return (await this.query(
-          `WITH moved AS (DELETE FROM facts WHERE id IN (${pick}) RETURNING id, host_id, type, subtype, value, first_seen, last_seen)
-           INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
-           SELECT id, host_id, type, subtype, value, first_seen, last_seen, $3 FROM moved`, [before, batch, iso(Date.now())])).rowCount ?? 0;
+          `WITH moved AS (DELETE FROM facts WHERE id IN (${pick}) RETURNING id, host_id, type, subtype, value, first_seen, last_seen, closed_at)
+           INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, closed_at, archived_at)
+           SELECT id, host_id, type, subtype, value, first_seen, last_seen, closed_at, $3 FROM moved`, [before, batch, iso(Date.now())])).rowCount ?? 0;
       }
       return (await this.query(`DELETE FROM facts WHERE id IN (${pick})`, [before, batch])).rowCount ?? 0;
     });
@@ -546,6 +547,13 @@ export class PgStore implements Store {
     }));
   }
 
+
+  async factChanges(query: ChangeQuery): Promise<ChangeRows> {
+    return this.guard('cannot read the change feed', () => changeRows(async (sql, params) => {
+      let n = 0;
+      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
+    }, 'postgresql', query));
+  }
 
   async factRowCount(): Promise<number> {
     return this.guard('cannot count facts', async () => Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts')).rows[0]!.n));

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
@@ -224,15 +225,16 @@ export class SqliteStore implements Store {
       // Rows as arrays, not objects: this runs once per changed host and type.
       const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1', true)
         .all(hostId, type) as [number, string, string][];
-      // A value not seen now closes at the type's previous sighting (its last_seen until now).
+      // A value not seen now was last seen at the type's previous sighting (its last_seen until
+      // now) and closed by this collection.
       const closeRow = this.stmt(
-        `UPDATE facts SET is_current = 0,
+        `UPDATE facts SET is_current = 0, closed_at = ?,
            last_seen = COALESCE((SELECT last_seen FROM fact_types WHERE host_id = facts.host_id AND type = facts.type), last_seen)
          WHERE id = ?`,
       );
       for (const [id, subtype, value] of current) {
         if (seen.get(subtype) === value) seen.delete(subtype);
-        else closeRow.run(id);
+        else closeRow.run(now, id);
       }
     }
     seenAgain.run(hostId, type, now, digest);
@@ -325,8 +327,8 @@ export class SqliteStore implements Store {
     const pick = 'SELECT id FROM facts WHERE is_current = 0 AND last_seen < ? ORDER BY last_seen, id LIMIT ?';
     return this.write('cannot prune facts', () => {
       if (mode === 'archive') {
-        this.stmt(`INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, archived_at)
-          SELECT id, host_id, type, subtype, value, first_seen, last_seen, ? FROM facts WHERE id IN (${pick})`).run(iso(Date.now()), before, batch);
+        this.stmt(`INSERT INTO facts_archive (id, host_id, type, subtype, value, first_seen, last_seen, closed_at, archived_at)
+          SELECT id, host_id, type, subtype, value, first_seen, last_seen, closed_at, ? FROM facts WHERE id IN (${pick})`).run(iso(Date.now()), before, batch);
       }
       return this.stmt(`DELETE FROM facts WHERE id IN (${pick})`).run(before, batch).changes;
     });
@@ -381,6 +383,9 @@ export class SqliteStore implements Store {
   typeExists(type: string): boolean { return q.typeExists(this.db, type); }
   factTypes(): string[] { return q.factTypes(this.db); }
   lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.db); }
+  factChanges(query: ChangeQuery): Promise<ChangeRows> {
+    return changeRows((sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]), 'sqlite', query);
+  }
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);

@@ -5,6 +5,7 @@
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import type { AuditHit, AuditQuery, FactInterval, HostRef, HostRow, ModeRuns } from './queries.js';
+import type { ChangeQuery, ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -112,6 +113,8 @@ export interface Store {
   factTypes(): Awaitable<string[]>;
   /** per mode and scope, the newest finished run and the unfinished ones after it */
   lastRuns(): Awaitable<ModeRuns[]>;
+  /** what opened and closed in a window, and the hosts first collected in it (see changes.ts) */
+  factChanges(q: ChangeQuery): Awaitable<ChangeRows>;
   factRowCount(): Awaitable<number>;
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;

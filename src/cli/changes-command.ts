@@ -1,0 +1,89 @@
+// `jellyfish changes`: the fleet's change feed over a window (SPEC §9). Parses flags, calls
+// app/changes.ts, renders.
+import type { Command } from 'commander';
+import { changesView } from '../app/changes.js';
+import { UsageError } from '../app/errors.js';
+import { timeFlag } from '../app/time-arg.js';
+import { csvField } from '../report/output.js';
+import { renderJson, renderJsonChunks } from '../report/status-json.js';
+import { firstLine, shortTime, tableLines } from '../report/table.js';
+import type { ChangeRow } from '../store/changes.js';
+import { EXIT_UNKNOWN_HOST } from './facts-command.js';
+import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
+import { withReadStore } from './read-store.js';
+import { writeChunks } from './write-out.js';
+
+interface ChangesFlags extends CommonFlags, OutputFlags {
+  since: string; until?: string; type?: string; subtype?: string; host?: string;
+  site?: string[]; srvtype?: string[]; prod?: boolean; includeNewHosts?: boolean;
+}
+
+const COLUMNS = ['at', 'host', 'type', 'subtype', 'change', 'old', 'new'] as const;
+
+/** Repeatable and comma-separated: `--site ams --site fra,lon`. */
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export function registerChanges(program: Command, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('changes')
+    .description('the fleet\'s change feed: every fact added, removed or changed in a window, oldest first; hosts first collected in it once as new_host')
+    .requiredOption('--since <T>', '(required) window start: an ISO 8601 date or date-time (no offset = UTC) or an age (30m, 24h, 7d)')
+    .option('--until <T>', 'window end, exclusive (default: now)')
+    .option('--type <type>', 'only this collection type (packages, release, ...)')
+    .option('--subtype <subtype>', 'only this subtype (a package name, an os-release key, ...)')
+    .option('--host <host>', 'only this host, as written in the inventory')
+    .option('--site <site>', 'only hosts of this site (the inventory\'s pop; repeatable, or comma-separated)', collect)
+    .option('--srvtype <srvtype>', 'only hosts of this server type (repeatable, or comma-separated)', collect)
+    .option('--prod', 'only production hosts')
+    .option('--include-new-hosts', 'list a new host\'s first facts as added rows instead of one new_host row');
+  addOutputFlags(cmd);
+  addConfigFlag(cmd);
+  cmd.addHelpText('after', `
+Each row is {at, host, type, subtype, change, old, new}: added (a subtype with no interval
+before), removed (its interval closed, none opened; at = the first collection that no longer
+saw it), changed (closed and reopened with another value). ndjson prints one row per line.
+Examples:
+  jellyfish changes --since 24h
+  jellyfish changes --since 7d --type packages --prod --format csv > week.csv
+  jellyfish changes --since 2026-12-01 --until 2026-12-02 --host web7.ams --json
+Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in the database,
+64 usage (a bad time, an unknown format), 74 no or unreadable database, 78 config error.`);
+  cmd.action(async (flags: ChangesFlags) => {
+    const { format, compact, headers } = outputFormat(flags);
+    const now = Date.now();
+    const since = timeFlag('--since', flags.since, now);
+    const until = flags.until === undefined ? now : timeFlag('--until', flags.until, now);
+    if (until <= since) throw new UsageError(`--until (${new Date(until).toISOString()}) must be after --since (${new Date(since).toISOString()})`);
+    const config = configFrom(flags);
+    const view = await withReadStore(config, (s) => changesView(s, {
+      since, until,
+      ...(flags.type !== undefined ? { type: flags.type } : {}),
+      ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
+      ...(flags.host !== undefined ? { host: flags.host } : {}),
+      ...(flags.site ? { sites: flags.site } : {}),
+      ...(flags.srvtype ? { srvtypes: flags.srvtype } : {}),
+      ...(flags.prod ? { prod: true } : {}),
+      ...(flags.includeNewHosts ? { includeNewHosts: true } : {}),
+    }));
+    if ('unknownHost' in view) {
+      const hint = view.similar.length ? `; similar: ${view.similar.join(', ')}` : '';
+      process.stderr.write(`jellyfish: ${view.unknownHost} is not in the database (hosts are named as in the inventory)${hint}\n`);
+      setExit(EXIT_UNKNOWN_HOST);
+      return;
+    }
+    // A month of a big fleet is millions of rows: every format is written as it is made.
+    const rows = view.changes;
+    if (format === 'json') await writeChunks(renderJsonChunks(view, compact));
+    else if (format === 'ndjson') await writeChunks((function* () { for (const r of rows) yield renderJson(r, true) + '\n'; })());
+    else if (format === 'csv') {
+      await writeChunks((function* () {
+        if (headers) yield COLUMNS.join(',') + '\r\n';
+        for (const r of rows) yield COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n';
+      })());
+    } else {
+      const cells = rows.map((r: ChangeRow) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]);
+      await writeChunks(tableLines(COLUMNS.map((c) => c.toUpperCase()), cells, headers));
+    }
+    setExit(0);
+  });
+}
