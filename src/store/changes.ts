@@ -1,8 +1,8 @@
 // The fleet's change feed (SPEC §9): the fact intervals that opened or closed in a window, paired
 // per key (host, type, subtype) into added / removed / changed, and the hosts whose first
 // collection falls in the window. One SQL text for both engines over the indexes of migration 8:
-// facts_opened and facts_closed_at find the window, facts_key pairs a closing with the opening of
-// the same key at the same collection.
+// facts_opened and facts_closed_at find the window; a closing and an opening of the same key at
+// the same collection are paired here into a change.
 import type { AllRows } from './queries.js';
 
 export interface ChangeQuery {
@@ -41,7 +41,7 @@ export interface ChangeRows {
 }
 
 /**
- * Equality of two subtypes: PostgreSQL's key index holds a 200-character prefix (a B-tree entry is
+ * Equality of two subtypes: PostgreSQL's facts_audit index holds a 200-character prefix (a B-tree entry is
  * bounded), so the prefix is compared first for the planner and the whole text after.
  */
 function sameSubtype(dialect: 'sqlite' | 'postgresql', a: string, b: string): string {

@@ -218,33 +218,18 @@ ALTER TABLE fact_types ADD COLUMN digest TEXT;
   {
     // The change feed (`jellyfish changes`, SPEC §9) asks "what opened and what closed in this
     // window": an interval now records when it closed (the first collection that no longer saw
-    // it), and three indexes serve the window (opened, closed) and the per-key pairing. Intervals
-    // closed before this version get the opening of the next interval of the same key, else their
-    // last sighting (the closest the old rows can tell).
+    // it), and two indexes find the window. Both stay cheap to write: facts_opened grows at its
+    // end (collections come in time order) and facts_closed_at holds closed intervals only. An
+    // interval closed before this version gets the opening of the next interval of its key (one
+    // sort of the table), else its last sighting: the closest the old rows can tell.
     version: 8,
     name: 'fact intervals record when they closed; change-feed indexes',
     sql: `
 ALTER TABLE facts ADD COLUMN closed_at TEXT;
 ALTER TABLE facts_archive ADD COLUMN closed_at TEXT;
-CREATE INDEX facts_key ON facts(host_id, type, subtype, first_seen);
-UPDATE facts SET closed_at = COALESCE(
-  (SELECT MIN(n.first_seen) FROM facts n
-    WHERE n.host_id = facts.host_id AND n.type = facts.type AND n.subtype = facts.subtype AND n.first_seen > facts.last_seen),
-  last_seen) WHERE is_current = 0;
-UPDATE facts_archive SET closed_at = last_seen;
-CREATE INDEX facts_opened ON facts(first_seen);
-CREATE INDEX facts_closed_at ON facts(closed_at) WHERE is_current = 0;
-`,
-    // A B-tree entry holds at most ~2.7 KB: the key index keeps a bounded prefix of the subtype.
-    postgresql: `
-ALTER TABLE facts ADD COLUMN closed_at TEXT;
-ALTER TABLE facts_archive ADD COLUMN closed_at TEXT;
-CREATE INDEX facts_key ON facts(host_id, type, left(subtype, 200), first_seen);
-UPDATE facts SET closed_at = COALESCE(
-  (SELECT MIN(n.first_seen) FROM facts n
-    WHERE n.host_id = facts.host_id AND n.type = facts.type AND left(n.subtype, 200) = left(facts.subtype, 200)
-      AND n.subtype = facts.subtype AND n.first_seen > facts.last_seen),
-  last_seen) WHERE is_current = 0;
+UPDATE facts SET closed_at = COALESCE(n.next_seen, facts.last_seen)
+  FROM (SELECT id, LEAD(first_seen) OVER (PARTITION BY host_id, type, subtype ORDER BY first_seen) AS next_seen FROM facts) n
+ WHERE n.id = facts.id AND facts.is_current = 0;
 UPDATE facts_archive SET closed_at = last_seen;
 CREATE INDEX facts_opened ON facts(first_seen);
 CREATE INDEX facts_closed_at ON facts(closed_at) WHERE is_current = 0;
