@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
 import { FrameReader } from '../collections/frames.js';
-import { buildScript, KILL_GRACE_SECONDS, type ScriptStep } from '../collections/script.js';
+import { buildScript, KILL_GRACE_SECONDS, SCRIPT_COMMAND, type ScriptStep } from '../collections/script.js';
 
 export interface StepOutput {
   index: number;
@@ -58,6 +58,14 @@ export function runScript(
       }
       resolve(end);
     };
+    /** The output cap hit: the step being read ends with what came so far, the rest do not run. */
+    const cut = () => {
+      const index = reader.inStep;
+      if (index !== undefined && remaining.delete(index)) {
+        onStep({ index, how: 'cut', output: Buffer.concat(chunks), durationMs: Date.now() - stepStart });
+      }
+      settle({ kind: 'cap' });
+    };
     const reader = new FrameReader(nonce, {
       begin(index) {
         stepStart = Date.now();
@@ -70,18 +78,7 @@ export function runScript(
           settle({ kind: 'watchdog', index });
         }, step.def.timeoutMs + WATCHDOG_SLACK_MS);
       },
-      data(index, chunk) {
-        if (settled) return;
-        budget.used += chunk.length;
-        if (budget.used > budget.max) {
-          const over = budget.used - budget.max;
-          chunks.push(chunk.subarray(0, chunk.length - over));
-          budget.used = budget.max;
-          remaining.delete(index);
-          onStep({ index, how: 'cut', output: Buffer.concat(chunks), durationMs: Date.now() - stepStart });
-          settle({ kind: 'cap' });
-          return;
-        }
+      data(_index, chunk) {
         chunks.push(chunk);
       },
       end(index, exitCode) {
@@ -98,7 +95,14 @@ export function runScript(
         return;
       }
       channel = ch;
-      ch.on('data', (d: Buffer) => { if (!settled) reader.push(d); });
+      ch.on('data', (d: Buffer) => {
+        if (settled) return;
+        // Every byte the host sends counts, markers and noise between frames included.
+        const room = budget.max - budget.used;
+        budget.used += Math.min(d.length, room);
+        reader.push(d.length > room ? d.subarray(0, room) : d);
+        if (d.length > room && !settled) cut();
+      });
       // stderr of the script itself (not of the collections, which go to /dev/null) is not facts.
       ch.stderr.on('data', () => {});
       ch.on('error', () => {});
@@ -108,7 +112,12 @@ export function runScript(
       });
     };
     try {
-      client.exec(buildScript(nonce, steps), onOpen);
+      // The script goes on stdin, never on the command line: a host's process list (ps, /proc)
+      // shows every user the command line, and with it the nonce that makes frames unforgeable.
+      client.exec(SCRIPT_COMMAND, (err, ch) => {
+        onOpen(err, ch);
+        if (!err) ch.end(buildScript(nonce, steps));
+      });
     } catch (e) {
       settle({ kind: 'closed', message: `the connection is gone: ${(e as Error).message}` });
     }
