@@ -3,10 +3,12 @@
 // Fixture hosts on 127.70.0.0/16; the nonce check runs on a real OpenSSH sshd.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import ssh2 from 'ssh2';
+import { generateKeyPair, startFleet } from '../fixtures/fleet/fleet.mjs';
 import { startSshd } from './helpers/sshd.js';
 import { writeEnv } from './helpers/run-env.js';
 
@@ -99,4 +101,87 @@ t.test('the nonce never shows in the host\'s process list (real sshd)', async (t
     t.match(list, /\/bin\/sh -s/, `${type}: the script's shell is listed, with nothing but -s`);
     t.notMatch(list, /jellyfish-collect|@@|N=[0-9a-f]{16}/, `${type}: neither the script nor its nonce`);
   }
+});
+
+/** What a hostile host says, to be shown to the operator only escaped. */
+const HOSTILE = '\x1b[2J\x1b]0;pwned\x07';
+const ESC = '\x1b';
+
+/** An SSH binary packet in the clear (before key exchange): length, padding length, payload, padding. */
+function plainPacket(payload: Buffer): Buffer {
+  let pad = 8 - ((payload.length + 5) % 8);
+  if (pad < 4) pad += 8;
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(payload.length + pad + 1, 0);
+  head[4] = pad;
+  return Buffer.concat([head, payload, Buffer.alloc(pad)]);
+}
+
+function sshString(text: string): Buffer {
+  const b = Buffer.from(text);
+  const n = Buffer.alloc(4);
+  n.writeUInt32BE(b.length, 0);
+  return Buffer.concat([n, b]);
+}
+
+function listen(server: net.Server, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(2222, address, () => resolve());
+  });
+}
+
+t.test('nothing a host says reaches the terminal raw: -V, doctor --host, query', async (t) => {
+  const dir = t.testdir();
+  // 127.70.5.1: a server (or anyone on the path) that disconnects before key exchange with escapes in its text.
+  const disconnecter = net.createServer((sock) => {
+    sock.on('error', () => {});
+    sock.write('SSH-2.0-hostile\r\n');
+    sock.once('data', () => {
+      const disconnect = Buffer.concat([Buffer.from([1, 0, 0, 0, 2]), sshString(`${HOSTILE}bye`), sshString('')]);
+      sock.end(plainPacket(disconnect));
+    });
+  });
+  await listen(disconnecter, '127.70.5.1');
+  t.teardown(() => disconnecter.close());
+  // 127.70.5.2: an SSH server that lets anyone in and refuses every channel with escapes in the reason.
+  const hostKey = generateKeyPair('ed25519');
+  const refuser = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('error', () => {});
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('session', (_accept, reject) => {
+      const proto = (client as unknown as { _protocol: { channelOpenFail(id: number, reason: number, desc: string): void } })._protocol;
+      const fail = proto.channelOpenFail.bind(proto);
+      proto.channelOpenFail = (id, reason) => fail(id, reason, `${HOSTILE}no channel for you`);
+      reject();
+    });
+  });
+  await new Promise<void>((resolve) => refuser.listen(2222, '127.70.5.2', () => resolve()));
+  t.teardown(() => refuser.close());
+  // 127.70.5.10: a fixture host whose answers (a fact value, doctor's uname) carry escapes.
+  const fleet = await startFleet({ count: 1, base: '127.70.5.10', port: 2222, dir, outputs: { rkernel: `${HOSTILE}6.1.0\n`, doctor: `${HOSTILE}Linux 6.1\n` } });
+  t.teardown(() => fleet.close());
+  const knownHosts = path.join(dir, 'known_hosts');
+  fs.copyFileSync(fleet.knownHostsPath, knownHosts);
+  fs.appendFileSync(knownHosts, `[127.70.5.2]:2222 ${hostKey.public}\n`);
+  writeEnv({
+    dir, keyPath: fleet.userKeyPath, knownHosts, port: 2222,
+    rows: ['127.70.5.1', '127.70.5.2', '127.70.5.10'].map((l) => `${l},web,ams,prod`),
+  });
+
+  const checkEscaped = (what: string, text: string, wanted: RegExp) => {
+    t.notOk(text.includes(ESC), `${what}: no raw ESC byte`);
+    t.notOk(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(text), `${what}: no raw control character at all`);
+    t.match(text, wanted, `${what}: the host's words shown, escaped`);
+  };
+  const run = await jf(['run', '-c', 'scheduler.ini', '-V'], dir);
+  checkEscaped('run -V', run.stderr, /127\.70\.5\.1 \S+ .*\\x1b\[2J\\x1b\]0;pwned\\x07bye/);
+  checkEscaped('run -V', run.stderr, /127\.70\.5\.2 error .*\\x1b\[2J\\x1b\]0;pwned\\x07no channel for you/);
+
+  for (const host of ['127.70.5.1', '127.70.5.2', '127.70.5.10']) {
+    const doctor = await jf(['doctor', '-c', 'scheduler.ini', '--host', `${host}:2222`], dir);
+    checkEscaped(`doctor --host ${host}`, doctor.stdout + doctor.stderr, host === '127.70.5.10' ? /\\x1b\[2J\\x1b\]0;pwned\\x07Linux 6\.1/ : /\\x1b\[2J\\x1b\]0;pwned\\x07/);
+  }
+  const query = await jf(['query', '-c', 'scheduler.ini', '--type', 'rkernel'], dir);
+  checkEscaped('query', query.stdout + query.stderr, /127\.70\.5\.10\s+default\s+\\x1b\[2J\\x1b\]0;pwned\\x076\.1\.0/);
 });

@@ -67,6 +67,7 @@ export function buildSshSettings(config: Config, warn: (m: string) => void): Ssh
     hostKeyPolicy: config.ssh.hostKeyPolicy,
     knownHostsPath: config.ssh.knownHosts,
     maxOutputBytes: config.storage.maxOutputBytes,
+    maxFacts: config.collector.maxFacts,
   };
 }
 

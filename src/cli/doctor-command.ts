@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runDoctor } from '../app/doctor.js';
 import { renderJson } from '../report/status-json.js';
 import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
+import { cell } from '../report/table.js';
 
 export function registerDoctor(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -21,7 +22,8 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
       process.stdout.write(renderJson({ ok: checks.every((c) => c.ok), checks }, Boolean(flags.compact)) + '\n');
     } else {
       const width = Math.max(...checks.map((c) => c.name.length));
-      for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+      // The detail may hold a host's own words (its output, its DISCONNECT text): escaped.
+      for (const c of checks) process.stdout.write(cell(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`) + '\n');
     }
     setExit(checks.every((c) => c.ok) ? 0 : 1);
   });

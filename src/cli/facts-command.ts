@@ -5,6 +5,7 @@ import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.
 import type { FactInterval } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
+import { printError } from '../app/log.js';
 
 /** Exit code when the host is not in the database. */
 export const EXIT_UNKNOWN_HOST = 1;
@@ -52,11 +53,11 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
     });
     if ('missing' in found) {
       const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
-      process.stderr.write(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}\n`);
+      printError(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}`);
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }
-    if (found.known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}\n`);
+    if (found.known) printError(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}`);
     if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         host: found.name,

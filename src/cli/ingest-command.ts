@@ -7,6 +7,7 @@ import { ingestText } from '../app/ingest.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { printError } from '../app/log.js';
 
 async function readInput(file: string): Promise<string> {
   try {
@@ -59,11 +60,11 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
     try {
       const { summary, exitCode } = await ingestText(store, input, {
         prodStatuses: config.collector.prodStatuses,
-        onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}): ${r.error}\n`),
+        onRejected: (r) => printError(`jellyfish: ${name}: document ${r.doc} (line ${r.line}): ${r.error}`),
       });
-      if (summary.stored + summary.rejected.length === 0) process.stderr.write(`jellyfish: ${name}: no document found\n`);
+      if (summary.stored + summary.rejected.length === 0) printError(`jellyfish: ${name}: no document found`);
       for (const s of summary.skipped_types) {
-        process.stderr.write(`jellyfish: ${name}: document ${s.doc} (${s.host}): older than the stored facts of ${s.types.join(', ')}: those types skipped\n`);
+        printError(`jellyfish: ${name}: document ${s.doc} (${s.host}): older than the stored facts of ${s.types.join(', ')}: those types skipped`);
       }
       process.stdout.write(renderJson(summary, Boolean(flags.compact)) + '\n');
       setExit(exitCode);

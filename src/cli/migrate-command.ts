@@ -10,6 +10,7 @@ import { renderJson } from '../report/status-json.js';
 import { renderTable } from '../report/table.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
+import { printError } from '../app/log.js';
 
 interface MigrateFlags extends CommonFlags { to: string; from?: string; batch?: string; json?: boolean }
 
@@ -74,13 +75,13 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       from = path.resolve(flags.from);
     } else {
       const config = configFrom(flags);
-      for (const w of config.warnings) process.stderr.write(`jellyfish: warning: ${w}\n`);
+      for (const w of config.warnings) printError(`jellyfish: warning: ${w}`);
       if (isPostgresUrl(config.storage.database)) {
         throw new UsageError(`[storage] database already names a PostgreSQL database (${config.storage.database}): give the SQLite file to copy with --from`);
       }
       from = config.storage.database;
     }
-    const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => process.stderr.write(`jellyfish: migrate: ${line}\n`) });
+    const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => printError(`jellyfish: migrate: ${line}`) });
     const next = `set [storage] database = ${summary.to} in ${flags.config ?? 'scheduler.ini'} (the password stays in PGPASSWORD or ~/.pgpass)`;
     if (flags.json || flags.compact) {
       process.stdout.write(renderJson({ ...summary, next }, Boolean(flags.compact)) + '\n');
@@ -95,7 +96,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       return;
     }
     const off = Object.entries(summary.tables).filter(([, c]) => c.source !== c.target).map(([t, c]) => `${t} ${c.source} in SQLite, ${c.target} in PostgreSQL`);
-    process.stderr.write(`jellyfish: error: the copy does not match: ${off.join('; ')} (was the PostgreSQL database written since the copy?)\n`);
+    printError(`jellyfish: error: the copy does not match: ${off.join('; ')} (was the PostgreSQL database written since the copy?)`);
     setExit(74);
   });
 }

@@ -15,6 +15,7 @@ import { registerQuery } from './query-command.js';
 import { registerStatus } from './status-command.js';
 import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
+import { printError } from '../app/log.js';
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
 const EXIT_SAFETY_MS = 5_000;
@@ -72,16 +73,17 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof LockHeldError) {
       process.stdout.write(renderJson({ locked: true, holder: e.holder }) + '\n');
-      process.stderr.write(`jellyfish: ${e.message}\n`);
+      printError(`jellyfish: ${e.message}`);
       finish(75);
       return;
     }
     if (e instanceof JellyfishError) {
-      process.stderr.write(`jellyfish: error: ${e.message}\n`);
+      printError(`jellyfish: error: ${e.message}`);
       finish(e.exitCode);
       return;
     }
-    process.stderr.write(`jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}\n`);
+    // A stack keeps its lines; each is escaped.
+    for (const line of `jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}`.split('\n')) printError(line);
     finish(70);
   }
 }

@@ -6,6 +6,7 @@ import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.
 import type { AuditQuery } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
+import { printError } from '../app/log.js';
 
 interface QueryFlags extends CommonFlags { type: string; subtype?: string; value?: string; like?: string; json?: boolean }
 
@@ -42,7 +43,7 @@ Exit codes: 0 (also when nothing matches), 64 usage (--value with --like, no --t
       const types = found.length === 0 && !(await s.typeExists(q.type)) ? await s.factTypes() : undefined;
       return { hits: found, known: types };
     });
-    if (known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${known.join(', ') || '(none)'}\n`);
+    if (known) printError(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${known.join(', ') || '(none)'}`);
     if (flags.json || flags.compact) {
       process.stdout.write(renderJson({
         query: q,

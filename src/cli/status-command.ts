@@ -9,12 +9,13 @@ import type { Config } from '../config/load.js';
 import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderJson } from '../report/status-json.js';
-import { formatDuration, relativeAge, shortTime } from '../report/table.js';
+import { cell, formatDuration, relativeAge, shortTime } from '../report/table.js';
 import type { PgStore } from '../store/pg-store.js';
 import type { ModeRuns, RunRecord } from '../store/queries.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { openForReading } from './read-store.js';
+import { printError } from '../app/log.js';
 
 /** Exit code while a run or gap-fix holds its lock. */
 export const EXIT_ACTIVE = 3;
@@ -154,7 +155,7 @@ function printText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbErr
     }
   }
   if (!any) out.push('no run recorded');
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(out.map(cell).join('\n') + '\n');
 }
 
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
@@ -192,7 +193,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
         if (!neverRan) {
           if (!(e instanceof StorageError) || active.length === 0) throw e;
           dbError = e.message;
-          process.stderr.write(`jellyfish: warning: ${e.message}\n`);
+          printError(`jellyfish: warning: ${e.message}`);
         }
       }
     }
