@@ -185,3 +185,17 @@ t.test('nothing a host says reaches the terminal raw: -V, doctor --host, query',
   const query = await jf(['query', '-c', 'scheduler.ini', '--type', 'rkernel'], dir);
   checkEscaped('query', query.stdout + query.stderr, /127\.70\.5\.10\s+default\s+\\x1b\[2J\\x1b\]0;pwned\\x076\.1\.0/);
 });
+
+t.test('a pushed type name with escapes is printed escaped by ingest', async (t) => {
+  const dir = t.testdir();
+  writeEnv({ dir, keyPath: path.join(dir, 'none'), knownHosts: path.join(dir, 'known_hosts'), port: 2222, rows: ['pushed.example,web,ams,prod'] });
+  const doc = (ts: number, data: Record<string, unknown>) => JSON.stringify({ collection_hostname: 'pushed.example', collection_timestamp: ts, collection_status: 'ok', collection_data: data });
+  const now = Math.floor(Date.now() / 1000);
+  const type = `${HOSTILE}evil`;
+  // The newer document first: the older one's types are skipped, and named on stderr.
+  fs.writeFileSync(path.join(dir, 'push.json'), [doc(now, { [type]: { a: '1' } }), doc(now - 60, { [type]: { a: '0' } }), doc(now, { [type]: 'not an object' })].join('\n'));
+  const r = await jf(['ingest', '-c', 'scheduler.ini', 'push.json'], dir);
+  t.notOk(r.stderr.includes(ESC), 'no raw ESC byte');
+  t.match(r.stderr, /older than the stored facts of \\x1b\[2J\\x1b\]0;pwned\\x07evil/, 'the skipped type named, escaped');
+  t.match(r.stderr, /x1b\[2J\\+x1b\]0;pwned\\+x07evil.*expected an object/, 'the rejected document\'s field named, escaped');
+});

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { runDoctor } from '../app/doctor.js';
 import { renderJson } from '../report/status-json.js';
-import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 import { cell } from '../report/table.js';
+import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 export function registerDoctor(program: Command, setExit: (code: number) => void): void {
   const cmd = program

@@ -1,11 +1,11 @@
 // `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
 import type { Command } from 'commander';
+import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';
 import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
 import type { FactInterval } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
-import { printError } from '../app/log.js';
 
 /** Exit code when the host is not in the database. */
 export const EXIT_UNKNOWN_HOST = 1;

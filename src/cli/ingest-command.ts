@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
 import { ingestText } from '../app/ingest.js';
+import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
-import { printError } from '../app/log.js';
 
 async function readInput(file: string): Promise<string> {
   try {

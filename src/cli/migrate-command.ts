@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, UsageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { MIGRATE_BATCH, migrateToPostgres } from '../app/migrate.js';
 import { convertSetting } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';
@@ -10,7 +11,6 @@ import { renderJson } from '../report/status-json.js';
 import { renderTable } from '../report/table.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
-import { printError } from '../app/log.js';
 
 interface MigrateFlags extends CommonFlags { to: string; from?: string; batch?: string; json?: boolean }
 

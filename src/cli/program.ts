@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
 import { registerDoctor } from './doctor-command.js';
@@ -15,7 +16,6 @@ import { registerQuery } from './query-command.js';
 import { registerStatus } from './status-command.js';
 import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
-import { printError } from '../app/log.js';
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
 const EXIT_SAFETY_MS = 5_000;

@@ -1,12 +1,12 @@
 // `jellyfish query`: the audit question, "which hosts have this now, and since when?"
 import type { Command } from 'commander';
 import { UsageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';
 import { firstLine, relativeAge, renderTable, shortTime } from '../report/table.js';
 import type { AuditQuery } from '../store/queries.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { withReadStore } from './read-store.js';
-import { printError } from '../app/log.js';
 
 interface QueryFlags extends CommonFlags { type: string; subtype?: string; value?: string; like?: string; json?: boolean }
 

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StorageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import type { Config } from '../config/load.js';
 import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
@@ -15,7 +16,6 @@ import type { ModeRuns, RunRecord } from '../store/queries.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 import { openForReading } from './read-store.js';
-import { printError } from '../app/log.js';
 
 /** Exit code while a run or gap-fix holds its lock. */
 export const EXIT_ACTIVE = 3;
