@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { FrameReader } from '../src/collections/frames.js';
-import { buildScript, decodeScriptHeader } from '../src/collections/script.js';
+import { buildScript, decodeScriptHeader, SCRIPT_COMMAND } from '../src/collections/script.js';
 import type { CollectionDef } from '../src/collections/types.js';
 import { blobKeyType, hostsFieldMatches, KnownHosts, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
 import { HashedNames, sameWords, words } from '../src/ssh/hashed-name.js';
@@ -38,7 +38,9 @@ t.test('the generated script runs in a real sh and its frames decode', async (t)
   t.equal(header?.nonce, nonce);
   t.same(header?.steps.map((s) => s.type), steps.map((s) => s.def.type));
   t.equal(header?.steps[5]?.timeoutSeconds, 1);
-  const out = execFileSync('sh', ['-c', script]);
+  // As on a host: SCRIPT_COMMAND with the script on stdin.
+  const [shell, ...shellArgs] = SCRIPT_COMMAND.split(' ');
+  const out = execFileSync(shell as string, shellArgs, { input: script });
   // Feed it back one byte at a time: markers split anywhere must still decode.
   const bytes = [...out].map((b) => Buffer.from([b]));
   for (const chunks of [[out], bytes]) {

@@ -3,6 +3,7 @@
 // own transaction, so one bad document never half-stores or blocks the others.
 import os from 'node:os';
 import { parseHostField } from '../inventory/csv.js';
+import { cell } from '../report/table.js';
 import type { PushDocument, Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
@@ -156,7 +157,7 @@ export function parseTimestamp(value: unknown): number | undefined {
 /** A name or value as quoted in a message: control bytes escaped, long runs cut. */
 function shown(text: string): string {
   const cut = text.length > 80 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return cell(cut);
 }
 
 /** `collection_data.packages.openssl`; a key that is not a short plain word is quoted (and cut): `["a.b"]`. */

@@ -2,6 +2,7 @@
 // In cron (no TTY) only warnings and errors are printed; -V adds one line per host event;
 // a TTY gets an ora spinner with done/total, ok, failed, in flight and ETA.
 import ora, { type Ora } from 'ora';
+import { cell } from '../report/table.js';
 
 export interface Progress {
   done: number;
@@ -12,6 +13,11 @@ export interface Progress {
   startedAt: number;
 }
 
+/** One line on stderr outside a run's Log (the read commands, ingest, top-level errors), escaped. */
+export function printError(line: string): void {
+  process.stderr.write(cell(line) + '\n');
+}
+
 export class Log {
   private spinner: Ora | undefined;
 
@@ -19,7 +25,7 @@ export class Log {
 
   private write(line: string): void {
     if (this.spinner?.isSpinning) this.spinner.clear();
-    this.stream.write(line + '\n');
+    this.stream.write(cell(line) + '\n');
     if (this.spinner?.isSpinning) this.spinner.render();
   }
 

@@ -36,12 +36,16 @@ const DEADLINE_GRACE_MS = 2_000;
 /** Results are written in batches: one transaction per batch, at most this often or this big. */
 const FLUSH_EVERY_MS = 500;
 const FLUSH_AT = 500;
+const FLUSH_AT_BYTES = 16 * 1024 * 1024;
 /**
- * Results waiting for the writer beyond this stop new hosts from starting until it catches up: a
- * writer slower than the collectors (PostgreSQL on a first run) would otherwise keep every
- * finished host's facts (~50 KB each) in memory.
+ * Results waiting for the writer beyond this many bytes (resultBytes) stop new hosts from
+ * starting until it catches up: a writer slower than the collectors (PostgreSQL on a first run)
+ * would otherwise keep every finished host's facts in memory (~50 KB a host, up to max_facts
+ * facts a collection from a host that answers that many).
  */
-const MAX_UNWRITTEN = 1_000;
+const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
+/** What a result costs beside its facts (summary, timings, collection rows), in resultBytes. */
+const RESULT_OVERHEAD_BYTES = 1024;
 /** Consecutive busy flushes (each waits WRITER_BUSY_MS) before the database counts as unusable. */
 const MAX_BUSY_RETRIES = 60;
 /**
@@ -94,6 +98,16 @@ function hostLine(r: HostResult, done: number, total: number): string {
   const secs = ((r.finishedAt - r.startedAt) / 1000).toFixed(1);
   const detail = r.code ? ` ${r.code}${r.message ? `: ${r.message}` : ''}` : '';
   return `[${done}/${total}] ${r.label} ${r.outcome} ${secs}s${detail}`;
+}
+
+/** An estimate of the memory a result holds until written: its text, fact names and values. */
+function resultBytes(r: HostResult): number {
+  let n = RESULT_OVERHEAD_BYTES + (r.message?.length ?? 0);
+  for (const c of r.collections) {
+    n += c.type.length + (c.message?.length ?? 0);
+    for (const k in c.values) n += k.length + (c.values[k] as string).length;
+  }
+  return n;
 }
 
 function processUsage(): { peakRssMb: number; cpuSeconds: number } {
@@ -192,17 +206,20 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     // Only the summary stays for the JSON: a host's facts (~50 KB) leave memory once written.
     const results = new Map<string, HostSummary>();
     let batch: HostResult[] = [];
+    /** resultBytes of `batch`, and of the batch being written */
+    let batchBytes = 0;
+    let writing = 0;
     let learned: LearnedHostKey[] = [];
     let storageFailure: StorageError | undefined;
     let busyStreak = 0;
-    let writing = 0;
     let resumeFeeder = () => {};
     const writeBatch = async () => {
       if (learned.length) { appendKnownHosts(learned, warnings.add); learned = []; }
       if (batch.length === 0 || storageFailure) return;
       const b = batch;
       batch = [];
-      writing = b.length;
+      writing = batchBytes;
+      batchBytes = 0;
       try {
         await db.recordResults(runId, b);
         busyStreak = 0;
@@ -212,6 +229,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         // than fail; only a long streak is a real problem.
         if (/SQLITE_BUSY|SQLITE_LOCKED|40P01|40001|55P03/.test((e as Error).message) && ++busyStreak < MAX_BUSY_RETRIES) {
           batch = b.concat(batch);
+          batchBytes += writing;
           if (busyStreak === 1) log.warn(`${db.path} is busy with another writer; retrying the batch`);
           return;
         }
@@ -244,13 +262,14 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const accept = (r: HostResult) => {
       results.set(r.label, { outcome: r.outcome, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) });
       batch.push(r);
+      batchBytes += resultBytes(r);
       if (r.learnedHostKeys) learned.push(...r.learnedHostKeys);
       progress.done += 1;
       if (SUCCESS_OUTCOMES.has(r.outcome)) progress.ok += 1; else progress.failed += 1;
       progress.inFlight = inFlightCount();
       log.verbose(hostLine(r, progress.done, progress.total));
       log.progress(progress);
-      if (batch.length >= FLUSH_AT) void flush();
+      if (batch.length >= FLUSH_AT || batchBytes >= FLUSH_AT_BYTES) void flush();
     };
 
     pool = new HostPool(workers, threads);
@@ -269,7 +288,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         const message = reason === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `run stopped: ${interrupted?.reason ?? 'interrupted'}`;
         return { label: h.label, outcome: 'timeout', code: reason, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 };
       },
-      hold: () => writing + batch.length > MAX_UNWRITTEN,
+      hold: () => writing + batchBytes > MAX_UNWRITTEN_BYTES,
       onDeadline: (notStarted, flying) => log.warn(`threadtimeout reached: ${notStarted} hosts not started, ${flying} in flight are being stopped`),
     });
     inFlightCount = feeder.inFlight;

@@ -68,6 +68,7 @@ export function buildSshSettings(config: Config, warn: (m: string) => void): Ssh
     knownHostsPath: config.ssh.knownHosts,
     globalKnownHostsPaths: config.ssh.globalKnownHosts,
     maxOutputBytes: config.storage.maxOutputBytes,
+    maxFacts: config.collector.maxFacts,
   };
 }
 

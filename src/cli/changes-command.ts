@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { changesView } from '../app/changes.js';
 import { UsageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
 import { csvField } from '../report/output.js';
 import { renderJson, renderJsonChunks } from '../report/status-json.js';
@@ -67,7 +68,7 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
     }));
     if ('unknownHost' in view) {
       const hint = view.similar.length ? `; similar: ${view.similar.join(', ')}` : '';
-      process.stderr.write(`jellyfish: ${view.unknownHost} is not in the database (hosts are named as in the inventory)${hint}\n`);
+      printError(`jellyfish: ${view.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { runDoctor } from '../app/doctor.js';
 import { renderOutput } from '../report/output.js';
+import { cell } from '../report/table.js';
 import { addConfigFlag, addInventoryFlag, addOutputFlags, configFrom, inventoryFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 
 export function registerDoctor(program: Command, setExit: (code: number) => void): void {
@@ -18,9 +19,10 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
     const config = configFrom(flags);
     const checks = await runDoctor(config, inventoryFrom(flags, config), flags.host);
     const width = Math.max(...checks.map((c) => c.name.length));
+    // The detail may hold a host's own words (its output, its DISCONNECT text): escaped.
     process.stdout.write(renderOutput(out, {
       json: () => ({ ok: checks.every((c) => c.ok), checks }),
-      table: () => checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`).join(''),
+      table: () => checks.map((c) => `${cell(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`)}\n`).join(''),
     }));
     setExit(checks.every((c) => c.ok) ? 0 : 1);
   });

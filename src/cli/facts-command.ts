@@ -1,5 +1,6 @@
 // `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
 import type { Command } from 'commander';
+import { printError } from '../app/log.js';
 import { renderOutput } from '../report/output.js';
 import { firstLine, relativeAge, shortTime } from '../report/table.js';
 import type { FactInterval } from '../store/queries.js';
@@ -57,11 +58,11 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
     });
     if ('missing' in found) {
       const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
-      process.stderr.write(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}\n`);
+      printError(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}`);
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }
-    if (found.known) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}\n`);
+    if (found.known) printError(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}`);
     const { name, facts } = found;
     const record = (f: FactInterval) => ({ host: name, type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current });
     process.stdout.write(renderOutput(out, {

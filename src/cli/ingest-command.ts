@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { InventoryError } from '../app/errors.js';
 import { ingestText, pushOptions } from '../app/ingest.js';
+import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
@@ -63,11 +64,11 @@ document found, or the input unreadable; 74 storage error; 78 config error.`);
     try {
       const { summary, exitCode } = await ingestText(store, input, {
         ...pushOptions(config),
-        onRejected: (r) => process.stderr.write(`jellyfish: ${name}: document ${r.doc} (line ${r.line}${r.host ? `, host ${r.host}` : ''}): ${r.error}\n`),
+        onRejected: (r) => printError(`jellyfish: ${name}: document ${r.doc} (line ${r.line}${r.host ? `, host ${r.host}` : ''}): ${r.error}`),
       });
-      if (summary.stored + summary.rejected.length === 0) process.stderr.write(`jellyfish: ${name}: no document found\n`);
+      if (summary.stored + summary.rejected.length === 0) printError(`jellyfish: ${name}: no document found`);
       for (const s of summary.skipped_types) {
-        process.stderr.write(`jellyfish: ${name}: document ${s.doc} (${s.host}): older than the stored facts of ${s.types.join(', ')}: those types skipped\n`);
+        printError(`jellyfish: ${name}: document ${s.doc} (${s.host}): older than the stored facts of ${s.types.join(', ')}: those types skipped`);
       }
       process.stdout.write(renderJson(summary, Boolean(flags.compact)) + '\n');
       setExit(exitCode);

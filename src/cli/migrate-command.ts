@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, UsageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { MIGRATE_BATCH, migrateToPostgres } from '../app/migrate.js';
 import { convertSetting } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';
@@ -64,7 +65,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
     const out = outputFormat(flags);
     const to = targetUrl(flags.to);
     const tls = pgTlsWarning(to);
-    if (tls) process.stderr.write(`jellyfish: warning: --to: ${tls}\n`);
+    if (tls) printError(`jellyfish: warning: --to: ${tls}`);
     let batch = MIGRATE_BATCH;
     if (flags.batch !== undefined) {
       const b = parseInteger(flags.batch);
@@ -77,13 +78,13 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       from = path.resolve(flags.from);
     } else {
       const config = configFrom(flags);
-      for (const w of config.warnings) process.stderr.write(`jellyfish: warning: ${w}\n`);
+      for (const w of config.warnings) printError(`jellyfish: warning: ${w}`);
       if (isPostgresUrl(config.storage.database)) {
         throw new UsageError(`[storage] database already names a PostgreSQL database (${displayUrl(config.storage.database)}): give the SQLite file to copy with --from`);
       }
       from = config.storage.database;
     }
-    const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => process.stderr.write(`jellyfish: migrate: ${line}\n`) });
+    const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => printError(`jellyfish: migrate: ${line}`) });
     const next = `set [storage] database = ${summary.to} in ${flags.config ?? 'scheduler.ini'} (the password stays in PGPASSWORD or ~/.pgpass)`;
     process.stdout.write(renderOutput(out, {
       json: () => ({ ...summary, next }),
@@ -99,7 +100,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       return;
     }
     const off = Object.entries(summary.tables).filter(([, c]) => c.source !== c.target).map(([t, c]) => `${t} ${c.source} in SQLite, ${c.target} in PostgreSQL`);
-    process.stderr.write(`jellyfish: error: the copy does not match: ${off.join('; ')} (was the PostgreSQL database written since the copy?)\n`);
+    printError(`jellyfish: error: the copy does not match: ${off.join('; ')} (was the PostgreSQL database written since the copy?)`);
     setExit(74);
   });
 }

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
 import { JellyfishError, LockHeldError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
 import { registerChanges } from './changes-command.js';
@@ -77,16 +78,17 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof LockHeldError) {
       process.stdout.write(renderJson({ locked: true, holder: e.holder }) + '\n');
-      process.stderr.write(`jellyfish: ${e.message}\n`);
+      printError(`jellyfish: ${e.message}`);
       finish(75);
       return;
     }
     if (e instanceof JellyfishError) {
-      process.stderr.write(`jellyfish: error: ${e.message}\n`);
+      printError(`jellyfish: error: ${e.message}`);
       finish(e.exitCode);
       return;
     }
-    process.stderr.write(`jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}\n`);
+    // A stack keeps its lines; each is escaped.
+    for (const line of `jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}`.split('\n')) printError(line);
     finish(70);
   }
 }

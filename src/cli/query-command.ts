@@ -1,6 +1,7 @@
 // `jellyfish query`: the audit question, "which hosts have this now, and since when?"
 import { Option, type Command } from 'commander';
 import { UsageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import { predicateError, runQuery, SCHEME_CHOICES, VERSION_OPS, type LeftOut, type QueryRequest, type QueryView, type SchemeChoice, type VersionPredicate } from '../app/query.js';
 import { renderOutput, type Printable } from '../report/output.js';
 import { cell, firstLine, relativeAge, shortTime } from '../report/table.js';
@@ -126,8 +127,8 @@ the scheme refuses, a bad --format or --scheme), 74 no or unreadable database, 7
     const out = outputFormat(flags);
     const q = requestFrom(flags);
     const view = await withReadStore(configFrom(flags), (s) => runQuery(s, q));
-    if (view.knownTypes) process.stderr.write(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${view.knownTypes.join(', ') || '(none)'}\n`);
-    for (const w of leftOutWarnings(view.leftOut)) process.stderr.write(`${w}\n`);
+    if (view.knownTypes) printError(`jellyfish: warning: no fact of type ${JSON.stringify(q.type)} was ever stored; known types: ${view.knownTypes.join(', ') || '(none)'}`);
+    for (const w of leftOutWarnings(view.leftOut)) printError(w);
     process.stdout.write(renderOutput(out, printable(q, view)));
     setExit(0);
   });

@@ -5,11 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StorageError } from '../app/errors.js';
+import { printError } from '../app/log.js';
 import type { Config } from '../config/load.js';
 import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
 import { renderOutput } from '../report/output.js';
-import { formatDuration, relativeAge, shortTime } from '../report/table.js';
+import { cell, formatDuration, relativeAge, shortTime } from '../report/table.js';
 import { displayUrl } from '../store/database-url.js';
 import type { PgStore } from '../store/pg-store.js';
 import type { ModeRuns, RunRecord } from '../store/queries.js';
@@ -159,7 +160,7 @@ function statusText(active: Active[], stale: StaleLock[], runs: ModeRuns[], dbEr
     }
   }
   if (!any) out.push('no run recorded');
-  return out.join('\n') + '\n';
+  return out.map(cell).join('\n') + '\n';
 }
 
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
@@ -204,7 +205,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
         if (!neverRan) {
           if (!(e instanceof StorageError) || active.length === 0) throw e;
           dbError = e.message;
-          process.stderr.write(`jellyfish: warning: ${e.message}\n`);
+          printError(`jellyfish: warning: ${e.message}`);
         }
       }
     }

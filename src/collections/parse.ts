@@ -72,13 +72,15 @@ function addValue(seen: Seen, subtype: string, value: string): void {
  * both sides trimmed; CRLF and blank lines are fine. A subtype on several lines (RHEL keeps several
  * `kernel` packages; IPv4 and IPv6 listeners on one port) keeps every distinct value, in natural
  * order, joined with ", " (an empty value is dropped when the subtype has others). Nothing is
- * truncated.
+ * truncated: an output of more than `maxFacts` subtypes gives undefined (the collection fails
+ * with FACT_CAP) rather than part of its facts, and parsing stops there, so a host cannot make
+ * the collector hold millions of facts.
  *
  * This runs for every collection of every host (~900 lines a host for the shipped set), in the
  * thread that also does the SSH work, so the default-separator case scans each line once by
  * hand instead of trimming, matching and slicing it several times over.
  */
-export function parseOutput(def: CollectionDef, output: string): FactValues {
+export function parseOutput(def: CollectionDef, output: string, maxFacts = Infinity): FactValues | undefined {
   const text = withoutNul(output);
   if (!def.multi) return { [DEFAULT_SUBTYPE]: text.trim() };
 
@@ -102,12 +104,14 @@ export function parseOutput(def: CollectionDef, output: string): FactValues {
       let v = k;
       while (v < e && isSpace(text.charCodeAt(v))) v++;
       addValue(seen, text.slice(s, k), text.slice(v, e));
+      if (seen.size > maxFacts) return undefined;
     }
   } else {
     for (const line of text.split(/\r?\n/)) {
       if (line.trim() === '') continue;
       const [subtype, value] = splitLine(line.replace(/\r$/, ''), separator);
       addValue(seen, subtype, value);
+      if (seen.size > maxFacts) return undefined;
     }
   }
   const facts = manyKeysObject();
@@ -123,6 +127,13 @@ export function parseOutput(def: CollectionDef, output: string): FactValues {
     else facts[subtype] = value;
   }
   return facts;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** parseOutput of a collection's raw output bytes: invalid UTF-8 becomes U+FFFD. */
+export function parseBytes(def: CollectionDef, output: Buffer, maxFacts = Infinity): FactValues | undefined {
+  return parseOutput(def, utf8.decode(output), maxFacts);
 }
 
 /**

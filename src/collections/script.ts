@@ -1,7 +1,10 @@
 // One exec per host: every collection runs inside one generated shell script, each framed by
 // nonce markers, so a host costs one channel round trip instead of one per collection.
 //
-// The command text starts with comment lines a reader (the fixture fleet, a log) can decode:
+// The script is sent on the stdin of SCRIPT_COMMAND, never as the command itself: a host shows
+// every local user each process's command line (ps, /proc/PID/cmdline), and the nonce in it
+// would let any of them forge frames. The script starts with comment lines a reader (the
+// fixture fleet, a log) can decode:
 //   # jellyfish-collect v1 <nonce>
 //   # step <index> <type> <timeoutSeconds>
 // and stdout frames each collection as
@@ -9,6 +12,9 @@
 // The newline before the end marker is added by the script, so the marker always starts a line;
 // the decoder drops exactly that one newline.
 import type { CollectionDef } from './types.js';
+
+/** The exec command: a POSIX shell reading the script from stdin, whatever the login shell is. */
+export const SCRIPT_COMMAND = '/bin/sh -s';
 
 /** Grace between TERM and KILL for a timed-out command on the host (`timeout -k`). */
 export const KILL_GRACE_SECONDS = 2;
@@ -40,9 +46,9 @@ export function buildScript(nonce: string, steps: ScriptStep[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** What a reader of the command text can learn: the nonce and the steps (index, type, timeout). */
-export function decodeScriptHeader(command: string): { nonce: string; steps: { index: number; type: string; timeoutSeconds: number }[] } | undefined {
-  const lines = command.split('\n');
+/** What a reader of the script can learn: the nonce and the steps (index, type, timeout). */
+export function decodeScriptHeader(script: string): { nonce: string; steps: { index: number; type: string; timeoutSeconds: number }[] } | undefined {
+  const lines = script.split('\n');
   const head = /^# jellyfish-collect v1 ([0-9a-f]+)$/.exec(lines[0] ?? '');
   if (!head?.[1]) return undefined;
   const steps: { index: number; type: string; timeoutSeconds: number }[] = [];

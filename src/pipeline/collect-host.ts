@@ -2,27 +2,29 @@
 // parse, close. Runs in a worker thread (or the main thread with workers = 0). It never throws:
 // every kind of trouble becomes an outcome and a stable code in the returned HostResult.
 import type { Client } from 'ssh2';
-import { parseOutput } from '../collections/parse.js';
+import { parseBytes } from '../collections/parse.js';
 import type { ScriptStep } from '../collections/script.js';
 import type { CollectionResult, ErrorCode, HostResult, HostTask, Outcome } from '../pool/messages.js';
 import { connectHost } from '../ssh/connect.js';
 import { runScript, type OutputBudget, type StepOutput } from '../ssh/run-script.js';
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
 /** Exit codes of `timeout(1)`: 124 after TERM, 137 when it had to KILL. */
 const TIMEOUT_EXIT_CODES = new Set([124, 137]);
 
-function stepResult(step: ScriptStep, out: StepOutput): CollectionResult {
+function stepResult(step: ScriptStep, out: StepOutput, maxFacts: number): CollectionResult {
   const base = { type: step.def.type, durationMs: out.durationMs };
   if (out.how === 'watchdog') {
     return { ...base, status: 'timeout', message: `no result within ${Math.round(out.durationMs / 1000)} s (collection timeout ${step.def.timeoutMs / 1000} s)` };
   }
   if (out.how === 'cut') return { ...base, status: 'failed', message: `output cut at the per-host cap (max_output)` };
+  const factCap = { ...base, status: 'failed', code: 'FACT_CAP', message: `more than max_facts (${maxFacts}) facts` } as const;
+  if (out.how === 'too-many-facts') return factCap;
   const code = out.exitCode ?? 255;
   if (TIMEOUT_EXIT_CODES.has(code)) return { ...base, status: 'timeout', exitCode: code, message: `stopped on the host after its ${step.def.timeoutMs / 1000} s timeout` };
   if (code !== 0) return { ...base, status: 'failed', exitCode: code, message: code === 127 ? 'command not found on the host' : `exit status ${code}` };
-  return { ...base, status: 'ok', exitCode: 0, values: parseOutput(step.def, decoder.decode(out.output)) };
+  const values = parseBytes(step.def, out.output, maxFacts);
+  if (!values) return { ...factCap, exitCode: 0 };
+  return { ...base, status: 'ok', exitCode: 0, values };
 }
 
 export async function collectHost(task: HostTask): Promise<HostResult> {
@@ -81,16 +83,17 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
     let trouble: { code: ErrorCode; message: string } | undefined;
     while (todo.length > 0) {
       const end = await Promise.race([
-        runScript(conn.client, todo, budget, (out) => {
+        runScript(conn.client, todo, { budget, maxFacts: task.ssh.maxFacts }, (out) => {
           const step = steps[out.index];
-          if (step) results.set(out.index, stepResult(step, out));
+          if (step) results.set(out.index, stepResult(step, out, task.ssh.maxFacts));
         }),
         abortPromise,
       ]);
       if (end === 'aborted' || aborted) break;
       todo = todo.filter((s) => !results.has(s.index));
       if (end.kind === 'complete') continue;
-      if (end.kind === 'watchdog') continue; // the stuck step is recorded; the rest run on a fresh channel
+      // The stuck step, or the one over max_facts, is recorded; the rest run on a fresh channel.
+      if (end.kind === 'watchdog' || end.kind === 'too-many-facts') continue;
       if (end.kind === 'cap') { trouble = { code: 'OUTPUT_CAP', message: `output over max_output (${task.ssh.maxOutputBytes} bytes): cut` }; break; }
       if (end.kind === 'open-failed') { trouble = { code: 'CHANNEL', message: end.message }; break; }
       trouble = { code: 'DISCONNECTED', message: end.message };
@@ -101,6 +104,9 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
       if (aborted) results.set(s.index, { type: s.def.type, status: 'timeout', message: endMessage, durationMs: 0 });
       else if (trouble) results.set(s.index, { type: s.def.type, status: trouble.code === 'OUTPUT_CAP' ? 'skipped' : 'failed', message: trouble.message, durationMs: 0 });
     }
+    // A collection over max_facts makes the host partial the way the output cap does.
+    const capped = [...results.values()].find((r) => r.code === 'FACT_CAP');
+    if (!trouble && capped) trouble = { code: 'FACT_CAP', message: `${capped.type}: ${capped.message}` };
     const ok = [...results.values()].filter((r) => r.status === 'ok').length;
     if (aborted) {
       return endCode === 'HOST_TIMEOUT' && ok > 0 ? finish('partial', endCode, endMessage, learned) : finish('timeout', endCode, endMessage, learned);

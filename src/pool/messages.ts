@@ -8,7 +8,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** Short, stable error codes (SPEC §4). */
 export type ErrorCode =
   | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'
-  | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP'
+  | 'AUTH' | 'HOSTKEY' | 'HOST_TIMEOUT' | 'DEADLINE' | 'DISCONNECTED' | 'OUTPUT_CAP' | 'FACT_CAP'
   | 'INTERRUPTED' | 'PROTOCOL' | 'CHANNEL' | 'COMMANDS_FAILED' | 'JUMP' | 'PROXY_COMMAND' | 'INTERNAL';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
@@ -36,6 +36,8 @@ export interface SshSettings {
   /** read-only known_hosts files consulted after knownHostsPath (OpenSSH's GlobalKnownHostsFile) */
   globalKnownHostsPaths: string[];
   maxOutputBytes: number;
+  /** facts one collection may yield; more fails it with FACT_CAP */
+  maxFacts: number;
 }
 
 /** One hop of an OpenSSH ProxyJump chain, already resolved through the client config for that hop. */
@@ -77,6 +79,8 @@ export interface CollectionResult {
   /** remote exit code where known */
   exitCode?: number;
   message?: string;
+  /** the stable code of a failure that has one (FACT_CAP) */
+  code?: ErrorCode;
   /** parsed facts (only when status is ok) */
   values?: FactValues;
   durationMs: number;

@@ -3,9 +3,12 @@
 // plain output pastes cleanly into tickets and greps well, and it saves a dependency.
 
 /**
- * One table cell, safe to print: fact values and error messages come from remote hosts, so a
- * control character (an ANSI escape sequence, a carriage return) is shown as `\xNN`, never sent
- * to the operator's terminal. Tabs and newlines are shown as `\t` and `\n` for the same reason.
+ * One table cell or line of text, safe to print: fact values, type names and error messages come
+ * from remote hosts (a server's DISCONNECT text, a pushed document), so a C0 or C1 control
+ * character (ESC and the ANSI sequences it starts, a carriage return) is shown as `\xNN`, never
+ * sent to the operator's terminal; printable Unicode stays as it is. Tabs and newlines are shown
+ * as `\t` and `\n` for the same reason: one line printed is one line seen. Every table cell, every
+ * stderr line (log.ts) and every line of text a command prints goes through it.
  */
 export function cell(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
