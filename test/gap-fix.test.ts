@@ -71,8 +71,10 @@ t.test('gap-fix beside a full run: no run lock, no lost write', async (t) => {
     ini: { collector: { threads: '4' }, gapfix: { threads: '4' } },
   });
   const full = jf(['run', '-c', 'scheduler.ini'], dir);
-  await new Promise((r) => setTimeout(r, 1_000));
-  t.ok(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'the full run holds the run lock');
+  // The run takes its lock once its start-up is done (on a busy machine that can be seconds).
+  const lockFile = path.join(dir, 'var/jf.lock.lock');
+  for (let waited = 0; !fs.existsSync(lockFile) && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  t.ok(fs.existsSync(lockFile), 'the full run holds the run lock');
   const gap = await jf(['gap-fix', '-c', 'scheduler.ini'], dir);
   const run = await full;
   t.equal(gap.code, 0, gap.stderr);
