@@ -1,7 +1,7 @@
 // OpenSSH client config + ProxyJump: targets behind a fixture jump host, one jump connection
 // shared by all of them, a broken jump host reported with its own code, and each hop's host key
 // checked with that hop's own settings.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -125,7 +125,7 @@ t.test('a jump host checks its key with its own HostKeyAlias, UserKnownHostsFile
 
 t.test('ProxyCommand carries the session; a failing or hanging command is named and ended', async (t) => {
   const dir = t.testdir();
-  const fleet = await startFleet({ count: 4, base: '127.60.0.1', port: 2222, dir });
+  const fleet = await startFleet({ count: 4, base: '127.60.0.1', port: 2222, dir, outputs: { doctor: 'Linux 6.1.0-fixture\n' } });
   t.teardown(() => fleet.close());
   const pipe = path.resolve('test/helpers/proxy-pipe.mjs');
   const log = path.join(dir, 'proxy.log');
@@ -166,6 +166,22 @@ t.test('ProxyCommand carries the session; a failing or hanging command is named 
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   await new Promise((res) => setTimeout(res, 300));
   t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the hanging command was killed');
+
+  // doctor --host takes the same route as a run.
+  fs.writeFileSync(log, '');
+  // Not spawnSync: the fixture fleet lives in this process and must go on answering.
+  const doc = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.resolve('bin/jellyfish'), 'doctor', '-c', env.ini, '--host', names[0]!, '--json'], { cwd: dir, env: { ...process.env, CI: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', () => resolve({ stdout, stderr }));
+  });
+  const checks = (JSON.parse(doc.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks;
+  t.match(checks.find((c) => c.name === `connect ${names[0]}`), { ok: true, detail: /^ok in \d+ ms/ }, `doctor connected through the ProxyCommand: ${doc.stderr}`);
+  t.match(checks.find((c) => c.name === `host keys ${names[0]}`)?.detail, /through ProxyCommand /);
+  t.equal(fs.readFileSync(log, 'utf8').trim(), `${names[0]} 2222 tester ${names[0]} %`, 'the command ran once, for doctor');
 });
 
 t.test('ProxyCommand ssh -W through a real OpenSSH sshd', async (t) => {

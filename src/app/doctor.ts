@@ -148,7 +148,7 @@ async function hostChecks(config: Config, ssh: SshSettings | undefined, host: st
   const keys: Check = {
     name: `host keys ${host}`,
     ok: true,
-    detail: [...views.map(describeHostKeys), ...warnings.list().map((w) => `warning: ${w}`)].join('; '),
+    detail: [...views.map(describeHostKeys), ...(r.proxyCommand ? [`through ProxyCommand ${r.proxyCommand}`] : []), ...warnings.list().map((w) => `warning: ${w}`)].join('; '),
     host_keys: views,
   };
   // accept-new is checked as strict here: doctor never writes to known_hosts.
@@ -159,6 +159,8 @@ async function hostChecks(config: Config, ssh: SshSettings | undefined, host: st
     ssh: { ...r.ssh, hostKeyPolicy: strictly(r.ssh.hostKeyPolicy) },
     ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
     ...(r.jump ? { jump: r.jump.map((h) => ({ ...h, hostKeyPolicy: strictly(h.hostKeyPolicy) })) } : {}),
+    // The route a run takes, never a direct connection the operator routed elsewhere.
+    ...(r.proxyCommand ? { proxyCommand: r.proxyCommand } : {}),
     deadlineAt: Date.now() + r.ssh.connectTimeoutMs + 15_000,
   });
   const value = res.collections[0]?.values?.default;
