@@ -2,7 +2,7 @@
 // 1 % of the values changing each night, on SQLite and on PostgreSQL side by side. Times the real
 // binary, spawn to exit: `changes --since 24h` and `changes --since 30d --type packages`.
 //
-//   npm run build && node bench/changes.mjs [--hosts 10000] [--reps 3] [--keep]
+//   npm run build && node bench/changes.mjs [--hosts 10000] [--reps 3] [--engines sqlite,postgresql] [--keep]
 //   (also `npm run bench -- --only changes`)
 //
 // The history is written straight into the tables (the intervals a month of runs would leave)
@@ -21,6 +21,8 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const HOSTS = Number(opt('hosts', 10_000));
 const REPS = Number(opt('reps', 3));
 const KEEP = args.includes('--keep');
+/** `--engines sqlite` or `--engines postgresql` runs one side only (default both) */
+const ENGINES = opt('engines', 'sqlite,postgresql').split(',');
 const NIGHTS = 30;
 const PACKAGES = 600;
 /** the other collections: 10 types of 29 subtypes, 890 facts per host in all */
@@ -157,14 +159,16 @@ export async function benchChanges() {
   const results = { hosts: HOSTS, nights: NIGHTS, factsPerHost: PACKAGES + OTHER_TYPES.length * PER_OTHER, changeRate: CHANGE_RATE, reps: REPS, engines: {} };
   let pgServer;
   try {
-    const sqliteDir = path.join(work, 'sqlite');
-    fs.mkdirSync(sqliteDir);
     let t0 = performance.now();
-    const rowsSqlite = await fillSqlite(path.join(sqliteDir, 'jf.db'));
-    log(`sqlite: ${rowsSqlite} intervals loaded and indexed in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    fs.writeFileSync(path.join(sqliteDir, 'scheduler.ini'), '[storage]\ndatabase = jf.db\n');
-    stores.push({ engine: 'SQLite', dir: sqliteDir, env: {}, rows: rowsSqlite });
-    const noPg = postgresUnavailable();
+    if (ENGINES.includes('sqlite')) {
+      const sqliteDir = path.join(work, 'sqlite');
+      fs.mkdirSync(sqliteDir);
+      const rowsSqlite = await fillSqlite(path.join(sqliteDir, 'jf.db'));
+      log(`sqlite: ${rowsSqlite} intervals loaded and indexed in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      fs.writeFileSync(path.join(sqliteDir, 'scheduler.ini'), '[storage]\ndatabase = jf.db\n');
+      stores.push({ engine: 'SQLite', dir: sqliteDir, env: {}, rows: rowsSqlite });
+    }
+    const noPg = ENGINES.includes('postgresql') ? postgresUnavailable() : 'not asked for (--engines)';
     if (noPg) log(`PostgreSQL skipped: ${noPg}`);
     else {
       pgServer = await startPostgresServer({ databases: ['changes'], log });
