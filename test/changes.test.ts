@@ -16,8 +16,8 @@ import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
+import { BIN, jf } from './helpers/jellyfish-cli.js';
 
-const BIN = path.resolve('bin/jellyfish');
 const T0 = Date.parse('2026-11-01T02:00:00Z');
 const DAY = 86_400_000;
 const at = (d: number) => T0 + d * DAY;
@@ -151,18 +151,6 @@ t.test('time arguments, and hosts in natural order', async (t) => {
   t.same([...names].sort(compareNatural), ['127.1.0.2', '127.1.0.10', 'a', 'web2', 'web2a', 'web10']);
 });
 
-function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
-
 t.test('jellyfish changes: formats, filters, errors', async (t) => {
   const dir = t.testdir();
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[collector]\nservercsv = server4.csv\n[storage]\ndatabase = var/jf.db\n');
@@ -180,6 +168,7 @@ t.test('jellyfish changes: formats, filters, errors', async (t) => {
   const json = await jf(['changes', '--since', since, '--json'], dir);
   t.equal(json.code, 0, json.stderr);
   const view = JSON.parse(json.stdout) as ChangesView;
+  t.match(json.stdout, /\}\n$/, 'one JSON document and its newline, as every command prints');
   t.equal(view.count, 6);
   t.equal(view.new_hosts, 1);
   t.equal(view.since, since);

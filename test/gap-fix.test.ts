@@ -1,25 +1,13 @@
 // gap-fix: names exactly the prod hosts the run missed, collects them once repaired, and runs
 // beside a full run on the same database without the run lock and without losing a write.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
-
-const BIN = path.resolve('bin/jellyfish');
-
-function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { jf } from './helpers/jellyfish-cli.js';
 
 t.before(() => {
   if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });

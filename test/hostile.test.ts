@@ -1,7 +1,7 @@
 // Hosts that attack the collector: they may be compromised, so what they send must not exhaust
 // its memory or time, forge another collection's frames, or reach the operator's terminal raw.
 // Fixture hosts on 127.70.0.0/16; the nonce check runs on a real OpenSSH sshd.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,22 +11,7 @@ import ssh2 from 'ssh2';
 import { generateKeyPair, startFleet } from '../fixtures/fleet/fleet.mjs';
 import { startSshd } from './helpers/sshd.js';
 import { writeEnv } from './helpers/run-env.js';
-
-const BIN = path.resolve('bin/jellyfish');
-
-interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
-
-function jf(args: string[], cwd: string): Promise<Ran> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+import { jf } from './helpers/jellyfish-cli.js';
 
 t.before(() => {
   if (!fs.existsSync('dist/cli/main.js')) spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });

@@ -1,7 +1,7 @@
 // OpenSSH client config + ProxyJump: targets behind a fixture jump host, one jump connection
 // shared by all of them, a broken jump host reported with its own code, and each hop's host key
 // checked with that hop's own settings.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -11,6 +11,7 @@ import { Log } from '../src/app/log.js';
 import { collectRun } from '../src/app/run.js';
 import { buildSshSettings } from '../src/app/ssh-settings.js';
 import { loadConfig } from '../src/config/load.js';
+import { jf } from './helpers/jellyfish-cli.js';
 import { unsetIniKey, writeEnv } from './helpers/run-env.js';
 import { startSshd } from './helpers/sshd.js';
 
@@ -169,15 +170,7 @@ t.test('ProxyCommand carries the session; a failing or hanging command is named 
 
   // doctor --host takes the same route as a run.
   fs.writeFileSync(log, '');
-  // Not spawnSync: the fixture fleet lives in this process and must go on answering.
-  const doc = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('bin/jellyfish'), 'doctor', '-c', env.ini, '--host', names[0]!, '--json'], { cwd: dir, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', () => resolve({ stdout, stderr }));
-  });
+  const doc = await jf(['doctor', '-c', env.ini, '--host', names[0]!, '--json'], dir);
   const checks = (JSON.parse(doc.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks;
   t.match(checks.find((c) => c.name === `connect ${names[0]}`), { ok: true, detail: /^ok in \d+ ms/ }, `doctor connected through the ProxyCommand: ${doc.stderr}`);
   t.match(checks.find((c) => c.name === `host keys ${names[0]}`)?.detail, /through ProxyCommand /);

@@ -1,7 +1,7 @@
 // The read commands (status, hosts, facts, query) through the real binary, on a database made by
 // real runs against the fixture fleet: JSON and table output, exit codes, reading while a run
 // holds the lock; the table helpers; and the audit query on 10,000 hosts x 500 packages.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,24 +15,9 @@ import { cell, firstLine, formatDuration, relativeAge, renderTable, shortTime } 
 import { auditPlan, auditQuery, factTypes, findHost, hostFacts, hostFactsPlan, lastRuns, listHosts } from '../src/store/queries.js';
 import { openStore } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';
+import { jf, type Ran } from './helpers/jellyfish-cli.js';
 
-const BIN = path.resolve('bin/jellyfish');
 const ESC = '\u001b';
-
-interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
-
-function jf(args: string[], cwd: string): Promise<Ran> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-    child.stdin.end();
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

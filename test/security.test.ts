@@ -1,6 +1,6 @@
 // Security promises: host-key policies, file modes, no secrets in any output, hostile fact values
 // stored verbatim and never executed.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,6 +12,7 @@ import { collectRun } from '../src/app/run.js';
 import { trustWarnings } from '../src/app/trust-warnings.js';
 import { loadConfig } from '../src/config/load.js';
 import { unsetIniKey, writeEnv } from './helpers/run-env.js';
+import { jf } from './helpers/jellyfish-cli.js';
 
 /** A stderr stand-in (no TTY) that keeps what was written. */
 function logStream() {
@@ -19,18 +20,6 @@ function logStream() {
   let out = '';
   s.on('data', (d: Buffer) => { out += d; });
   return { stream: s as unknown as NodeJS.WriteStream, text: () => out };
-}
-
-const BIN = path.resolve('bin/jellyfish');
-function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 t.before(() => {

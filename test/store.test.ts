@@ -12,8 +12,8 @@ import type { InventoryHost } from '../src/inventory/host.js';
 import { OUTCOMES, type CollectionResult, type HostResult } from '../src/pool/messages.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
+import { jf } from './helpers/jellyfish-cli.js';
 
-const BIN = path.resolve('bin/jellyfish');
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (h: number) => T0 + h * 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -33,18 +33,6 @@ function history(store: SqliteStore, host: string, type: string): { subtype: str
     `SELECT f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
       WHERE h.name = ? AND f.type = ? ORDER BY f.subtype, f.first_seen`,
   ).all(host, type) as never;
-}
-
-function jf(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
 }
 
 t.test('migrations are recorded once, also when several processes open a new file at once', async (t) => {
