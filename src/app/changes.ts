@@ -6,17 +6,11 @@ import { compareNatural } from '../collections/parse.js';
 import type { ChangeQuery, ChangeRow } from '../store/changes.js';
 import type { Store } from '../store/store.js';
 
-export interface ChangesRequest {
+/** The store's filters, with the window as epoch ms and --host as the operator wrote it. */
+export interface ChangesRequest extends Omit<ChangeQuery, 'since' | 'until'> {
   /** window, epoch ms: since inclusive, until exclusive */
   since: number;
   until: number;
-  type?: string;
-  subtype?: string;
-  /** a host as written in the inventory (an unambiguous different case is accepted) */
-  host?: string;
-  sites?: string[];
-  srvtypes?: string[];
-  prod?: boolean;
   /** report a new host's first facts as `added` rows instead of one `new_host` row */
   includeNewHosts?: boolean;
 }

@@ -5,10 +5,8 @@ import { changesView } from '../app/changes.js';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
-import { csvField } from '../report/output.js';
-import { renderJson, renderJsonChunks } from '../report/status-json.js';
-import { firstLine, shortTime, tableLines } from '../report/table.js';
-import type { ChangeRow } from '../store/changes.js';
+import { outputChunks } from '../report/output.js';
+import { firstLine, shortTime } from '../report/table.js';
 import { EXIT_UNKNOWN_HOST } from './facts-command.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
@@ -50,7 +48,7 @@ Examples:
 Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in the database,
 64 usage (a bad time, an unknown format), 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: ChangesFlags) => {
-    const { format, compact, headers } = outputFormat(flags);
+    const out = outputFormat(flags);
     const now = Date.now();
     const since = timeFlag('--since', flags.since, now);
     const until = flags.until === undefined ? now : timeFlag('--until', flags.until, now);
@@ -73,18 +71,15 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
       return;
     }
     // A month of a big fleet is millions of rows: every format is written as it is made.
-    const rows = view.changes;
-    if (format === 'json') await writeChunks(renderJsonChunks(view, compact));
-    else if (format === 'ndjson') await writeChunks((function* () { for (const r of rows) yield renderJson(r, true) + '\n'; })());
-    else if (format === 'csv') {
-      await writeChunks((function* () {
-        if (headers) yield COLUMNS.join(',') + '\r\n';
-        for (const r of rows) yield COLUMNS.map((c) => csvField(r[c])).join(',') + '\r\n';
-      })());
-    } else {
-      const cells = rows.map((r: ChangeRow) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]);
-      await writeChunks(tableLines(COLUMNS.map((c) => c.toUpperCase()), cells, headers));
-    }
+    await writeChunks(outputChunks(out, {
+      json: () => view,
+      columns: COLUMNS,
+      records: () => view.changes,
+      table: () => ({
+        headers: COLUMNS.map((c) => c.toUpperCase()),
+        rows: view.changes.map((r) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]),
+      }),
+    }));
     setExit(0);
   });
 }

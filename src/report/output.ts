@@ -1,8 +1,8 @@
 // The output formats of the read commands (SPEC §9): the terminal table, one JSON document,
 // ndjson (one JSON object a line, for jq and log pipelines) and csv (RFC 4180, for spreadsheets
 // and awk). Pure: a command describes its answer once, each format takes the part it needs.
-import { renderJson } from './status-json.js';
-import { renderTable } from './table.js';
+import { renderJson, renderJsonChunks } from './status-json.js';
+import { tableLines } from './table.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'ndjson', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -33,30 +33,57 @@ export function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** Rows of fields, CRLF line ends (RFC 4180 §2.1), the header row first unless left out. */
+/** The csv header row. */
+function csvHeader(columns: readonly string[]): string {
+  return `${columns.map(csvField).join(',')}\r\n`;
+}
+
+/** One csv record: CRLF line end (RFC 4180 §2.1). */
+function csvLine(columns: readonly string[], r: Record<string, unknown>): string {
+  return `${columns.map((c) => csvField(r[c])).join(',')}\r\n`;
+}
+
+/** One compact JSON object (sorted keys) and its newline. */
+function ndjsonLine(r: unknown): string {
+  return `${renderJson(r, true)}\n`;
+}
+
+/** Rows of fields, CRLF line ends, the header row first unless left out. */
 export function renderCsv(columns: readonly string[], records: Record<string, unknown>[], headers = true): string {
-  const lines = records.map((r) => columns.map((c) => csvField(r[c])).join(','));
-  if (headers) lines.unshift(columns.map(csvField).join(','));
-  return lines.map((l) => `${l}\r\n`).join('');
+  return (headers ? csvHeader(columns) : '') + records.map((r) => csvLine(columns, r)).join('');
 }
 
 /** One compact JSON object (sorted keys) per line. */
 export function renderNdjson(records: unknown[]): string {
-  return records.map((r) => `${renderJson(r, true)}\n`).join('');
+  return records.map(ndjsonLine).join('');
 }
 
-export function renderOutput(o: OutputOptions, p: Printable): string {
+/**
+ * The answer in the asked format, piece by piece (a line, a list element): an answer of millions
+ * of rows is written as it is made, never held as one string.
+ */
+export function* outputChunks(o: OutputOptions, p: Printable): Generator<string> {
   switch (o.format) {
     case 'json':
-      return renderJson(p.json(), o.compact) + '\n';
+      yield* renderJsonChunks(p.json(), o.compact);
+      yield '\n';
+      return;
     case 'table': {
       const t = p.table();
-      return typeof t === 'string' ? t : renderTable(t.headers, t.rows, { headers: o.headers });
+      if (typeof t === 'string') yield t;
+      else yield* tableLines(t.headers, t.rows, o.headers);
+      return;
     }
     case 'ndjson':
     case 'csv': {
       if (!p.records || !p.columns) throw new Error(`this command has no ${o.format} form`);
-      return o.format === 'csv' ? renderCsv(p.columns, p.records(), o.headers) : renderNdjson(p.records());
+      const columns = p.columns;
+      if (o.format === 'csv' && o.headers) yield csvHeader(columns);
+      for (const r of p.records()) yield o.format === 'csv' ? csvLine(columns, r) : ndjsonLine(r);
     }
   }
+}
+
+export function renderOutput(o: OutputOptions, p: Printable): string {
+  return [...outputChunks(o, p)].join('');
 }

@@ -22,7 +22,8 @@ export interface ChangeQuery {
 
 export type ChangeKind = 'added' | 'removed' | 'changed' | 'new_host';
 
-export interface ChangeRow {
+/** A type, not an interface: a row is also a plain record for the csv and ndjson formats. */
+export type ChangeRow = {
   at: string;
   host: string;
   type: string | null;
@@ -30,8 +31,7 @@ export interface ChangeRow {
   change: ChangeKind;
   old: string | null;
   new: string | null;
-}
-
+};
 
 export interface ChangeRows {
   /** every added, removed or changed interval, unordered */
