@@ -11,6 +11,7 @@ import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { displayUrl } from './database-url.js';
+import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import {
@@ -553,6 +554,26 @@ export class PgStore implements Store {
       let n = 0;
       return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
     }, 'postgresql', query));
+  }
+
+  /** `?` placeholders as `$n`, rows as records: the shared SQL of fleet-history.ts. */
+  private rows(): (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]> {
+    return async (sql, params) => {
+      let n = 0;
+      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
+    };
+  }
+
+  async runsSince(since: string): Promise<RunTally[]> {
+    return this.guard('cannot read runs', () => runsSince(this.rows(), 'postgresql', since));
+  }
+
+  async hostAttempts(host: HostRef, limit: number): Promise<HostAttempt[]> {
+    return this.guard(`cannot read the attempts of ${host.name}`, () => hostAttempts(this.rows(), 'postgresql', host.id, limit));
+  }
+
+  async recentChangeStart(n: number): Promise<string | null> {
+    return this.guard('cannot read the change feed', () => recentChangeStart(this.rows(), n));
   }
 
   async factRowCount(): Promise<number> {

@@ -9,6 +9,7 @@ import type { HostResult } from '../pool/messages.js';
 import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
+import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
@@ -386,6 +387,16 @@ export class SqliteStore implements Store {
   factChanges(query: ChangeQuery): Promise<ChangeRows> {
     return changeRows((sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]), 'sqlite', query);
   }
+
+  private rows(what: string): q.AllRows {
+    return (sql, params) => this.guard(what, () => this.stmt(sql).all(...params) as Record<string, unknown>[]);
+  }
+
+  runsSince(since: string): Promise<RunTally[]> { return runsSince(this.rows('cannot read runs'), 'sqlite', since); }
+  hostAttempts(host: q.HostRef, limit: number): Promise<HostAttempt[]> {
+    return hostAttempts(this.rows(`cannot read the attempts of ${host.name}`), 'sqlite', host.id, limit);
+  }
+  recentChangeStart(n: number): Promise<string | null> { return recentChangeStart(this.rows('cannot read the change feed'), n); }
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);

@@ -6,6 +6,7 @@ import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
 import type { AuditHit, AuditQuery, FactInterval, HostRef, HostRow, ModeRuns } from './queries.js';
 import type { ChangeQuery, ChangeRows } from './changes.js';
+import type { HostAttempt, RunTally } from './fleet-history.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -115,6 +116,13 @@ export interface Store {
   lastRuns(): Awaitable<ModeRuns[]>;
   /** what opened and closed in a window, and the hosts first collected in it (see changes.ts) */
   factChanges(q: ChangeQuery): Awaitable<ChangeRows>;
+  // ---- the fleet pages (see fleet-history.ts) ----
+  /** runs and gap-fixes started at or after `since` (ISO), oldest first, with their final counts */
+  runsSince(since: string): Awaitable<RunTally[]>;
+  /** the host's last `limit` attempts, newest first, with error codes and the collections that failed */
+  hostAttempts(host: HostRef, limit: number): Awaitable<HostAttempt[]>;
+  /** where a change-feed window holding the newest `n` fact openings or closings starts (ISO), or null */
+  recentChangeStart(n: number): Awaitable<string | null>;
   factRowCount(): Awaitable<number>;
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;

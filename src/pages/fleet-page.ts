@@ -1,0 +1,126 @@
+// `/`: the fleet at a glance. Hosts by last outcome (with the hosts of one outcome listed, paged),
+// production hosts without a recent success (the [gapfix] max_age gap-fix goes by, with how long
+// since), the runs of the last 30 days as a chart, and the newest entries of the change feed.
+import { changesView, type ChangesView } from '../app/changes.js';
+import { compareNatural } from '../collections/parse.js';
+import type { Config } from '../config/load.js';
+import { formatDuration as formatSetting } from '../config/values.js';
+import { filterHosts, type HostRow } from '../store/queries.js';
+import type { Store } from '../store/store.js';
+import type { RunTally } from '../store/fleet-history.js';
+import { changeRowsTable } from './changes-page.js';
+import { hostHref, html, queryString, type Html } from './html.js';
+import { age, badge, duration, page, pager, paginate, pageParam, table, when } from './layout.js';
+import { outcomeBar, runsChart, runsLegend } from './svg.js';
+
+const DAY = 86_400_000;
+/** How far back the runs chart reaches. */
+export const RUNS_WINDOW_DAYS = 30;
+/** Rows per page of the host lists, and how many change-feed entries the page shows. */
+const LIST_PAGE = 25;
+const RECENT_CHANGES = 12;
+
+/** Success words first, then failures by name, hosts never attempted last. */
+const OUTCOME_ORDER = ['ok', 'partial'];
+function outcomeRank(o: string): number {
+  const i = OUTCOME_ORDER.indexOf(o);
+  return i >= 0 ? i : o === 'never' ? 99 : 10;
+}
+
+export interface FleetQuery { outcome?: string; page?: string; stale_page?: string }
+
+/** The newest change-feed rows, newest first: a window found by index walks, widened while a new host folds many events into one row. */
+async function recentChanges(store: Store, now: number): Promise<{ rows: ChangesView['changes']; since: string | null }> {
+  let since: string | null = null;
+  for (const n of [RECENT_CHANGES * 2, RECENT_CHANGES * 40, RECENT_CHANGES * 1000]) {
+    since = await store.recentChangeStart(n);
+    if (since === null) return { rows: [], since };
+    const v = await changesView(store, { since: Date.parse(since), until: now + 1 });
+    if ('unknownHost' in v) return { rows: [], since };
+    if (v.changes.length >= RECENT_CHANGES || n === RECENT_CHANGES * 1000) return { rows: v.changes.slice(-RECENT_CHANGES).reverse(), since };
+  }
+  return { rows: [], since };
+}
+
+function staleFor(h: HostRow, now: number): string {
+  return h.lastSuccessAt ? duration(now - Date.parse(h.lastSuccessAt)) : 'never succeeded';
+}
+
+function runsSummary(runs: RunTally[]): Html {
+  const done = runs.filter((r) => r.finishedAt && r.ok !== null);
+  const last = [...done].reverse().find((r) => r.mode === 'run') ?? done[done.length - 1];
+  const nights = runs.filter((r) => r.mode === 'run').length;
+  const gapfixes = runs.filter((r) => r.mode === 'gap-fix').length;
+  return html`<div class="kpis">
+<div class="kpi"><b>${nights}</b><span>runs</span></div>
+<div class="kpi"><b>${gapfixes}</b><span>gap-fixes</span></div>
+${last ? html`<div class="kpi"><b>${last.ok ?? '-'} / ${(last.ok ?? 0) + (last.failed ?? 0) + (last.notStarted ?? 0) + (last.sapi ?? 0)}</b><span>ok in the last ${last.mode} (#${last.id})</span></div>
+<div class="kpi"><b>${duration(Date.parse(last.finishedAt!) - Date.parse(last.startedAt))}</b><span>its duration${last.timedOut ? ' (deadline hit)' : ''}</span></div>` : ''}
+</div>`;
+}
+
+export async function fleetPage(store: Store, config: Config, q: FleetQuery, now = Date.now()): Promise<Html> {
+  const hosts = (await store.listHosts()).sort((a, b) => compareNatural(a.name, b.name));
+  const byOutcome = new Map<string, number>();
+  for (const h of hosts) byOutcome.set(h.lastOutcome ?? 'never', (byOutcome.get(h.lastOutcome ?? 'never') ?? 0) + 1);
+  const counts = [...byOutcome].map(([outcome, count]) => ({ outcome, count }))
+    .sort((a, b) => outcomeRank(a.outcome) - outcomeRank(b.outcome) || b.count - a.count || compareNatural(a.outcome, b.outcome));
+
+  const chosen = q.outcome !== undefined && byOutcome.has(q.outcome) ? q.outcome : undefined;
+  const listed = chosen !== undefined ? hosts.filter((h) => (h.lastOutcome ?? 'never') === chosen) : filterHosts(hosts, { failed: true });
+  const listPage = paginate(listed, pageParam(q.page), LIST_PAGE);
+
+  const maxAge = config.gapfix.maxAgeMs;
+  const stale = filterHosts(hosts, { prod: true, staleBefore: now - maxAge })
+    .sort((a, b) => (a.lastSuccessAt ?? '').localeCompare(b.lastSuccessAt ?? '') || compareNatural(a.name, b.name));
+  const stalePage = paginate(stale, pageParam(q.stale_page), LIST_PAGE);
+  const prodCount = hosts.filter((h) => h.isProd).length;
+
+  const runs = await store.runsSince(new Date(now - RUNS_WINDOW_DAYS * DAY).toISOString());
+  const recent = await recentChanges(store, now);
+  const keep = { outcome: chosen, page: q.page, stale_page: q.stale_page };
+
+  const body = html`<h1>Fleet</h1>
+<p class="sub">${hosts.length.toLocaleString('en')} hosts in the database, ${prodCount.toLocaleString('en')} in production.</p>
+<div class="grid">
+<section class="panel" id="outcomes"><h2>Hosts by last outcome</h2>
+${hosts.length ? outcomeBar(counts) : ''}
+${table(['Outcome', 'Hosts#'], counts.map((c) => [
+    html`<td><a href="${`/${queryString({ outcome: c.outcome })}#hosts`}">${badge(c.outcome)}</a></td>`,
+    html`<td class="num" data-outcome="${c.outcome}">${c.count.toLocaleString('en')}</td>`,
+  ]), 'No host has been collected yet.')}
+</section>
+<section class="panel" id="stale"><h2>Stale production hosts <span class="badge ${stale.length ? 'failed' : 'ok'}">${stale.length}</span></h2>
+<p class="sub">No success within ${formatSetting(maxAge)} ([gapfix] max_age): what the next gap-fix collects.</p>
+${table(['Host', 'Last success', 'Stale for', 'Last outcome', 'Code'], stalePage.items.map((h) => [
+    html`<td><a href="${hostHref(h.name)}">${h.name}</a></td>`,
+    html`<td class="when">${age(h.lastSuccessAt, now)}</td>`,
+    html`<td class="when">${staleFor(h, now)}</td>`,
+    html`<td>${badge(h.lastOutcome)}</td>`,
+    html`<td class="mono">${h.lastCode ?? ''}</td>`,
+  ]), 'Every production host has a recent success.')}
+${pager(stalePage, '/', { ...keep, stale_page: undefined }, 'stale_page')}
+</section>
+</div>
+<section class="panel wide" id="runs"><h2>Runs over the last ${RUNS_WINDOW_DAYS} days</h2>
+${runsSummary(runs)}
+${runs.length ? html`${runsLegend()}${runsChart(runs)}` : html`<p class="empty">No run or gap-fix in the last ${RUNS_WINDOW_DAYS} days.</p>`}
+</section>
+<section class="panel wide" id="hosts"><h2>${chosen !== undefined ? html`Hosts whose last outcome is ${badge(chosen)}` : 'Hosts whose last attempt failed'}</h2>
+${table(['Host', 'Prod', 'Last attempt', 'Last success', 'Outcome', 'Code', 'Message'], listPage.items.map((h) => [
+    html`<td><a href="${hostHref(h.name)}">${h.name}</a></td>`,
+    html`<td>${h.isProd ? 'yes' : 'no'}</td>`,
+    html`<td class="when">${age(h.lastAttemptAt, now)}</td>`,
+    html`<td class="when">${age(h.lastSuccessAt, now)}</td>`,
+    html`<td>${badge(h.lastOutcome)}</td>`,
+    html`<td class="mono">${h.lastCode ?? ''}</td>`,
+    html`<td class="value">${h.lastMessage ?? ''}</td>`,
+  ]), chosen !== undefined ? 'No host.' : 'No host failed its last attempt.')}
+${pager(listPage, '/', { ...keep, page: undefined })}
+</section>
+<section class="panel wide" id="changes"><h2>Latest changes</h2>
+${recent.since ? html`<p class="sub">The newest entries of the change feed, newest first (since ${when(recent.since, now)}). <a href="/changes">The whole feed →</a></p>` : ''}
+${changeRowsTable(recent.rows, now, 'No fact has changed yet.')}
+</section>`;
+  return page({ title: 'Fleet', section: 'fleet', body, now });
+}
