@@ -100,18 +100,21 @@ export async function hostAttempts(all: AllRows, dialect: Dialect, hostId: numbe
  * big fleet holds ~100,000 events, and the front page needs a dozen.
  */
 export async function recentChangeStart(all: AllRows, n: number): Promise<string | null> {
-  const nth = async (sql: string, minSql: string): Promise<string | null> => {
+  /** the nth newest instant, or (fewer than n) the oldest one with `all: true`, or null for none */
+  const nth = async (sql: string, minSql: string): Promise<{ at: string; all: boolean } | null> => {
     const [row] = await all(sql, [Math.max(0, n - 1)]);
-    if (row) return String(row.t);
+    if (row) return { at: String(row.t), all: false };
     const [min] = await all(minSql, []);
-    return min && min.t !== null && min.t !== undefined ? String(min.t) : null;
+    return min && min.t !== null && min.t !== undefined ? { at: String(min.t), all: true } : null;
   };
   const opened = await nth('SELECT first_seen AS t FROM facts ORDER BY first_seen DESC LIMIT 1 OFFSET ?', 'SELECT MIN(first_seen) AS t FROM facts');
   const closed = await nth(
     'SELECT closed_at AS t FROM facts WHERE is_current = 0 AND closed_at IS NOT NULL ORDER BY closed_at DESC LIMIT 1 OFFSET ?',
     'SELECT MIN(closed_at) AS t FROM facts WHERE is_current = 0 AND closed_at IS NOT NULL',
   );
-  if (opened === null) return closed;
-  if (closed === null) return opened;
-  return opened > closed ? opened : closed;
+  // A side with n events decides (the later of two such); when neither has n, the window is everything.
+  const full = [opened, closed].filter((x): x is { at: string; all: boolean } => x !== null && !x.all).map((x) => x.at);
+  if (full.length) return full.reduce((a, b) => (a > b ? a : b));
+  const some = [opened, closed].filter((x): x is { at: string; all: boolean } => x !== null).map((x) => x.at);
+  return some.length ? some.reduce((a, b) => (a < b ? a : b)) : null;
 }
