@@ -92,12 +92,11 @@ ${table(['Outcome', 'Hosts#'], counts.map((c) => [
 </section>
 <section class="panel" id="stale"><h2>Stale production hosts <span class="badge ${stale.length ? 'failed' : 'ok'}">${stale.length}</span></h2>
 <p class="sub">No success within ${formatSetting(maxAge)} ([gapfix] max_age): what the next gap-fix collects.</p>
-${table(['Host', 'Last success', 'Stale for', 'Last outcome', 'Code'], stalePage.items.map((h) => [
+${table(['Host', 'Last success', 'Stale for', 'Last outcome'], stalePage.items.map((h) => [
     html`<td><a href="${hostHref(h.name)}">${h.name}</a></td>`,
     html`<td class="when">${age(h.lastSuccessAt, now)}</td>`,
     html`<td class="when">${staleFor(h, now)}</td>`,
-    html`<td>${badge(h.lastOutcome)}</td>`,
-    html`<td class="mono">${h.lastCode ?? ''}</td>`,
+    html`<td class="code">${badge(h.lastOutcome)} ${h.lastCode ?? ''}</td>`,
   ]), 'Every production host has a recent success.')}
 ${pager(stalePage, '/', { ...keep, stale_page: undefined }, 'stale_page')}
 </section>
@@ -113,7 +112,7 @@ ${table(['Host', 'Prod', 'Last attempt', 'Last success', 'Outcome', 'Code', 'Mes
     html`<td class="when">${age(h.lastAttemptAt, now)}</td>`,
     html`<td class="when">${age(h.lastSuccessAt, now)}</td>`,
     html`<td>${badge(h.lastOutcome)}</td>`,
-    html`<td class="mono">${h.lastCode ?? ''}</td>`,
+    html`<td class="code">${h.lastCode ?? ''}</td>`,
     html`<td class="value">${h.lastMessage ?? ''}</td>`,
   ]), chosen !== undefined ? 'No host.' : 'No host failed its last attempt.')}
 ${pager(listPage, '/', { ...keep, page: undefined })}

@@ -9,11 +9,12 @@ import { hostHref, html, queryString, type Html } from './html.js';
 import { age, badge, duration, page, pager, paginate, pageParam, table, when } from './layout.js';
 import type { PageResult } from './changes-page.js';
 import { timeline, type Span } from './svg.js';
+import { shortTime } from '../report/table.js';
 
 /** Attempts shown; current facts and changed facts per page. */
-const ATTEMPTS = 15;
-const FACTS_PAGE = 200;
-const HISTORY_PAGE = 40;
+const ATTEMPTS = 10;
+const FACTS_PAGE = 100;
+const HISTORY_PAGE = 25;
 
 export interface HostQuery { q?: string; type?: string; page?: string; hpage?: string }
 
@@ -49,17 +50,22 @@ function changedKeys(history: FactInterval[]): KeyHistory[] {
 }
 
 function historyBlock(keys: KeyHistory[], start: number, now: number): Html {
-  return html`<div class="timeline">${keys.map((k) => {
+  const rows = keys.map((k) => {
     const spans: Span[] = k.intervals.map((f) => ({ value: f.value, from: Date.parse(f.firstSeen), to: Date.parse(f.lastSeen), current: f.current }));
-    return html`<div class="key" data-key="${`${k.type}/${k.subtype}`}">${k.type} / ${k.subtype}</div>
-${timeline(spans, start, now)}
+    const last = k.intervals[k.intervals.length - 1]!;
+    return [
+      html`<td class="key" data-key="${`${k.type}/${k.subtype}`}"><span class="type">${k.type}</span> <span class="mono">${k.subtype}</span></td>`,
+      html`<td class="tl">${timeline(spans, start, now)}</td>`,
+      html`<td><details><summary>${last.current ? html`<span class="mono">${last.value}</span>` : badge('removed', 'gone')} <span class="empty">(${k.intervals.length} ${k.intervals.length === 1 ? 'value' : 'values'})</span></summary>
 ${table(['Value', 'First seen', 'Last seen', 'State'], k.intervals.map((f) => [
       html`<td class="value">${f.value}</td>`,
       html`<td class="when">${when(f.firstSeen, now)}</td>`,
       html`<td class="when">${when(f.lastSeen, now)}</td>`,
       html`<td>${f.current ? badge('ok', 'current') : badge('removed', 'gone')}</td>`,
-    ]))}`;
-  })}</div>`;
+    ]))}</details></td>`,
+    ];
+  });
+  return html`<div class="timeline">${table(['Fact', `Timeline ${shortTime(new Date(start).toISOString())} → now`, 'Current value (open: every value)'], rows)}</div>`;
 }
 
 export async function hostPage(store: Store, name: string, q: HostQuery, now = Date.now()): Promise<PageResult> {
@@ -106,16 +112,21 @@ ${similar.length ? html`<p>Similar names:</p><ul>${similar.map((s) => html`<li><
 <div class="grid">
 <section class="panel" id="inventory"><h2>Inventory</h2>${inventory(row, now)}</section>
 <section class="panel" id="attempts"><h2>Last attempts</h2>
-${table(['When', 'Mode', 'Outcome', 'Code', 'Took', 'Failed collections'], attempts.map((a) => [
+${table(['When', 'Run', 'Outcome', 'Code', 'Took#', 'Failed'], attempts.map((a) => [
     html`<td class="when">${when(a.finishedAt, now)}</td>`,
-    html`<td>${a.mode} #${a.runId}</td>`,
+    html`<td class="code">${a.mode} #${a.runId}</td>`,
     html`<td>${badge(a.outcome)}</td>`,
-    html`<td class="mono" title="${a.message ?? ''}">${a.code ?? ''}</td>`,
+    html`<td class="code" title="${a.message ?? ''}">${a.code ?? ''}</td>`,
     html`<td class="num">${duration(a.durationMs)}</td>`,
     html`<td class="mono">${a.failedTypes.join(' ')}</td>`,
   ]), 'No attempt recorded.')}
 </section>
 </div>
+<section class="panel" id="history"><h2>History of the facts that changed</h2>
+<p class="sub">Each value from when it was first seen to when it was last seen (hover for the dates); the current one runs to now.</p>
+${changed.length ? historyBlock(histPage.items, start, now) : html`<p class="empty">${text || type ? 'No changed fact matches.' : 'No fact of this host has changed.'}</p>`}
+${pager(histPage, self, { ...keep, page: q.page }, 'hpage')}
+</section>
 <section class="panel" id="facts"><h2>Current facts</h2>
 <form class="filters" method="get" action="${self}">
 <label>Search<input type="search" name="q" value="${q.q ?? ''}" placeholder="subtype or value"></label>
@@ -124,11 +135,6 @@ ${table(['When', 'Mode', 'Outcome', 'Code', 'Took', 'Failed collections'], attem
 </form>
 ${table(['Type', 'Subtype', 'Value', 'Since', 'Last seen'], factRows, text || type ? 'No current fact matches.' : 'No current facts.')}
 ${pager(factPage, self, { ...keep, hpage: q.hpage })}
-</section>
-<section class="panel" id="history"><h2>History of the facts that changed</h2>
-<p class="sub">Each value from when it was first seen to when it was last seen; the current one runs to now.${changed.length ? '' : ''}</p>
-${changed.length ? historyBlock(histPage.items, start, now) : html`<p class="empty">${text || type ? 'No changed fact matches.' : 'No fact of this host has changed.'}</p>`}
-${pager(histPage, self, { ...keep, page: q.page }, 'hpage')}
 </section>
 <p><a href="${`/changes${queryString({ host: ref.name, since: '30d' })}`}">This host in the change feed (30 days) →</a></p>`;
   return { status: 200, body: page({ title: ref.name, section: 'host', now, body }) };

@@ -51,7 +51,12 @@ tbody tr:nth-child(even) { background: var(--stripe); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.when { white-space: nowrap; color: var(--muted); font-variant-numeric: tabular-nums; }
 td.value, .mono { font-family: var(--mono); font-size: 13px; word-break: break-word; white-space: pre-wrap; }
-td.type { font-weight: 600; }
+td.type, span.type { font-weight: 600; }
+td.code { font-family: var(--mono); font-size: 12.5px; white-space: nowrap; }
+td.key { white-space: nowrap; }
+td.tl { width: 45%; min-width: 180px; }
+details summary { cursor: pointer; }
+details[open] summary { margin-bottom: 6px; }
 .empty { color: var(--muted); font-style: italic; margin: 6px 0; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12.5px; font-weight: 600; line-height: 20px; white-space: nowrap;
   background: var(--stripe); color: var(--text); border: 1px solid var(--line); }
@@ -63,6 +68,7 @@ td.type { font-weight: 600; }
 .legend i { display: inline-block; width: 11px; height: 11px; border-radius: 3px; margin-right: 6px; vertical-align: -1px; }
 .sw-ok { background: var(--ok); } .sw-partial { background: var(--partial); } .sw-failed { background: var(--failed); }
 .sw-not-started { background: var(--not-started); } .sw-sapi { background: var(--sapi); } .sw-never { background: var(--never); }
+.sw-gapfix { background: var(--panel); border: 1.5px solid var(--text); border-radius: 50% !important; }
 .sw-duration { background: var(--text); height: 3px !important; border-radius: 0 !important; vertical-align: 3px !important; }
 svg.chart { display: block; width: 100%; height: auto; }
 svg .axis, svg .tick { stroke: var(--line); stroke-width: 1; }
@@ -73,6 +79,7 @@ svg text.label { fill: var(--text); font-size: 12px; }
 .s-error, .s-auth_failed, .s-hostkey_mismatch, .s-timeout, .s-other { fill: var(--failed); }
 .s-duration { fill: none; stroke: var(--text); stroke-width: 1.5; }
 .s-duration-dot { fill: var(--text); }
+.s-duration-dot.gap-fix { fill: var(--panel); stroke: var(--text); stroke-width: 1.2; }
 .seg { fill: var(--accent); } .seg.alt { fill: var(--sapi); opacity: .55; } .seg.current { fill: var(--ok); }
 .filters { display: flex; flex-wrap: wrap; gap: 10px 14px; align-items: flex-end; margin-bottom: 12px; }
 .filters label { display: flex; flex-direction: column; font-size: 12.5px; color: var(--muted); gap: 3px; }
@@ -82,8 +89,7 @@ button { background: var(--accent); border-color: var(--accent); color: #fff; fo
 .pager { display: flex; gap: 14px; align-items: center; margin-top: 10px; color: var(--muted); font-size: 13.5px; }
 dl.inv { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
 dl.inv dt { color: var(--muted); } dl.inv dd { margin: 0; font-weight: 500; }
-.timeline { margin: 0; }
-.timeline .key { font-family: var(--mono); font-size: 13px; margin-top: 10px; }
+.timeline td { vertical-align: middle; }
 .timeline svg { margin: 2px 0; }
 .warn { color: var(--failed); }
 footer { max-width: 1180px; margin: 0 auto; padding: 8px 20px 30px; color: var(--muted); font-size: 12.5px; }

@@ -66,8 +66,12 @@ export function runsChart(runs: RunTally[], opts: { width?: number; height?: num
   });
 
   const dots = runs.flatMap((r, i) => (durations[i] === null ? [] : [{ cx: x(i) + bw / 2, cy: yd(durations[i]! / 1000), r, ms: durations[i]! }]));
-  const line = dots.length > 1 ? html`<polyline class="s-duration" points="${dots.map((d) => `${round(d.cx)},${round(d.cy)}`).join(' ')}"/>` : '';
-  const dotMarks = dots.map((d) => html`<circle class="s-duration-dot" data-run="${d.r.id}" data-ms="${d.ms}" cx="${round(d.cx)}" cy="${round(d.cy)}" r="2.6"><title>${d.r.mode} #${d.r.id}: ${duration(d.ms)}</title></circle>`);
+  // One line per mode: a nightly run and the short gap-fix after it are different series.
+  const line = (['run', 'gap-fix'] as const).map((mode) => {
+    const own = dots.filter((d) => d.r.mode === mode);
+    return own.length > 1 ? html`<polyline class="s-duration" data-mode="${mode}" points="${own.map((d) => `${round(d.cx)},${round(d.cy)}`).join(' ')}"/>` : '';
+  });
+  const dotMarks = dots.map((d) => html`<circle class="s-duration-dot ${d.r.mode}" data-run="${d.r.id}" data-ms="${d.ms}" cx="${round(d.cx)}" cy="${round(d.cy)}" r="2.6"><title>${d.r.mode} #${d.r.id}: ${duration(d.ms)}</title></circle>`);
 
   // Date labels: the first run of each day, when the previous label is far enough to the left.
   let lastLabel = -Infinity;
@@ -98,7 +102,7 @@ ${unfinished}
 
 /** The legend of the runs chart (HTML, beside the SVG). */
 export function runsLegend(): Html {
-  return html`<div class="legend">${RUN_SERIES.map((s) => html`<span><i class="sw-${s.key}"></i>${s.label}</span>`)}<span><i class="sw-duration"></i>duration (right axis)</span></div>`;
+  return html`<div class="legend">${RUN_SERIES.map((s) => html`<span><i class="sw-${s.key}"></i>${s.label}</span>`)}<span><i class="sw-duration"></i>duration (right axis; <i class="sw-gapfix"></i>gap-fix)</span></div>`;
 }
 
 /** Hosts by last outcome as one stacked bar, widest first. */
