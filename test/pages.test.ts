@@ -153,8 +153,8 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.match(await page.locator('#attempts').textContent(), /run #2/);
 
       // The search form (a GET form: works without JavaScript).
-      await page.fill('#facts input[name=q]', NEW_KERNEL);
-      await Promise.all([page.waitForURL(/\?q=/), page.click('#facts button[type=submit]')]);
+      await page.fill('#search input[name=q]', NEW_KERNEL);
+      await Promise.all([page.waitForURL(/\?q=/), page.click('#search button[type=submit]')]);
       const rows = await page.locator('#facts tbody tr').count();
       t.equal(rows, 1, 'the search keeps the one matching fact');
       t.match(await page.locator('#facts tbody').textContent(), NEW_KERNEL);

@@ -122,17 +122,19 @@ ${table(['When', 'Run', 'Outcome', 'Code', 'Took#', 'Failed'], attempts.map((a) 
   ]), 'No attempt recorded.')}
 </section>
 </div>
+<section class="panel slim" id="search">
+<form class="filters" method="get" action="${self}">
+<label>Search this host's facts (history and current)<input type="search" name="q" value="${q.q ?? ''}" placeholder="subtype or value"></label>
+<label>Type<select name="type"><option value="">all types</option>${types.map((t) => html`<option value="${t}"${t === type ? html` selected` : ''}>${t}</option>`)}</select></label>
+<button type="submit">Filter</button>${text || type ? html` <a href="${self}">clear</a>` : ''}
+</form>
+</section>
 <section class="panel" id="history"><h2>History of the facts that changed</h2>
 <p class="sub">Each value from when it was first seen to when it was last seen (hover for the dates); the current one runs to now.</p>
 ${changed.length ? historyBlock(histPage.items, start, now) : html`<p class="empty">${text || type ? 'No changed fact matches.' : 'No fact of this host has changed.'}</p>`}
 ${pager(histPage, self, { ...keep, page: q.page }, 'hpage')}
 </section>
 <section class="panel" id="facts"><h2>Current facts</h2>
-<form class="filters" method="get" action="${self}">
-<label>Search<input type="search" name="q" value="${q.q ?? ''}" placeholder="subtype or value"></label>
-<label>Type<select name="type"><option value="">all types</option>${types.map((t) => html`<option value="${t}"${t === type ? html` selected` : ''}>${t}</option>`)}</select></label>
-<button type="submit">Filter</button>${text || type ? html` <a href="${self}">clear</a>` : ''}
-</form>
 ${table(['Type', 'Subtype', 'Value', 'Since', 'Last seen'], factRows, text || type ? 'No current fact matches.' : 'No current facts.')}
 ${pager(factPage, self, { ...keep, hpage: q.hpage })}
 </section>

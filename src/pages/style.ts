@@ -40,6 +40,9 @@ h3 { font-size: 14px; margin: 16px 0 6px; color: var(--muted); font-weight: 600;
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 16px 18px; min-width: 0; margin-bottom: 18px; }
 .grid .panel { margin-bottom: 0; }
 .panel.wide { grid-column: 1 / -1; }
+.panel.slim { padding: 12px 18px; }
+.panel.slim .filters { margin-bottom: 0; }
+.filters input[type=search] { min-width: 260px; }
 .kpis { display: flex; flex-wrap: wrap; gap: 10px 28px; margin-bottom: 10px; }
 .kpi b { display: block; font-size: 26px; font-weight: 650; line-height: 1.1; font-variant-numeric: tabular-nums; }
 .kpi span { color: var(--muted); font-size: 13px; }
