@@ -44,7 +44,8 @@ async function pagesApp(database) {
 
 export async function benchPages() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'jf-bench-pages-'));
-  const results = { hosts: HOSTS, reps: REPS, targetMs: TARGET_MS, engines: {} };
+  const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  const results = { hosts: HOSTS, reps: REPS, targetMs: TARGET_MS, loadAverageAtStart: load(), engines: {} };
   let pgServer;
   const stores = [];
   try {
@@ -112,6 +113,8 @@ export async function benchPages() {
     }
     const c = Object.values(results.engines)[0]?.counts ?? {};
     lines.push('', `Rows: ${Object.entries(c).map(([t, n]) => `${t} ${n.toLocaleString('en')}`).join(', ')}. H is a host in the middle of the fleet. The run summaries hold every host name (about ${Math.round((HOSTS * 14) / 1024)} KiB each), as a run writes them.`);
+    results.loadAverageAtEnd = load();
+    lines.push('', `Load average ${results.loadAverageAtStart} at the start, ${results.loadAverageAtEnd} at the end (${os.cpus().length} cores, shared: figures vary with it).`);
     results.table = lines.join('\n');
     process.stdout.write(`\n${results.table}\n`);
     return results;

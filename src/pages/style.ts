@@ -56,7 +56,7 @@ td.when { white-space: nowrap; color: var(--muted); font-variant-numeric: tabula
 td.value, .mono { font-family: var(--mono); font-size: 13px; word-break: break-word; white-space: pre-wrap; }
 td.type, span.type { font-weight: 600; }
 td.code { font-family: var(--mono); font-size: 12.5px; white-space: nowrap; }
-td.key { white-space: nowrap; }
+td.key, td.key .mono { white-space: nowrap; word-break: normal; }
 td.tl { width: 45%; min-width: 180px; }
 details summary { cursor: pointer; }
 details[open] summary { margin-bottom: 6px; }
