@@ -1,9 +1,10 @@
 // `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
+// Parses flags, calls app/facts-view.ts, renders.
 import type { Command } from 'commander';
 import { printError } from '../app/log.js';
 import { renderOutput } from '../report/output.js';
 import { firstLine, relativeAge, shortTime } from '../report/table.js';
-import type { FactInterval } from '../store/queries.js';
+import { FACT_RECORD_COLUMNS, factRecords, factsView, type FactEntry } from '../app/facts-view.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
@@ -13,15 +14,15 @@ export const EXIT_UNKNOWN_HOST = 1;
 interface FactsFlags extends CommonFlags, OutputFlags { type?: string; subtype?: string; history?: boolean }
 
 /** Table rows grouped by type: the type is written on the first row of its group only. */
-function tableRows(facts: FactInterval[], history: boolean, now: number): string[][] {
+function tableRows(facts: FactEntry[], history: boolean, now: number): string[][] {
   let previous: string | undefined;
   return facts.map((f) => {
     const type = f.type === previous ? '' : f.type;
     previous = f.type;
     const value = firstLine(f.value);
     return history
-      ? [type, f.subtype, value, shortTime(f.firstSeen), shortTime(f.lastSeen), f.current ? 'current' : 'closed']
-      : [type, f.subtype, value, shortTime(f.firstSeen), relativeAge(f.lastSeen, now)];
+      ? [type, f.subtype, value, shortTime(f.first_seen), shortTime(f.last_seen), f.current ? 'current' : 'closed']
+      : [type, f.subtype, value, shortTime(f.first_seen), relativeAge(f.last_seen, now)];
   });
 }
 
@@ -47,31 +48,26 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
   cmd.action(async (host: string, flags: FactsFlags) => {
     const out = outputFormat(flags);
     const config = configFrom(flags);
-    const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; facts: FactInterval[]; known?: string[] }> => {
-      const ref = await s.findHost(host);
-      if (!ref) return { missing: await s.similarHosts(host) };
-      const opts = { ...(flags.type !== undefined ? { type: flags.type } : {}), ...(flags.history ? { history: true } : {}) };
-      const facts = (await s.hostFacts(ref, opts)).filter((f) => flags.subtype === undefined || f.subtype === flags.subtype);
-      // Nothing of a type no host ever had is likely a typo in --type: say so, as query does.
-      const known = facts.length === 0 && flags.type !== undefined && !(await s.typeExists(flags.type)) ? await s.factTypes() : undefined;
-      return { name: ref.name, facts, ...(known ? { known } : {}) };
-    });
-    if ('missing' in found) {
-      const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
-      printError(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}`);
+    const answer = await withReadStore(config, (s) => factsView(s, host, {
+      ...(flags.type !== undefined ? { type: flags.type } : {}),
+      ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
+      ...(flags.history ? { history: true } : {}),
+    }));
+    if ('unknownHost' in answer) {
+      const hint = answer.similar.length ? `; similar: ${answer.similar.join(', ')}` : '';
+      printError(`jellyfish: ${answer.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
       setExit(EXIT_UNKNOWN_HOST);
       return;
     }
-    if (found.known) printError(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${found.known.join(', ') || '(none)'}`);
-    const { name, facts } = found;
-    const record = (f: FactInterval) => ({ host: name, type: f.type, subtype: f.subtype, value: f.value, first_seen: f.firstSeen, last_seen: f.lastSeen, current: f.current });
+    if (answer.knownTypes) printError(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${answer.knownTypes.join(', ') || '(none)'}`);
+    const { view } = answer;
     process.stdout.write(renderOutput(out, {
-      json: () => ({ host: name, history: Boolean(flags.history), facts: facts.map(({ type, subtype, value, firstSeen, lastSeen, current }) => ({ type, subtype, value, first_seen: firstSeen, last_seen: lastSeen, current })) }),
-      columns: ['host', 'type', 'subtype', 'value', 'first_seen', 'last_seen', 'current'],
-      records: () => facts.map(record),
+      json: () => view,
+      columns: FACT_RECORD_COLUMNS,
+      records: () => factRecords(view),
       table: () => ({
-        headers: flags.history ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'],
-        rows: tableRows(facts, Boolean(flags.history), Date.now()),
+        headers: view.history ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'],
+        rows: tableRows(view.facts, view.history, Date.now()),
       }),
     }));
     setExit(0);
