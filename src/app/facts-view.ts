@@ -1,6 +1,7 @@
-// The facts question: what one host looks like now (current intervals, grouped by type), or its
-// whole history. One function for every face; a host the database does not hold is part of the
-// answer (with similar names), not an exception, as in the change feed.
+// The facts question: what one host looks like now (current intervals, grouped by type), at an
+// instant (the intervals covering it), or its whole history. One function for every face; a host
+// the database does not hold is part of the answer (with similar names), not an exception, as in
+// the change feed.
 import type { UnknownHost } from './changes.js';
 import type { FactInterval } from '../store/queries.js';
 import type { Store } from '../store/store.js';
@@ -10,6 +11,8 @@ export interface FactsRequest {
   subtype?: string;
   /** every interval, closed ones too, oldest first */
   history?: boolean;
+  /** what was true at this instant (ISO-8601 UTC) instead of now; not with history */
+  at?: string;
 }
 
 /** One interval: the json element (`host` only in the flat csv/ndjson record). */
@@ -21,6 +24,8 @@ export interface FactsView {
   /** as stored: the inventory's spelling (`DB7.ams` asked, `db7.ams` answered) */
   host: string;
   history: boolean;
+  /** the instant asked with --at (absent: now) */
+  at?: string;
   facts: FactEntry[];
 }
 
@@ -42,12 +47,15 @@ export function factRecords(view: FactsView): FactRecord[] {
 export async function factsView(store: Store, host: string, req: FactsRequest = {}): Promise<FactsAnswer | UnknownHost> {
   const ref = await store.findHost(host);
   if (!ref) return { unknownHost: host, similar: await store.similarHosts(host) };
-  const opts = { ...(req.type !== undefined ? { type: req.type } : {}), ...(req.history ? { history: true } : {}) };
+  const opts = {
+    ...(req.type !== undefined ? { type: req.type } : {}),
+    ...(req.at !== undefined ? { at: req.at } : req.history ? { history: true } : {}),
+  };
   const facts = (await store.hostFacts(ref, opts)).filter((f) => req.subtype === undefined || f.subtype === req.subtype);
   // Nothing of a type no host ever had is likely a typo in --type: say so, as query does.
   const knownTypes = facts.length === 0 && req.type !== undefined && !(await store.typeExists(req.type)) ? await store.factTypes() : undefined;
   return {
-    view: { host: ref.name, history: Boolean(req.history), facts: facts.map(entry) },
+    view: { host: ref.name, history: Boolean(req.history) && req.at === undefined, ...(req.at !== undefined ? { at: req.at } : {}), facts: facts.map(entry) },
     ...(knownTypes ? { knownTypes } : {}),
   };
 }

@@ -30,6 +30,8 @@ export type FinishedRun = {
   scope?: string; duration_s?: number;
   // a run's or gap-fix's four host lists
   success?: number; failed?: number; failed_prod?: number; sapi?: number; not_started?: number; timeout?: boolean; interrupted?: string;
+  /** a limited run's --limit patterns (its counts are of the hosts they selected) */
+  limit?: string[];
   // an ingest's documents
   stored?: number; rejected?: number;
 }
@@ -117,7 +119,9 @@ function counts(summary: Record<string, unknown> | null): Partial<FinishedRun> {
   if ('stored' in summary) {
     return { stored: num('stored'), rejected: Array.isArray(summary.rejected) ? summary.rejected.length : undefined } as Partial<FinishedRun>;
   }
+  const limit = Array.isArray(summary.limit) ? { limit: summary.limit.map(String) } : {};
   return {
+    ...limit,
     success: num('global_success_hosts'), failed: num('global_fail_hosts'), failed_prod: num('global_fail_prod'),
     sapi: num('sapi_hosts'), not_started: num('not_started_hosts'), timeout: 'Timeout' in summary,
     ...(typeof summary.Interrupted === 'string' ? { interrupted: summary.Interrupted } : {}),

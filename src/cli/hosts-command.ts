@@ -10,10 +10,10 @@ import { parseDuration } from '../config/values.js';
 import { renderOutput } from '../report/output.js';
 import { relativeAge } from '../report/table.js';
 import type { HostFilter } from '../store/queries.js';
-import { addConfigFlag, addInventoryFlag, addOutputFlags, configFrom, inventoryFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
+import { addConfigFlag, addHostFilterFlags, addInventoryFlag, addOutputFlags, configFrom, hostFilterFrom, inventoryFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface HostsFlags extends CommonFlags, OutputFlags { failed?: boolean; stale?: string; prod?: boolean; all?: boolean }
+interface HostsFlags extends CommonFlags, OutputFlags, HostFilterFlags { failed?: boolean; stale?: string; all?: boolean }
 
 export function registerHosts(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -21,8 +21,8 @@ export function registerHosts(program: Command, setExit: (code: number) => void)
     .description('one row per inventory host, in inventory order: last attempt, last success, last outcome and error code; filters combine (AND)')
     .option('--failed', 'only hosts whose last attempt failed (outcome other than ok or partial)')
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
-    .option('--prod', 'only production hosts')
     .option('--all', 'every host the database knows, also those no longer in the inventory (in natural order: web2 before web10)');
+  addHostFilterFlags(cmd);
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
@@ -32,6 +32,9 @@ Examples:
   jellyfish hosts --prod --stale 12h --format csv > stale.csv
   jellyfish hosts --failed --format ndjson | jq -r '.host + " " + .last_code'
   jellyfish hosts --no-headers --format csv | cut -d, -f1
+  jellyfish hosts --site ams,fra --srvtype web --failed
+--site matches the inventory's pop without regard to case; several values of one flag are
+alternatives (OR), different flags combine (AND).
 JSON, ndjson and csv carry every column (status, srvtype, pop, last_message, sapi_at too).
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
 Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
@@ -40,9 +43,8 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: HostsFlags) => {
     const out = outputFormat(flags);
-    const filter: HostFilter = {};
+    const filter: HostFilter = { ...hostFilterFrom(flags) };
     if (flags.failed) filter.failed = true;
-    if (flags.prod) filter.prod = true;
     if (flags.stale !== undefined) {
       const age = parseDuration(flags.stale);
       if (age === undefined) throw new UsageError(`--stale ${flags.stale}: expected a duration such as 30m, 12h or 3d`);

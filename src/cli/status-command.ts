@@ -13,7 +13,7 @@ export const EXIT_ACTIVE = 3;
 
 /** The ndjson and csv rows: one per run (the last finished one of each mode and scope, then the unfinished ones). */
 const RUN_COLUMNS = ['mode', 'scope', 'run_id', 'state', 'started_at', 'finished_at', 'exit_code', 'duration_s',
-  'success', 'failed', 'failed_prod', 'sapi', 'not_started', 'timeout', 'interrupted', 'stored', 'rejected', 'pid', 'host'] as const;
+  'success', 'failed', 'failed_prod', 'sapi', 'not_started', 'timeout', 'interrupted', 'limit', 'stored', 'rejected', 'pid', 'host'] as const;
 
 function statusText(view: StatusView, now: number): string {
   const out: string[] = [];
@@ -39,6 +39,7 @@ function statusText(view: StatusView, now: number): string {
         what = `: ${e.success} ok, ${e.failed} failed (${e.failed_prod} prod), ${e.sapi} sapi, ${e.not_started} not started`;
         if (e.timeout) what += '; deadline hit';
         if (typeof e.interrupted === 'string') what += `; interrupted (${e.interrupted})`;
+        if (e.limit) what += `; --limit ${e.limit.join(',')}`;
       } else if (typeof e.stored === 'number') {
         what = `: ${e.stored} stored, ${e.rejected ?? 0} rejected`;
       }

@@ -14,8 +14,8 @@ import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import {
-  HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
-  type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
+  atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
+  type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
 import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
 
@@ -503,11 +503,12 @@ export class PgStore implements Store {
       'SELECT name FROM hosts WHERE strpos(lower(name), lower($1)) > 0 ORDER BY name LIMIT $2', [text, limit])).rows.map((r) => r.name));
   }
 
-  async hostFacts(host: HostRef, opts: { type?: string; history?: boolean } = {}): Promise<FactInterval[]> {
+  async hostFacts(host: HostRef, opts: FactsOptions = {}): Promise<FactInterval[]> {
     const where = ['f.host_id = $1'];
     const params: unknown[] = [host.id];
     if (opts.type !== undefined) { params.push(opts.type); where.push(`f.type = $${params.length}`); }
-    if (!opts.history) where.push('f.is_current = 1');
+    if (opts.at !== undefined) { params.push(opts.at); where.push(atSql(`$${params.length}`).sql); }
+    else if (!opts.history) where.push('f.is_current = 1');
     return this.guard(`cannot read the facts of ${host.name}`, async () => toFactIntervals((await this.query(
       `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
          FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`, params)).rows));
@@ -521,7 +522,8 @@ export class PgStore implements Store {
     if (q.subtype !== undefined) add((n) => `left(f.subtype, 200) = left(${n}, 200) AND f.subtype = ${n}`, q.subtype);
     if (q.value !== undefined) add((n) => `f.value = ${n}`, q.value);
     if (q.like !== undefined) add((n) => `f.value ILIKE ${n} ESCAPE '\\'`, q.like);
-    where.push('f.is_current = 1');
+    if (q.at !== undefined) add((n) => atSql(n).sql, q.at);
+    else where.push('f.is_current = 1');
     return this.guard('cannot read facts', async () => (await this.query<Record<string, string>>(
       `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
          FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`, params,
