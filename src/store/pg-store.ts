@@ -131,6 +131,12 @@ export class PgStore implements Store {
     return this.client.query<R>(sql, params);
   }
 
+  /** query, each row an array of its columns (pg's rowMode 'array') */
+  private async queryArrays(sql: string, params: unknown[] = []): Promise<pg.QueryResult<unknown[]>> {
+    if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
+    return this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+  }
+
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -551,10 +557,11 @@ export class PgStore implements Store {
 
 
   async factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return this.guard('cannot read the change feed', () => changeRows(async (sql, params) => {
-      let n = 0;
-      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
-    }, 'postgresql', query));
+    const numbered = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
+    return this.guard('cannot read the change feed', () => changeRows(
+      async (sql, params) => (await this.query(numbered(sql), params)).rows,
+      async (sql, params) => (await this.queryArrays(numbered(sql), params)).rows,
+      'postgresql', query));
   }
 
   async factRowCount(): Promise<number> {

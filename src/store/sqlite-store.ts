@@ -384,7 +384,10 @@ export class SqliteStore implements Store {
   factTypes(): string[] { return q.factTypes(this.db); }
   lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.db); }
   factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return changeRows((sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]), 'sqlite', query);
+    return changeRows(
+      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]),
+      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).raw(true).all(...params) as unknown[][]),
+      'sqlite', query);
   }
 
   factRowCount(): number {
