@@ -142,6 +142,7 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.match(await page.locator('#stale').textContent(), new RegExp(`${BASE.replace(/\./g, '\\.')}6`), 'the refusing prod host is stale');
       t.notMatch(await page.locator('#stale').textContent(), new RegExp(`${BASE.replace(/\./g, '\\.')}5\\b`), 'a spare host is not');
       t.match(await page.locator('#changes').textContent(), /rkernel/, 'the latest changes show the kernel change');
+      t.match(await page.locator('#runs').textContent(), /Now: idle/, 'the status question: nothing is running');
 
       // A host: its timeline holds the value that changed between the runs, the old one too.
       t.equal((await page.goto(`${server.url}/hosts/${BASE}1`))?.status(), 200);
@@ -151,6 +152,7 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.same(values, [oldKernel, NEW_KERNEL], 'the timeline has the old and the new value, in order');
       t.match(await page.locator('#history').textContent(), /current/);
       t.match(await page.locator('#attempts').textContent(), /run #2/);
+      t.match(await page.locator('#inventory').textContent(), /Server type\s*web/);
 
       // The search form (a GET form: works without JavaScript).
       await page.fill('#search input[name=q]', NEW_KERNEL);
@@ -187,7 +189,7 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.match(await page.locator('main').textContent(), /no-such-host is not in the database/);
       const near = `${server.url}/hosts/${BASE.slice(0, -1)}`;
       t.equal((await page.goto(near))?.status(), 404);
-      t.same(await page.locator('main li a').evaluateAll((els) => els.map((e) => e.textContent)), hosts, 'the similar names are links');
+      t.same(await page.locator('main li a').evaluateAll((els) => els.map((e) => e.textContent)), hosts.slice(0, 5), 'the similar names (the first five) are links');
       t.same(w.problems.filter((p) => !p.startsWith('console error: Failed to load resource: the server responded with a status of 404')),
         [`HTTP 404: ${unknown}`, `HTTP 404: ${near}`], 'only the two pages themselves answered 404');
     });
@@ -263,6 +265,9 @@ async function questions(t: Tap.Test, store: Store): Promise<unknown> {
   const attempts = await store.hostAttempts(web2, 10);
   t.same(attempts.map((a) => [a.mode, a.outcome, a.code, a.failedTypes]), [['gap-fix', 'partial', null, ['rkernel']], ['run', 'unreachable', 'ECONNREFUSED', []]], 'newest first, with codes and failed collections');
   t.same((await store.hostAttempts(web2, 1)).length, 1, 'limited');
+  const row = await store.hostRow(web2);
+  t.same(row, (await store.listHosts()).find((h) => h.name === 'web2'), "hostRow is the host's row of listHosts");
+  t.equal(row?.lastOutcome, 'partial');
   // Openings: web1 a,b at T0+1s, web2 a at T0+1h+0.5s, web1 a=2 at T0+2h+1s; closings: web1 a=1 and b at T0+2h+1s.
   t.equal(await store.recentChangeStart(1), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'the newest opening and closing');
   t.equal(await store.recentChangeStart(2), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'two closings at the last collection');

@@ -2,6 +2,8 @@
 // production hosts without a recent success (the [gapfix] max_age gap-fix goes by, with how long
 // since), the runs of the last 30 days as a chart, and the newest entries of the change feed.
 import { changesView, type ChangesView } from '../app/changes.js';
+import { hostsView, type HostRecord } from '../app/hosts-view.js';
+import { statusView, type StatusView } from '../app/status-view.js';
 import { compareNatural } from '../collections/parse.js';
 import type { Config } from '../config/load.js';
 import { formatDuration as formatSetting } from '../config/values.js';
@@ -42,6 +44,23 @@ async function recentChanges(store: Store, now: number): Promise<{ rows: Changes
   return { rows: [], since };
 }
 
+/** A hosts-view record as the store's row, for the shared host filters (failed, stale, prod). */
+function asRow(r: HostRecord): HostRow {
+  return {
+    name: r.host, isProd: r.prod, srvtype: r.srvtype, pop: r.pop, status: r.status,
+    lastAttemptAt: r.last_attempt_at, lastSuccessAt: r.last_success_at, lastOutcome: r.last_outcome,
+    lastCode: r.last_code, lastMessage: r.last_message, sapiAt: r.sapi_at,
+  };
+}
+
+/** What is running now, from the status question: the lock holders and the runs that never finished. */
+function nowLine(status: StatusView, now: number): Html {
+  const running = status.active.map((a) => html`<span class="badge partial">${a.mode} running</span> pid ${a.pid ?? '?'} on ${a.host ?? '?'}${a.started_at ? html`, started ${age(a.started_at, now)}` : ''}${a.scope ? ` (${a.scope})` : ''}`);
+  const killed = status.unfinished_runs.filter((u) => u.state === 'interrupted').map((u) => html`<span class="badge failed">${u.mode} #${u.run_id} never finished</span> (started ${when(u.started_at, now)})`);
+  const parts = [...running, ...killed];
+  return html`<p class="sub">Now: ${parts.length ? parts.map((p, i) => html`${i ? '; ' : ''}${p}`) : html`<span class="badge ok">idle</span> no run or gap-fix is active`}.</p>`;
+}
+
 function staleFor(h: HostRow, now: number): string {
   return h.lastSuccessAt ? duration(now - Date.parse(h.lastSuccessAt)) : 'never succeeded';
 }
@@ -60,24 +79,25 @@ ${last ? html`<div class="kpi"><b>${last.ok ?? '-'} / ${(last.ok ?? 0) + (last.f
 }
 
 export async function fleetPage(store: Store, config: Config, q: FleetQuery, now = Date.now()): Promise<Html> {
-  // Only the listed hosts are sorted (natural order): a sort of all 10,000 would cost more than the rest of the page.
-  const hosts = await store.listHosts();
-  const byName = (a: HostRow, b: HostRow) => compareNatural(a.name, b.name);
+  // One hosts question (natural order); the lists below are its rows through the hosts filters.
+  const hosts = (await hostsView(store)).hosts.map(asRow);
   const byOutcome = new Map<string, number>();
   for (const h of hosts) byOutcome.set(h.lastOutcome ?? 'never', (byOutcome.get(h.lastOutcome ?? 'never') ?? 0) + 1);
   const counts = [...byOutcome].map(([outcome, count]) => ({ outcome, count }))
     .sort((a, b) => outcomeRank(a.outcome) - outcomeRank(b.outcome) || b.count - a.count || compareNatural(a.outcome, b.outcome));
 
   const chosen = q.outcome !== undefined && byOutcome.has(q.outcome) ? q.outcome : undefined;
-  const listed = (chosen !== undefined ? hosts.filter((h) => (h.lastOutcome ?? 'never') === chosen) : filterHosts(hosts, { failed: true })).sort(byName);
+  const listed = chosen !== undefined ? hosts.filter((h) => (h.lastOutcome ?? 'never') === chosen) : filterHosts(hosts, { failed: true });
   const listPage = paginate(listed, pageParam(q.page), LIST_PAGE);
 
   const maxAge = config.gapfix.maxAgeMs;
   const stale = filterHosts(hosts, { prod: true, staleBefore: now - maxAge })
-    .sort((a, b) => (a.lastSuccessAt ?? '').localeCompare(b.lastSuccessAt ?? '') || byName(a, b));
+    .sort((a, b) => ((a.lastSuccessAt ?? '') < (b.lastSuccessAt ?? '') ? -1 : (a.lastSuccessAt ?? '') > (b.lastSuccessAt ?? '') ? 1 : 0));
   const stalePage = paginate(stale, pageParam(q.stale_page), LIST_PAGE);
   const prodCount = hosts.filter((h) => h.isProd).length;
 
+  // The status question over this store (kept open: the proxy's close does nothing).
+  const status = await statusView(config, { now, open: async () => Object.create(store, { close: { value: async () => {} } }) as Store });
   const runs = await store.runsSince(new Date(now - RUNS_WINDOW_DAYS * DAY).toISOString());
   const recent = await recentChanges(store, now);
   const keep = { outcome: chosen, page: q.page, stale_page: q.stale_page };
@@ -104,6 +124,7 @@ ${pager(stalePage, '/', { ...keep, stale_page: undefined }, 'stale_page')}
 </section>
 </div>
 <section class="panel wide" id="runs"><h2>Runs over the last ${RUNS_WINDOW_DAYS} days</h2>
+${nowLine(status, now)}
 ${runsSummary(runs)}
 ${runs.length ? html`${runsLegend()}${runsChart(runs)}` : html`<p class="empty">No run or gap-fix in the last ${RUNS_WINDOW_DAYS} days.</p>`}
 </section>

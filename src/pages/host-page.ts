@@ -2,8 +2,10 @@
 // current facts by type (searchable through a GET form, paged), and the history of every fact
 // that changed as a timeline: when each value appeared and when it was last seen. An unknown
 // name is a 404 page with similar names.
+import { factsView } from '../app/facts-view.js';
+import { hostRecord, type HostRecord } from '../app/hosts-view.js';
 import { compareNatural } from '../collections/parse.js';
-import type { FactInterval, HostRef, HostRow } from '../store/queries.js';
+import type { FactInterval, HostRef } from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import { hostHref, html, queryString, type Html } from './html.js';
 import { age, badge, duration, page, pager, paginate, pageParam, table, when } from './layout.js';
@@ -21,17 +23,17 @@ export interface HostQuery { q?: string; type?: string; page?: string; hpage?: s
 const matches = (f: { subtype: string; value: string; type: string }, text: string) =>
   text === '' || f.subtype.toLowerCase().includes(text) || f.value.toLowerCase().includes(text) || f.type.toLowerCase().includes(text);
 
-function inventory(row: HostRow | undefined, now: number): Html {
+function inventory(row: HostRecord | undefined, now: number): Html {
   if (!row) return html`<p class="empty">Not in the hosts table.</p>`;
   return html`<dl class="inv">
-<dt>Production</dt><dd>${row.isProd ? 'yes' : 'no'}</dd>
+<dt>Production</dt><dd>${row.prod ? 'yes' : 'no'}</dd>
 <dt>Status</dt><dd>${row.status ?? '-'}</dd>
 <dt>Server type</dt><dd>${row.srvtype ?? '-'}</dd>
 <dt>Site (pop)</dt><dd>${row.pop ?? '-'}</dd>
-<dt>Last attempt</dt><dd>${age(row.lastAttemptAt, now)} ${badge(row.lastOutcome)} <span class="mono">${row.lastCode ?? ''}</span></dd>
-<dt>Last success</dt><dd>${age(row.lastSuccessAt, now)}</dd>
-<dt>Agent push</dt><dd>${row.sapiAt ? age(row.sapiAt, now) : '-'}</dd>
-${row.lastMessage ? html`<dt>Last message</dt><dd class="mono">${row.lastMessage}</dd>` : ''}
+<dt>Last attempt</dt><dd>${age(row.last_attempt_at, now)} ${badge(row.last_outcome)} <span class="mono">${row.last_code ?? ''}</span></dd>
+<dt>Last success</dt><dd>${age(row.last_success_at, now)}</dd>
+<dt>Agent push</dt><dd>${row.sapi_at ? age(row.sapi_at, now) : '-'}</dd>
+${row.last_message ? html`<dt>Last message</dt><dd class="mono">${row.last_message}</dd>` : ''}
 </dl>`;
 }
 
@@ -69,9 +71,10 @@ ${table(['Value', 'First seen', 'Last seen', 'State'], k.intervals.map((f) => [
 }
 
 export async function hostPage(store: Store, name: string, q: HostQuery, now = Date.now()): Promise<PageResult> {
-  const ref: HostRef | undefined = await store.findHost(name);
-  if (!ref) {
-    const similar = await store.similarHosts(name, 10);
+  // The facts question (every interval, oldest first); an unknown host comes back with similar names.
+  const answer = await factsView(store, name, { history: true });
+  if ('unknownHost' in answer) {
+    const { similar } = answer;
     return {
       status: 404,
       body: page({ title: 'Unknown host', section: 'none', now, body: html`<h1>Unknown host</h1>
@@ -80,9 +83,11 @@ ${similar.length ? html`<p>Similar names:</p><ul>${similar.map((s) => html`<li><
 </section>` }),
     };
   }
-  const [row] = (await store.listHosts()).filter((h) => h.name === ref.name);
+  const ref: HostRef = (await store.findHost(answer.view.host))!;
+  const history: FactInterval[] = answer.view.facts.map((f) => ({ type: f.type, subtype: f.subtype, value: f.value, firstSeen: f.first_seen, lastSeen: f.last_seen, current: f.current }));
+  const stored = await store.hostRow(ref);
+  const row = stored ? hostRecord(stored) : undefined;
   const attempts = await store.hostAttempts(ref, ATTEMPTS);
-  const history = await store.hostFacts(ref, { history: true });
   const types = [...new Set(history.map((f) => f.type))].sort(compareNatural);
   const text = (q.q ?? '').trim().toLowerCase();
   const type = q.type && types.includes(q.type) ? q.type : undefined;

@@ -573,6 +573,13 @@ export class PgStore implements Store {
     };
   }
 
+  async hostRow(host: HostRef): Promise<HostRow | undefined> {
+    return this.guard('cannot read hosts', async () => {
+      const r = (await this.query(`SELECT ${HOST_COLUMNS} FROM hosts WHERE id = $1`, [host.id])).rows[0];
+      return r ? toHostRow(r) : undefined;
+    });
+  }
+
   async runsSince(since: string): Promise<RunTally[]> {
     return this.guard('cannot read runs', () => runsSince(this.rows(), 'postgresql', since));
   }

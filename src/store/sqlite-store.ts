@@ -395,6 +395,13 @@ export class SqliteStore implements Store {
     return (sql, params) => this.guard(what, () => this.stmt(sql).all(...params) as Record<string, unknown>[]);
   }
 
+  hostRow(host: q.HostRef): q.HostRow | undefined {
+    return this.guard('cannot read hosts', () => {
+      const r = this.stmt(`SELECT ${q.HOST_COLUMNS} FROM hosts WHERE id = ?`).get(host.id) as Record<string, unknown> | undefined;
+      return r ? q.toHostRow(r) : undefined;
+    });
+  }
+
   runsSince(since: string): Promise<RunTally[]> { return runsSince(this.rows('cannot read runs'), 'sqlite', since); }
   hostAttempts(host: q.HostRef, limit: number): Promise<HostAttempt[]> {
     return hostAttempts(this.rows(`cannot read the attempts of ${host.name}`), 'sqlite', host.id, limit);

@@ -119,6 +119,8 @@ export interface Store {
   /** what opened and closed in a window, and the hosts first collected in it (see changes.ts) */
   factChanges(q: ChangeQuery): Awaitable<ChangeRows>;
   // ---- the fleet pages (see fleet-history.ts) ----
+  /** one host's row of listHosts, by its key (a host page must not read 10,000 rows for one) */
+  hostRow(host: HostRef): Awaitable<HostRow | undefined>;
   /** runs and gap-fixes started at or after `since` (ISO), oldest first, with their final counts */
   runsSince(since: string): Awaitable<RunTally[]>;
   /** the host's last `limit` attempts, newest first, with error codes and the collections that failed */
