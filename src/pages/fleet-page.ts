@@ -118,7 +118,7 @@ ${table(['Host', 'Last success', 'Stale for', 'Last outcome'], stalePage.items.m
     html`<td><a href="${hostHref(h.name)}">${h.name}</a></td>`,
     html`<td class="when">${age(h.lastSuccessAt, now)}</td>`,
     html`<td class="when">${staleFor(h, now)}</td>`,
-    html`<td class="code">${badge(h.lastOutcome)} ${h.lastCode ?? ''}</td>`,
+    html`<td>${badge(h.lastOutcome)} <span class="mono">${h.lastCode ?? ''}</span></td>`,
   ]), 'Every production host has a recent success.')}
 ${pager(stalePage, '/', { ...keep, stale_page: undefined }, 'stale_page')}
 </section>
