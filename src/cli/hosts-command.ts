@@ -70,8 +70,8 @@ JSON carries every column (status, srvtype, pop, last_message, sapi_at too); so 
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
 Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
 database is listed (natural order), with a warning.
-Exit codes: 0 (also when no host matches), 64 bad AGE or column, 65 the -b inventory is unusable,
-74 no or unreadable database, 78 config error.`);
+Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is unusable,
+74 no or unreadable database, 78 config error; 64 also for an unknown --columns name.`);
   cmd.action(async (flags: HostsFlags) => {
     const out = outputFormat(flags);
     const columns = columnsFrom(flags.columns);
