@@ -2,7 +2,7 @@
 // (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
 import { Command, CommanderError } from 'commander';
 import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
-import { JellyfishError, LockHeldError } from '../app/errors.js';
+import { JellyfishError, LockHeldError, UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
@@ -31,6 +31,9 @@ function finish(code: number): void {
   else arm();
 }
 
+/** The command whose action is running: a usage error found there points at its help. */
+let running: string | undefined;
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -56,6 +59,7 @@ export function buildProgram(): Command {
   // Only the collection runs act on a signal themselves (JSON first); the others stop before
   // doing anything, with the signal's exit code.
   program.hook('preAction', (_program, action) => {
+    running = action.name();
     if (RUN_COMMANDS.has(action.name())) return;
     const sig = releaseEarlySignals();
     if (sig) process.exit(signalExitCode(sig));
@@ -84,6 +88,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof JellyfishError) {
       printError(`jellyfish: error: ${e.message}`);
+      // As commander's own usage errors: one line, and where the right spelling is.
+      if (e instanceof UsageError) printError(`see \`jellyfish${running ? ` ${running}` : ''} --help\``);
       finish(e.exitCode);
       return;
     }
