@@ -32,7 +32,8 @@ export class MemberScanner {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  private sawBom = false;
+  /** Bytes seen so far: a UTF-8 BOM is skipped only as the input's first three bytes. */
+  private offset = 0;
 
   /** @param maxMember the largest member value accepted, in bytes (a bound on memory). */
   constructor(private readonly maxMember: number) {}
@@ -42,15 +43,14 @@ export class MemberScanner {
     const out: Member[] = [];
     let valueFrom = this.state === 'value' ? 0 : -1;
     let keyFrom = this.state === 'in-key' ? 0 : -1;
-    let i = 0;
-    if (!this.sawBom && this.state === 'start' && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
-    this.sawBom = true;
-    for (; i < chunk.length; i++) {
+    const start = this.offset;
+    this.offset += chunk.length;
+    for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i] as number;
       if (b === NEWLINE) this.line += 1;
       switch (this.state) {
         case 'start':
-          if (isSpace(b)) continue;
+          if (isSpace(b) || (start + i < 3 && b === [0xef, 0xbb, 0xbf][start + i])) continue;
           if (b !== 0x7b) throw new MemberScanError(`expected a JSON object ({) at the top, found ${describe(b)}`, this.line);
           this.state = 'first-key';
           continue;

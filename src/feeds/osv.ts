@@ -50,6 +50,8 @@ type RangeResult = { verdict: Verdict } | { error: string; path: (string | numbe
  * the conservative choice: it may fail a host between two ranges, never pass a vulnerable one.)
  */
 function rangesVerdict(ranges: unknown, target: Target): RangeResult {
+  // `versions` alone (no ranges) lists affected versions but names no fix: nothing to compare.
+  if (ranges === undefined) return { skip: 'no-ecosystem-range' };
   if (!Array.isArray(ranges)) return { error: 'expected a list of ranges', path: ['ranges'] };
   let open = false;
   let fixed: string | undefined;

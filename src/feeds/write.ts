@@ -15,15 +15,19 @@ const BASE_MAX = 150;
 export const ERRORS_LISTED = 100;
 
 /**
- * `CVE-2024-1234_openssl` -> itself; anything that had to change (a `/`, a leading dot, a name
+ * `CVE-2024-1234_openssl` -> itself, `RHSA-2024:1234` -> `RHSA-2024_1234`; anything that had to change (a `/`, a leading dot, a name
  * that looks unfixed, too long) gets a short hash of the original, so two different ids never
  * share a file.
  */
 export function safeBase(base: string): string {
-  let s = base.replace(UNSAFE, '_').replace(/^[.-]/, '_');
-  let changed = s !== base;
+  // RHSA-2024:1234 -> RHSA-2024_1234 without a hash: a colon is what such ids have (and a file
+  // name with one is awkward for scp and rsync).
+  const plain = base.replace(/:/g, '_');
+  let s = plain.replace(UNSAFE, '_').replace(/^[.-]/, '_');
+  let changed = s !== plain;
   if (s.length > BASE_MAX) { s = s.slice(0, BASE_MAX); changed = true; }
-  if (s === '' || new RegExp(`\\.${UNFIXED}$`, 'i').test(s)) changed = true;
+  if (s === '') s = '_';
+  if (new RegExp(`\\.${UNFIXED}$`, 'i').test(s)) changed = true;
   if (changed) s = `${s}-${crypto.createHash('sha256').update(base).digest('hex').slice(0, 10)}`;
   return s;
 }
@@ -70,13 +74,15 @@ export class AuditWriter implements FeedSink {
 
   file(f: AuditFile): void {
     const { name, counterpart } = fileNames(f);
-    const first = this.written.get(name);
+    // Keyed by the safe base: a fixed and an unfixed file of one id would be one audit twice.
+    const key = safeBase(f.base);
+    const first = this.written.get(key);
     if (first !== undefined) {
-      this.error(f.base, `a second advisory for the same file ${name} (first from ${first}): skipped`);
+      this.error(f.base, `a second advisory for the same file ${key}.json (first from ${first}): skipped`);
       this.skip('duplicate');
       return;
     }
-    this.written.set(name, f.base);
+    this.written.set(key, f.base);
     const file = path.join(this.outDir, name);
     // safeBase leaves no separator or leading dot; this is the last line of defence.
     if (path.dirname(file) !== path.resolve(this.outDir) && path.dirname(file) !== this.outDir) throw new Error(`unsafe audit file name ${name}`);
@@ -84,7 +90,7 @@ export class AuditWriter implements FeedSink {
       writeFileAtomically(file, `${JSON.stringify(f.audits, null, 2)}\n`);
       const other = path.join(this.outDir, counterpart);
       // Only a file or link we may have written: never a folder someone put there.
-      if (!this.written.has(counterpart) && fs.lstatSync(other, { throwIfNoEntry: false })?.isDirectory() === false) {
+      if (fs.lstatSync(other, { throwIfNoEntry: false })?.isDirectory() === false) {
         fs.unlinkSync(other);
         this.replaced += 1;
       }
