@@ -294,6 +294,13 @@ t.test('debian tracker: --releases, unfixed then fixed, priorities, stdin', asyn
   t.same(only.releases_not_seen, ['forky'], 'a requested release the feed never names is reported');
   t.equal(verdict(a3.comparisons.bookworm!, facts('debian12', 'package-sources')), 'pass', '…~deb12u5 >= …~deb12u4');
 
+  const important = await feed(t, { input: path.join(FEEDS, 'debian-tracker.json'), from: 'debian-tracker', minPriority: 5, releases: ['bookworm'] });
+  const kept = readAll(t, important.out).flatMap((w) => Object.values(w.audits));
+  t.ok(kept.length > 50 && kept.every((a) => a['vuln-priority'] >= 5), `--min-priority 5: ${kept.length} audits, none below 5`);
+  t.ok((important.skipped['below-min-priority'] ?? 0) > 20, 'the others counted');
+  t.equal(important.min_priority, 5);
+  t.equal(kept.length + (important.skipped['below-min-priority'] ?? 0), 190, 'together: every bookworm audit of the fixture');
+
   const bullseyeOnly = await feed(t, { input: '-', from: 'debian-tracker', releases: ['trixie'] }, doc({ status: 'open' }));
   t.same(fs.readdirSync(bullseyeOnly.out), [], 'trixie is not affected: nothing to write');
   t.equal(bullseyeOnly.skipped['not-affected'], 1);
@@ -527,6 +534,8 @@ t.test('the CLI: summary JSON, exit codes, help, escaped errors', async (t) => {
     [['--from', 'osv'], /required option '--out <dir>'/],
     [['--from', 'osv', '--out', 'g', '--releases', 'Bookworm'], /--releases: "Bookworm" is not a release name/],
     [['--from', 'osv', '--out', 'g', '--releases', ','], /--releases: expected a comma list/],
+    [['--from', 'osv', '--out', 'g', '--min-priority', '11'], /--min-priority "11": expected a whole number 0-10/],
+    [['--from', 'osv', '--out', 'g', '--min-priority', '2.5'], /--min-priority "2\.5": expected a whole number 0-10/],
   ] as const) {
     usage.push(jf(['feed', path.join(FEEDS, 'osv.zip'), ...args], dir).then((r) => {
       t.equal(r.code, 64, `${args.join(' ')}: 64`);
@@ -543,7 +552,7 @@ t.test('the CLI: summary JSON, exit codes, help, escaped errors', async (t) => {
   t.ok(fs.readdirSync(path.join(dir, 'z')).length > 5, 'noble audits from a zip on stdin');
   const help = await jf(['feed', '--help'], dir);
   t.equal(help.code, 0);
-  for (const s of ['--from <kind>', '--out <dir>', '--releases <list>', 'Examples:', 'Exit codes: 0', '66', 'unfixed']) t.ok(help.stdout.includes(s), `--help mentions ${s}`);
+  for (const s of ['--from <kind>', '--out <dir>', '--releases <list>', '--min-priority <n>', 'Examples:', 'Exit codes: 0', '66', 'unfixed']) t.ok(help.stdout.includes(s), `--help mentions ${s}`);
   const top = await jf(['--help'], dir);
   t.match(top.stdout, /feed \[options\] <file>/);
 });

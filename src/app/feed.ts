@@ -25,6 +25,7 @@ export interface FeedRequest {
   from: FeedSource;
   out: string;
   releases?: string[];
+  minPriority?: number;
 }
 
 export interface FeedResult extends WriteSummary {
@@ -33,6 +34,7 @@ export interface FeedResult extends WriteSummary {
   out: string;
   releases: string[] | 'all';
   releases_not_seen?: string[];
+  min_priority?: number;
   exitCode: 0 | 65;
 }
 
@@ -201,7 +203,10 @@ export async function runFeed(req: FeedRequest, opts: { stdin?: NodeJS.ReadableS
     try { fs.statSync(req.input); } catch (e) { throw noInput(req.input, e); }
   }
   const out = new AuditWriter(req.out, opts.onError);
-  const feedOpts: FeedOptions = req.releases ? { releases: new Set(req.releases) } : {};
+  const feedOpts: FeedOptions = {
+    ...(req.releases ? { releases: new Set(req.releases) } : {}),
+    ...(req.minPriority !== undefined ? { minPriority: req.minPriority } : {}),
+  };
   const stdin = opts.stdin ?? process.stdin;
   if (req.from === 'debian-tracker') await readTracker(req.input, stdin, feedOpts, out);
   else await readOsv(req.input, stdin, feedOpts, out);
@@ -211,6 +216,7 @@ export async function runFeed(req: FeedRequest, opts: { stdin?: NodeJS.ReadableS
     input: label(req.input),
     out: req.out,
     releases: req.releases ?? 'all',
+    ...(req.minPriority !== undefined ? { min_priority: req.minPriority } : {}),
     ...(req.releases ? { releases_not_seen: req.releases.filter((r) => !out.releasesSeen.has(r)) } : {}),
     ...summary,
     exitCode: out.hasErrors ? 65 : 0,

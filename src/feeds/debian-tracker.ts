@@ -6,7 +6,7 @@
 import {
   buildAudit, DEBIAN_UNSTABLE, debianTarget, DEFAULT_PRIORITY, fixedVersionError, packageNameError, priorityOfWord, unfixedIn, type Bucket,
 } from './audit.js';
-import { isObject, jsonPath, type FeedOptions, type FeedSink } from './feed-types.js';
+import { isObject, jsonPath, keepAudit, type FeedOptions, type FeedSink } from './feed-types.js';
 
 /** The tracker's "not affected" marker for a resolved entry. */
 const NOT_AFFECTED = '0';
@@ -59,15 +59,10 @@ export function readTrackerPackage(pkg: string, value: unknown, where: string, o
     }
     const scope = typeof entry.scope === 'string' && /^[a-z]+$/.test(entry.scope) ? `\n\nScope: ${entry.scope}.` : '';
     const name = `${id} ${pkg}`;
-    sink.file({
-      base: `${id}_${pkg}`,
-      unfixed: unfixedIn(buckets).length > 0,
-      audits: {
-        [name]: buildAudit({
-          name, id, pkg, summary: description, details: `${description}${scope}`,
-          primaryLink: `${TRACKER}/${encodeURIComponent(id)}`, links, priority, buckets,
-        }),
-      },
+    const audit = buildAudit({
+      name, id, pkg, summary: description, details: `${description}${scope}`,
+      primaryLink: `${TRACKER}/${encodeURIComponent(id)}`, links, priority, buckets,
     });
+    if (keepAudit(audit, opts, sink)) sink.file({ base: `${id}_${pkg}`, unfixed: unfixedIn(buckets).length > 0, audits: { [name]: audit } });
   }
 }

@@ -4,7 +4,7 @@ import type { AuditJson } from './audit.js';
 /** Why an entry gave no bucket (counted in the summary). */
 export type SkipReason =
   | 'not-affected' | 'release-not-requested' | 'unknown-ecosystem' | 'unknown-release' | 'unstable-release'
-  | 'undetermined' | 'no-releases' | 'no-ecosystem-range' | 'withdrawn' | 'duplicate' | 'malformed';
+  | 'undetermined' | 'no-releases' | 'no-ecosystem-range' | 'withdrawn' | 'duplicate' | 'malformed' | 'below-min-priority';
 
 export interface AuditFile {
   /** The file's name before it is made safe (the writer sanitises it): CVE-2024-1234_openssl, DSA-5532-1. */
@@ -17,6 +17,8 @@ export interface AuditFile {
 export interface FeedOptions {
   /** Bucket names (release codenames, rhel9, ...) to keep; undefined = every release. */
   releases?: ReadonlySet<string>;
+  /** Audits of a lower vuln-priority are not written (Debian's `unimportant` entries are 1). */
+  minPriority?: number;
 }
 
 /** Where the readers report; the writer implements it. */
@@ -36,4 +38,11 @@ export function jsonPath(parts: (string | number)[]): string {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Whether an audit is kept under --min-priority; a dropped one is counted. */
+export function keepAudit(audit: AuditJson, opts: FeedOptions, sink: FeedSink): boolean {
+  if (opts.minPriority === undefined || audit['vuln-priority'] >= opts.minPriority) return true;
+  sink.skip('below-min-priority');
+  return false;
 }

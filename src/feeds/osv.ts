@@ -7,7 +7,7 @@ import {
   type AuditJson, type Bucket, type Target, type Verdict,
 } from './audit.js';
 import { cvss3BaseScore } from './cvss.js';
-import { isObject, jsonPath, type FeedOptions, type FeedSink } from './feed-types.js';
+import { isObject, jsonPath, keepAudit, type FeedOptions, type FeedSink } from './feed-types.js';
 
 /** OSV ids: DSA-5532-1, USN-6500-1, DEBIAN-CVE-2024-1234, RHSA-2024:1234, ALSA-2024:1234. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
@@ -161,12 +161,15 @@ export function readOsvAdvisory(doc: unknown, where: string, opts: FeedOptions, 
   let unfixed = false;
   for (const [pkg, entry] of byPackage) {
     const buckets = [...entry.buckets.values()];
-    if (unfixedIn(buckets).length > 0) unfixed = true;
     const name = `${id} ${pkg}`;
-    audits[name] = buildAudit({
+    const given = [advisoryPriority, entry.priority].filter((p): p is number => p !== undefined);
+    const audit = buildAudit({
       name, id, pkg, summary, details: aliases.length > 0 ? `${details || summary}\n\nAliases: ${aliases.join(', ')}` : details,
-      primaryLink: primary, links: extra, priority: Math.max(advisoryPriority ?? -1, entry.priority ?? -1, -1) < 0 ? DEFAULT_PRIORITY : Math.max(advisoryPriority ?? 0, entry.priority ?? 0), buckets,
+      primaryLink: primary, links: extra, priority: given.length > 0 ? Math.max(...given) : DEFAULT_PRIORITY, buckets,
     });
+    if (!keepAudit(audit, opts, sink)) continue;
+    audits[name] = audit;
+    if (unfixedIn(buckets).length > 0) unfixed = true;
   }
-  sink.file({ base: id, audits, unfixed });
+  if (Object.keys(audits).length > 0) sink.file({ base: id, audits, unfixed });
 }
