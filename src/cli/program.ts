@@ -9,6 +9,7 @@ import { renderJson } from '../report/status-json.js';
 import { registerChanges } from './changes-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
+import { registerFeed } from './feed-command.js';
 import { registerHosts } from './hosts-command.js';
 import { registerIngest } from './ingest-command.js';
 import { registerMigrate } from './migrate-command.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerChanges(program, finish);
   registerIngest(program, finish);
   registerPrune(program, finish);
+  registerFeed(program, finish);
   registerDoctor(program, finish);
   registerMigrate(program, finish);
   // A usage error is one line and a pointer to the command's help, not thirty lines of help.
