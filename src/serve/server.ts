@@ -48,6 +48,7 @@ export interface ServeOptions {
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 300_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const NODE_TIMEOUTS = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
 /** The inventory is read again at most this often (its mtime decides whether it changed). */
 const INVENTORY_RECHECK_MS = 5_000;
 
@@ -91,7 +92,9 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   const writer = new SerialWriter();
   const app = Fastify({
     logger: false,
-    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+    // Node checks the headers and request timeouts only every connectionsCheckingInterval (30 s by
+    // default): once a second, so a slowloris client is cut near headersTimeout, not 40 s later.
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, ...NODE_TIMEOUTS } } : { http: NODE_TIMEOUTS }),
     bodyLimit: config.api.maxBodyBytes,
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -102,7 +105,6 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     genReqId: () => crypto.randomBytes(6).toString('hex'),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }) as unknown as FastifyInstance;
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
   const metrics = createMetrics({ reader, staleAfterMs: config.gapfix.maxAgeMs });
   app.decorate('jellyfishMetrics', metrics);

@@ -17,7 +17,8 @@ export interface ReadRoutesOptions {
 }
 
 const text = { type: 'string', maxLength: 4096 } as const;
-const flag = { type: 'boolean', description: '1/true or 0/false' } as const;
+const flag = { type: 'string', enum: ['1', '0', 'true', 'false', 'yes', 'no'], description: '1/true/yes or 0/false/no' } as const;
+const on = (v: unknown): boolean => v === '1' || v === 'true' || v === 'yes';
 /** `site=ams,fra` (or the parameter repeated) -> ['ams', 'fra'] */
 const list = (v: string | string[] | undefined): string[] | undefined =>
   v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -97,8 +98,8 @@ export async function readRoutes(app: FastifyInstance, opts: ReadRoutesOptions):
       ...(p.host !== undefined ? { host: p.host as string } : {}),
       ...(site ? { site } : {}),
       ...(srvtype ? { srvtype } : {}),
-      ...(p.prod ? { prod: true } : {}),
-      ...(p.include_new_hosts ? { includeNewHosts: true } : {}),
+      ...(on(p.prod) ? { prod: true } : {}),
+      ...(on(p.include_new_hosts) ? { includeNewHosts: true } : {}),
     };
     const view = await changesView(reader, changesRequest(o, Date.now()));
     if ('unknownHost' in view) {
