@@ -5,9 +5,10 @@
 //   npm run build && node bench/changes.mjs [--hosts 10000] [--reps 3] [--engines sqlite,postgresql] [--keep]
 //   (also `npm run bench -- --only changes`)
 //
-// The history is written straight into the tables (the intervals a month of runs would leave)
-// rather than by 30 runs of 10,000 hosts, which would take an hour; the indexes are built after
-// the load, as the migrations define them.
+// The history is written straight into the tables (the intervals a month of runs would leave),
+// night by night in the order the runs would have appended them, rather than by 30 runs of
+// 10,000 hosts, which would take an hour; the indexes are built after the load, as the
+// migrations define them.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,40 +35,52 @@ const log = (s) => process.stderr.write(`${s}\n`);
 
 const { openAnyStore } = await import(path.join(ROOT, 'dist/store/store.js'));
 
-// A seeded generator: the same history on both engines and on every machine.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+// Whether the value of (host, key) changes on night n: a hash, not a running generator, so the
+// intervals can be written night by night in the order nightly runs append them (a real table
+// grows so: each night's new values sit together), and the same on both engines and every machine.
+function changes(h, k, n) {
+  let t = Math.imul(h, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ Math.imul(n, 0xc2b2ae3d);
+  t = Math.imul(t ^ (t >>> 16), 0x7feb352d);
+  t = Math.imul(t ^ (t >>> 15), 0x846ca68b);
+  return ((t ^ (t >>> 16)) >>> 0) / 4294967296 < CHANGE_RATE;
 }
 
 const now = Date.now();
 /** night n of 0..NIGHTS, at an hour before now for the last: night 0 is just over 30 days ago */
 const night = (n) => new Date(now - (NIGHTS - n) * DAY - 3_600_000).toISOString();
 
-/** Calls `emit(row)` for every interval: [host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at]. */
-function generate(emit, from = 1, to = HOSTS) {
-  const keys = [
-    ...Array.from({ length: PACKAGES }, (_, k) => ['packages', `pkg${k}`]),
-    ...OTHER_TYPES.flatMap((t) => Array.from({ length: PER_OTHER }, (_, k) => [t, `key${k}`])),
-  ];
+const KEYS = [
+  ...Array.from({ length: PACKAGES }, (_, k) => ['packages', `pkg${k}`]),
+  ...OTHER_TYPES.flatMap((t) => Array.from({ length: PER_OTHER }, (_, k) => [t, `key${k}`])),
+];
+
+/**
+ * Calls `emit(row)` for every interval opened on `night(n)` by hosts from..to, with how it ends:
+ * [host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at]. Night 0 is every
+ * host's first collection (all its facts); a later night opens the values that changed on it.
+ */
+function generateNight(n, emit, from = 1, to = HOSTS) {
   for (let h = from; h <= to; h++) {
-    const random = rng(h);
-    for (const [type, subtype] of keys) {
-      let opened = 0;
+    for (let k = 0; k < KEYS.length; k++) {
+      if (n > 0 && !changes(h, k, n)) continue;
       let version = 0;
-      for (let n = 1; n <= NIGHTS; n++) {
-        if (random() >= CHANGE_RATE) continue;
-        emit([h, type, subtype, `1.${version}-${h % 7}`, night(opened), night(n - 1), 0, night(n)]);
-        opened = n;
-        version++;
-      }
-      emit([h, type, subtype, `1.${version}-${h % 7}`, night(opened), night(opened), 1, null]);
+      for (let m = 1; m <= n; m++) if (changes(h, k, m)) version++;
+      let end = n + 1;
+      while (end <= NIGHTS && !changes(h, k, end)) end++;
+      const [type, subtype] = KEYS[k];
+      const value = `1.${version}-${h % 7}`;
+      if (end <= NIGHTS) emit([h, type, subtype, value, night(n), night(end - 1), 0, night(end)]);
+      else emit([h, type, subtype, value, night(n), night(NIGHTS), 1, null]);
+    }
+  }
+}
+
+/** Every interval, night by night (the order nightly runs write them), hosts in blocks of `block`. */
+async function generate(emit, block = HOSTS) {
+  for (let n = 0; n <= NIGHTS; n++) {
+    for (let h = 1; h <= HOSTS; h += block) {
+      generateNight(n, emit, h, Math.min(HOSTS, h + block - 1));
+      await emit.batch?.();
     }
   }
 }
@@ -91,10 +104,11 @@ async function fillSqlite(file) {
     host.run(...hostRow(h));
     for (const t of ['packages', ...OTHER_TYPES]) ft.run(h, t, night(NIGHTS));
   }
-  generate((r) => {
+  const emit = (r) => {
     fact.run(...r);
     if (++rows % 500_000 === 0) { db.exec('COMMIT'); db.exec('BEGIN'); }
-  });
+  };
+  await generate(emit);
   db.exec('COMMIT');
   for (const i of indexes) db.exec(i.sql);
   db.exec('ANALYZE');
@@ -125,11 +139,11 @@ async function fillPostgres(url, pgServer) {
       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[])`, batch[0].map((_, i) => col(batch, i)));
     batch = [];
   };
-  // A few hosts at a time (about 20,000 intervals a statement), so the history is never all in memory.
-  for (let h = 1; h <= HOSTS; h += 20) {
-    generate((r) => { batch.push(r); rows++; }, h, Math.min(HOSTS, h + 19));
-    await flush();
-  }
+  // Night by night, a few hundred hosts at a time (at most about 20,000 intervals a statement), so
+  // the history is never all in memory.
+  const emit = (r) => { batch.push(r); rows++; };
+  emit.batch = flush;
+  await generate(emit, 20);
   for (const i of indexes) await c.query(i.indexdef);
   await c.query('ANALYZE');
   await c.end();

@@ -1,10 +1,10 @@
-// The audit question (SPEC §9): which hosts have a fact now, narrowed by version predicates
+// The audit question (SPEC §9): which hosts have a fact now (or had it at an instant), narrowed by version predicates
 // ("who runs openssl older than 3.0.11-1~deb12u2?"), or counted by value (the `clush -b` view).
 // One function for every face (the CLI now, pages and the API later); it returns a plain view.
 // The predicates are applied here, in code, to the rows the store's audit query returned: the
 // version orders are not SQL, and both stores then answer the same way.
 import { compareNatural } from '../collections/parse.js';
-import type { AuditHit, AuditQuery } from '../store/queries.js';
+import { filterHosts, type AuditHit, type AuditQuery } from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import { compareVersions, schemeForRelease, versionError, type VersionScheme } from '../versions/index.js';
 
@@ -20,6 +20,10 @@ export interface QueryRequest extends AuditQuery {
   /** the order the predicates use; auto (the default) = per host, from its release facts */
   scheme?: SchemeChoice;
   countBy?: 'value';
+  /** only hosts of these sites (the stored pop, any case), server types, production ones */
+  sites?: string[];
+  srvtypes?: string[];
+  prod?: boolean;
 }
 
 export interface QueryHit extends AuditHit {
@@ -57,9 +61,9 @@ export function predicateError(version: string, scheme: SchemeChoice = 'auto'): 
   return undefined;
 }
 
-/** Each host's order, from its current release ID and ID_LIKE (two index lookups, whatever the fleet size). */
-async function releaseSchemes(store: Store): Promise<(host: string) => VersionScheme | undefined> {
-  const field = async (subtype: string) => new Map((await store.auditQuery({ type: 'release', subtype })).map((h) => [h.host, h.value]));
+/** Each host's order, from its release ID and ID_LIKE then (now, or at `at`): two index lookups, whatever the fleet size. */
+async function releaseSchemes(store: Store, at: string | undefined): Promise<(host: string) => VersionScheme | undefined> {
+  const field = async (subtype: string) => new Map((await store.auditQuery({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) })).map((h) => [h.host, h.value]));
   const id = await field('ID');
   const like = await field('ID_LIKE');
   return (host) => schemeForRelease(id.get(host), like.get(host));
@@ -86,8 +90,16 @@ export async function runQuery(store: Store, req: QueryRequest): Promise<QueryVi
     ...(req.subtype !== undefined ? { subtype: req.subtype } : {}),
     ...(req.value !== undefined ? { value: req.value } : {}),
     ...(req.like !== undefined ? { like: req.like } : {}),
+    ...(req.at !== undefined ? { at: req.at } : {}),
   };
-  const found = await store.auditQuery(audit);
+  let found = await store.auditQuery(audit);
+  if (req.sites?.length || req.srvtypes?.length || req.prod) {
+    // The host filters read the hosts table once (a few thousand rows) and keep the hits in code.
+    const keep = new Set(filterHosts(await store.listHosts(), {
+      ...(req.sites ? { sites: req.sites } : {}), ...(req.srvtypes ? { srvtypes: req.srvtypes } : {}), ...(req.prod ? { prod: true } : {}),
+    }).map((h) => h.name));
+    found = found.filter((h) => keep.has(h.host));
+  }
   // No hit at all may be a typo in --type: worth a word, found by index seeks only.
   const knownTypes = found.length === 0 && !(await store.typeExists(req.type)) ? await store.factTypes() : undefined;
   const predicates = req.versions ?? [];
@@ -95,7 +107,7 @@ export async function runQuery(store: Store, req: QueryRequest): Promise<QueryVi
   let hits: QueryHit[] = found;
   if (predicates.length) {
     const fixed = req.scheme ?? 'auto';
-    const schemeOf = fixed === 'auto' ? await releaseSchemes(store) : () => fixed;
+    const schemeOf = fixed === 'auto' ? await releaseSchemes(store, req.at) : () => fixed;
     hits = [];
     for (const h of found) {
       const scheme = schemeOf(h.host);

@@ -8,6 +8,7 @@ import type { CollectionDef } from '../collections/types.js';
 import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
+import { limitHosts } from '../inventory/limit.js';
 import { orderHosts } from '../inventory/order.js';
 import { coverageJson, coverageLabel, isScoped, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
 import { acquirePgLock } from '../lock/pg-lock.js';
@@ -61,6 +62,8 @@ export interface RunRequest {
   log: Log;
   /** gap-fix: which of the inventory's hosts to collect (given the store); run: all */
   select?: (hosts: InventoryHost[], store: Store) => Awaitable<InventoryHost[]>;
+  /** `--limit`: shell globs on the inventory's hostnames; only the hosts matching one are collected */
+  limit?: string[];
   /** the lock file to take (the run lock, or gap-fix's own); a site collector on SQLite takes one per scope beside it */
   lockFile: string;
   threads: number;
@@ -138,12 +141,16 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   for (const s of covered.unknownSites) warnings.add(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
   const scopedRun = isScoped(covered);
   if (scopedRun && scoped.length === 0) throw new InventoryError(`${inventory.file}: no valid row is in ${coverageLabel(covered)}`);
-  const scope = scopedRun ? coverageLabel(covered) : undefined;
+  // --limit narrows the run to some hosts; a pattern that matches none is a typo, refused before any lock.
+  const targets = req.limit?.length ? limitHosts(scoped, req.limit, scopedRun ? `${inventory.file} (${coverageLabel(covered)})` : inventory.file) : scoped;
+  // A limited run is a scope of its own in `status` (one entry, whatever the patterns: its JSON
+  // names them), so it never stands for the last full run.
+  const scope = [scopedRun ? coverageLabel(covered) : undefined, req.limit?.length ? 'limit' : undefined].filter(Boolean).join(', ') || undefined;
   const ssh: SshSettings = buildSshSettings(config, warnings.add);
   const resolver = new HostSshResolver(config, ssh, warnings.add);
   // Every host's SSH settings before the lock is taken: a config error (an unreadable known_hosts,
   // a bad ProxyJump) stops the run here with exit 78, not in the middle of it.
-  const hostSsh = new Map(scoped.map((h) => [h.label, resolver.resolve(h)]));
+  const hostSsh = new Map(targets.map((h) => [h.label, resolver.resolve(h)]));
 
   const fdLimit = openFileLimit();
   const wantedWorkers = resolveWorkers(config.collector.workers);
@@ -196,7 +203,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     const runId = await db.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers, ...(scope ? { scope } : {}) });
     await lock.setRunId?.(runId);
     await db.upsertHosts(scoped);
-    const mine = req.select ? await req.select(scoped, db) : scoped;
+    const mine = req.select ? await req.select(targets, db) : targets;
     // sapicheck: one query for the whole run, before dispatch. A pusher without an SSH attempt
     // within [sapi] verify_every is collected all the same: no agent vouches for its host forever.
     const sapi = await db.sapiHostsSince(startedAt.getTime() - config.sapi.maxAgeMs, startedAt.getTime() - config.sapi.verifyEveryMs);
@@ -316,6 +323,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     // hosts are counted, not listed, as another collector's.
     Object.assign(json, coverageJson(covered));
     if (scopedRun) json.other_site_hosts = inventory.hosts.length - scoped.length;
+    if (req.limit?.length) json.limit = [...req.limit];
     let exitCode = json.exit_code as number;
     try {
       if (!storageFailure) await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));
@@ -331,7 +339,9 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         log.error(`${config.results.resultJson}: cannot write the result JSON: ${(e as Error).message}`);
       }
     }
-    if (config.results.metricsFile) writeMetrics(config.results.metricsFile, json, req.mode, log);
+    // The metrics file has no word for a limited run: its counts of a few hosts would read as the
+    // fleet's (an alert on "fewer than N hosts ok"). The JSON says `limit`; the metrics stay.
+    if (config.results.metricsFile && !req.limit?.length) writeMetrics(config.results.metricsFile, json, req.mode, log);
     return { json, exitCode };
   } finally {
     log.stopProgress();

@@ -8,7 +8,7 @@ import { timeFlag } from '../app/time-arg.js';
 import { outputChunks, type Printable } from '../report/output.js';
 import { firstLine, shortTime } from '../report/table.js';
 import { EXIT_UNKNOWN_HOST } from './facts-command.js';
-import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
+import { addConfigFlag, addHostFilterFlags, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 import { writeChunks } from './write-out.js';
 
@@ -51,8 +51,6 @@ export function changesPrintable(view: ChangesView): Printable {
   };
 }
 
-/** Repeatable and comma-separated: `--site ams --site fra,lon`. */
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 export function registerChanges(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -63,10 +61,8 @@ export function registerChanges(program: Command, setExit: (code: number) => voi
     .option('--type <type>', 'only this collection type (packages, release, ...)')
     .option('--subtype <subtype>', 'only this subtype (a package name, an os-release key, ...)')
     .option('--host <host>', 'only this host, as written in the inventory')
-    .option('--site <site>', 'only hosts of this site (the inventory\'s pop; repeatable, or comma-separated)', collect)
-    .option('--srvtype <srvtype>', 'only hosts of this server type (repeatable, or comma-separated)', collect)
-    .option('--prod', 'only production hosts')
     .option('--include-new-hosts', 'list a new host\'s first facts as added rows instead of one new_host row');
+  addHostFilterFlags(cmd);
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `

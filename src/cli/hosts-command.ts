@@ -1,28 +1,47 @@
 // `jellyfish hosts`: per inventory host, the last attempt, last success, last outcome and error;
-// filters for the questions asked most (what failed, what is stale, production only). The
-// inventory decides which hosts are listed, so a host just added shows as never collected and a
-// decommissioned one stops showing as stale.
+// filters for the questions asked most (what failed, what is stale, production only). Parses
+// flags, calls app/hosts-view.ts, renders.
 import type { Command } from 'commander';
 import { InventoryError, UsageError } from '../app/errors.js';
+import { HOST_RECORD_COLUMNS, hostsView, type HostsView } from '../app/hosts-view.js';
 import { Log } from '../app/log.js';
 import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
-import { compareNatural } from '../collections/parse.js';
-import { renderOutput } from '../report/output.js';
+import { renderOutput, type Printable } from '../report/output.js';
 import { relativeAge } from '../report/table.js';
-import { filterHosts, inventoryHostRows, type HostFilter, type HostRow } from '../store/queries.js';
-import { addConfigFlag, addInventoryFlag, addOutputFlags, configFrom, inventoryFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
+import type { HostFilter } from '../store/queries.js';
+import { addConfigFlag, addHostFilterFlags, addInventoryFlag, addOutputFlags, configFrom, hostFilterFrom, inventoryFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface HostsFlags extends CommonFlags, OutputFlags { failed?: boolean; stale?: string; prod?: boolean; all?: boolean }
+/** The hosts options by their flag names; the storage API builds one from its parameters. */
+export interface HostsOptions extends HostFilterFlags { failed?: boolean; stale?: string; all?: boolean }
+interface HostsFlags extends CommonFlags, OutputFlags, HostsOptions {}
 
-const COLUMNS = ['host', 'prod', 'status', 'srvtype', 'pop', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code', 'last_message', 'sapi_at'] as const;
+/** The filter the flags ask; a bad --stale is a usage error. */
+export function hostsFilter(flags: HostsOptions, now: number): HostFilter {
+  const filter: HostFilter = { ...hostFilterFrom(flags) };
+  if (flags.failed) filter.failed = true;
+  if (flags.stale !== undefined) {
+    const age = parseDuration(flags.stale);
+    if (age === undefined) throw new UsageError(`--stale ${flags.stale}: expected a duration such as 30m, 12h or 3d`);
+    filter.staleBefore = now - age;
+  }
+  return filter;
+}
 
-function record(r: HostRow): Record<(typeof COLUMNS)[number], unknown> {
+/** The answer in every format (`--format json`, an array, is what GET /api/v1/hosts sends too). */
+export function hostsPrintable(view: HostsView): Printable {
   return {
-    host: r.name, prod: r.isProd, status: r.status, srvtype: r.srvtype, pop: r.pop,
-    last_attempt_at: r.lastAttemptAt, last_success_at: r.lastSuccessAt,
-    last_outcome: r.lastOutcome, last_code: r.lastCode, last_message: r.lastMessage, sapi_at: r.sapiAt,
+    json: () => view.hosts,
+    columns: HOST_RECORD_COLUMNS,
+    records: () => view.hosts,
+    table: () => {
+      const now = Date.now();
+      return {
+        headers: ['HOST', 'PROD', 'LAST ATTEMPT', 'LAST SUCCESS', 'OUTCOME', 'CODE'],
+        rows: view.hosts.map((r) => [r.host, r.prod ? 'yes' : 'no', relativeAge(r.last_attempt_at, now), relativeAge(r.last_success_at, now), r.last_outcome ?? '-', r.last_code ?? '']),
+      };
+    },
   };
 }
 
@@ -32,8 +51,8 @@ export function registerHosts(program: Command, setExit: (code: number) => void)
     .description('one row per inventory host, in inventory order: last attempt, last success, last outcome and error code; filters combine (AND)')
     .option('--failed', 'only hosts whose last attempt failed (outcome other than ok or partial)')
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
-    .option('--prod', 'only production hosts')
     .option('--all', 'every host the database knows, also those no longer in the inventory (in natural order: web2 before web10)');
+  addHostFilterFlags(cmd);
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   addInventoryFlag(cmd);
@@ -43,6 +62,9 @@ Examples:
   jellyfish hosts --prod --stale 12h --format csv > stale.csv
   jellyfish hosts --failed --format ndjson | jq -r '.host + " " + .last_code'
   jellyfish hosts --no-headers --format csv | cut -d, -f1
+  jellyfish hosts --site ams,fra --srvtype web --failed
+--site matches the inventory's pop without regard to case; several values of one flag are
+alternatives (OR), different flags combine (AND).
 JSON, ndjson and csv carry every column (status, srvtype, pop, last_message, sapi_at too).
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
 Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
@@ -51,32 +73,11 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: HostsFlags) => {
     const out = outputFormat(flags);
-    const filter: HostFilter = {};
-    if (flags.failed) filter.failed = true;
-    if (flags.prod) filter.prod = true;
-    if (flags.stale !== undefined) {
-      const age = parseDuration(flags.stale);
-      if (age === undefined) throw new UsageError(`--stale ${flags.stale}: expected a duration such as 30m, 12h or 3d`);
-      filter.staleBefore = Date.now() - age;
-    }
+    const filter = hostsFilter(flags, Date.now());
     const config = configFrom(flags);
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
-    const rows = await withReadStore(config, async (s) => {
-      const stored = await s.listHosts();
-      return filterHosts(inventory ? inventoryHostRows(inventory, stored) : stored.sort((a, b) => compareNatural(a.name, b.name)), filter);
-    });
-    process.stdout.write(renderOutput(out, {
-      json: () => rows.map(record),
-      columns: COLUMNS,
-      records: () => rows.map(record),
-      table: () => {
-        const now = Date.now();
-        return {
-          headers: ['HOST', 'PROD', 'LAST ATTEMPT', 'LAST SUCCESS', 'OUTCOME', 'CODE'],
-          rows: rows.map((r) => [r.name, r.isProd ? 'yes' : 'no', relativeAge(r.lastAttemptAt, now), relativeAge(r.lastSuccessAt, now), r.lastOutcome ?? '-', r.lastCode ?? '']),
-        };
-      },
-    }));
+    const view = await withReadStore(config, (s) => hostsView(s, { ...(inventory ? { inventory } : {}), filter }));
+    process.stdout.write(renderOutput(out, hostsPrintable(view)));
     setExit(0);
   });
 }

@@ -91,3 +91,29 @@ export function outputFormat(flags: OutputFlags): OutputOptions {
   if (flags.compact && f !== undefined && f !== 'json' && f !== 'ndjson') throw new UsageError(`--compact is for JSON: it cannot go with --format ${f}`);
   return { format: f ?? (flags.json || flags.compact ? 'json' : 'table'), compact: Boolean(flags.compact), headers: flags.headers !== false };
 }
+
+/** A repeatable, comma-separated option's values: `--site ams --site fra,lon` is [ams, fra, lon]. */
+export const collectList = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export interface HostFilterFlags { site?: string[]; srvtype?: string[]; prod?: boolean }
+
+/**
+ * The read commands' host filters (SPEC §9 targeting), on the stored hosts' inventory columns:
+ * `--site` (pop, any case), `--srvtype`, `--prod`. Several values of one flag are alternatives
+ * (OR); different flags combine (AND).
+ */
+export function addHostFilterFlags(cmd: Command): Command {
+  return cmd
+    .option('--site <site>', "only hosts of this site (the inventory's pop, any case; repeatable, or comma-separated)", collectList)
+    .option('--srvtype <srvtype>', 'only hosts of this server type (repeatable, or comma-separated)', collectList)
+    .option('--prod', 'only production hosts');
+}
+
+/** The filters the flags give, absent ones left out (the request echoes only what was asked). */
+export function hostFilterFrom(flags: HostFilterFlags): { sites?: string[]; srvtypes?: string[]; prod?: true } {
+  return {
+    ...(flags.site?.length ? { sites: flags.site } : {}),
+    ...(flags.srvtype?.length ? { srvtypes: flags.srvtype } : {}),
+    ...(flags.prod ? { prod: true as const } : {}),
+  };
+}

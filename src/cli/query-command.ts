@@ -2,17 +2,18 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
+import { timeFlag } from '../app/time-arg.js';
 import { predicateError, runQuery, SCHEME_CHOICES, VERSION_OPS, type LeftOut, type QueryRequest, type QueryView, type SchemeChoice, type VersionPredicate } from '../app/query.js';
 import { renderOutput, type Printable } from '../report/output.js';
 import { cell, firstLine, relativeAge, shortTime } from '../report/table.js';
-import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
+import { addConfigFlag, addHostFilterFlags, addOutputFlags, configFrom, hostFilterFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
 /** The query options by their flag names (commander's camelCase); the storage API builds one from its parameters. */
-export interface QueryFlags extends CommonFlags, OutputFlags {
+export interface QueryFlags extends CommonFlags, OutputFlags, HostFilterFlags {
   type: string; subtype?: string; value?: string; like?: string;
   versionLt?: string; versionLe?: string; versionEq?: string; versionGe?: string; versionGt?: string;
-  scheme: SchemeChoice; countBy?: 'value';
+  scheme: SchemeChoice; countBy?: 'value'; at?: string;
 }
 
 const OP_FLAG = { lt: 'versionLt', le: 'versionLe', eq: 'versionEq', ge: 'versionGe', gt: 'versionGt' } as const;
@@ -38,6 +39,8 @@ export function requestFrom(flags: QueryFlags): QueryRequest {
     ...(flags.like !== undefined ? { like: flags.like } : {}),
     ...(versions.length ? { versions, scheme: flags.scheme } : {}),
     ...(flags.countBy ? { countBy: flags.countBy } : {}),
+    ...(flags.at !== undefined ? { at: new Date(timeFlag('--at', flags.at, Date.now())).toISOString() } : {}),
+    ...hostFilterFrom(flags),
   };
 }
 
@@ -99,7 +102,7 @@ export function printable(q: QueryRequest, view: QueryView): Printable {
 export function registerQuery(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('query')
-    .description('which hosts have a fact now (current intervals only), since when and when last seen: the audit question, e.g. "who runs openssl 1.1?"; with version predicates "who runs openssl older than X?"; with --count-by value "how many hosts run each version?"')
+    .description('which hosts have a fact now (current intervals only; with --at, then), since when and when last seen: the audit question, e.g. "who runs openssl 1.1?"; with version predicates "who runs openssl older than X?"; with --count-by value "how many hosts run each version?"')
     .requiredOption('--type <type>', 'collection type (packages, release, rkernel, ...)')
     .option('--subtype <subtype>', 'subtype: a package name, an os-release key, ... (give it: it makes the query an index lookup)')
     .option('--value <value>', 'exact value')
@@ -108,6 +111,8 @@ export function registerQuery(program: Command, setExit: (code: number) => void)
   cmd.addOption(new Option('--scheme <scheme>', 'the order of the --version-* predicates: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), or auto: per host from its release facts ID and ID_LIKE; a host neither names is left out, with a warning')
     .choices(SCHEME_CHOICES).default('auto'));
   cmd.addOption(new Option('--count-by <what>', 'one row per distinct value with its host count, most hosts first (JSON and ndjson also list the hosts)').choices(['value']));
+  cmd.option('--at <T>', 'what was true at T instead of now: an ISO 8601 date or date-time (no offset = UTC) or an age (30m, 24h, 7d); --scheme auto reads the release facts of then too');
+  addHostFilterFlags(cmd);
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
@@ -118,13 +123,19 @@ Examples:
   jellyfish query --type packages --subtype openssl --count-by value
   jellyfish query --type release --subtype VERSION_ID --value 12 --format csv > debian12.csv
   jellyfish query --type rkernel --format ndjson | jq -r .host
+  jellyfish query --type packages --subtype openssl --at 2026-11-01 --count-by value
+  jellyfish query --type rkernel --site ams,fra --srvtype web --prod --at 7d
+--at T answers with the interval that covered T: opened at or before T and still current, or
+closed (first not seen) after T. History moved out by \`prune\` is not consulted.
+--site, --srvtype and --prod keep the hosts whose stored pop (any case), srvtype or production
+status match; several values of one flag are alternatives, different flags combine.
 Versions compare as dpkg --compare-versions and rpm's rpmvercmp do (epochs, ~, ^, +b1, leading
 zeros). A stored value the host's order refuses (dpkg: an empty revision, a bad epoch) is left out
 with a warning, as are hosts whose release facts name neither family (--scheme auto); --json lists
 them under left_out. Hosts are in natural order (127.1.0.2 before 127.1.0.10).
 A type never stored draws a warning on stderr listing the known types.
 Exit codes: 0 (also when nothing matches), 64 usage (--value with --like, no --type, a version
-the scheme refuses, a bad --format or --scheme), 74 no or unreadable database, 78 config error.`);
+the scheme refuses, a bad --format, --scheme or --at), 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: QueryFlags) => {
     const out = outputFormat(flags);
     const q = requestFrom(flags);

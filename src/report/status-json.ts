@@ -109,6 +109,15 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
 const sortKeys = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === 'object') {
+    // A flat object already in key order (a change-feed row, of which there can be millions) is
+    // printed as it is, without a sorted copy.
+    const keys = Object.keys(v);
+    let ordered = true;
+    for (let i = 0; ordered && i < keys.length; i++) {
+      const x = (v as Record<string, unknown>)[keys[i]!];
+      ordered = (i === 0 || keys[i - 1]! < keys[i]!) && (x === null || typeof x !== 'object');
+    }
+    if (ordered) return v;
     return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
   }
   return v;

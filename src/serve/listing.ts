@@ -18,8 +18,8 @@ export const PAGING_PARAMS = {
 
 export interface Listing {
   printable: Printable;
-  /** the field of the JSON answer that holds the rows (its records are the NDJSON lines) */
-  listKey: string;
+  /** the field of the JSON answer that holds the rows (its records are the NDJSON lines); absent when the answer is the list, or has none */
+  listKey?: string;
 }
 
 /** What identifies a listing for its cursor: the route and every parameter but the paging ones. */
@@ -51,12 +51,20 @@ export async function sendListing(request: FastifyRequest, reply: FastifyReply, 
     const rows = p.rows;
     return reply.type('application/x-ndjson').send(Readable.from(outputChunks({ format: 'ndjson', compact: true, headers: false }, { ...l.printable, records: () => rows })));
   }
-  const whole = l.printable.json() as Record<string, unknown>;
-  const list = whole[l.listKey];
+  const whole = l.printable.json();
   let doc = whole;
-  if (Array.isArray(list)) {
-    const p = page(list);
-    doc = { ...whole, [l.listKey]: p.rows, ...(p.next ? { next_cursor: p.next } : {}) };
+  if (Array.isArray(whole)) {
+    // An answer that is a list itself (hosts): the next page's cursor travels in a header.
+    const p = page(whole);
+    if (p.next) reply.header('x-next-cursor', p.next);
+    doc = p.rows;
+  } else if (l.listKey !== undefined) {
+    const w = whole as Record<string, unknown>;
+    const list = w[l.listKey];
+    if (Array.isArray(list)) {
+      const p = page(list);
+      doc = { ...w, [l.listKey]: p.rows, ...(p.next ? { next_cursor: p.next } : {}) };
+    }
   }
   return reply.type('application/json; charset=utf-8').send(Readable.from(outputChunks({ format: 'json', compact: true, headers: false }, { ...l.printable, json: () => doc })));
 }

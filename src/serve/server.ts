@@ -9,6 +9,7 @@ import { JellyfishError, StorageError, UsageError } from '../app/errors.js';
 import { VERSION } from '../app/version.js';
 import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
+import type { InventoryHost } from '../inventory/host.js';
 import { cell } from '../report/table.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, errorBody, HttpError } from './auth.js';
@@ -58,31 +59,44 @@ declare module 'fastify' {
   }
 }
 
-/** host -> in the inventory? (names compared without regard to case, with or without the port) */
-function inventoryLookup(file: string | undefined, config: Config, logError: (m: string) => void): (host: string) => boolean | undefined {
-  if (!file) return () => undefined;
-  let names: Set<string> | undefined;
-  let mtime = -1;
-  let checkedAt = 0;
-  return (host) => {
+/**
+ * The inventory `serve` was given, read again when its mtime changes (checked at most every
+ * INVENTORY_RECHECK_MS): pushes for hosts it does not name are flagged, `hosts` lists in its order.
+ */
+export class InventoryCache {
+  private list: InventoryHost[] | undefined;
+  private names: Set<string> | undefined;
+  private mtime = -1;
+  private checkedAt = 0;
+
+  constructor(private readonly file: string | undefined, private readonly config: Config, private readonly logError: (m: string) => void) {}
+
+  /** the inventory's hosts in its order, or undefined when there is none to read */
+  hosts(): InventoryHost[] | undefined {
     const now = Date.now();
-    if (now - checkedAt > INVENTORY_RECHECK_MS) {
-      checkedAt = now;
-      try {
-        const m = fs.statSync(file).mtimeMs;
-        if (m !== mtime) {
-          const inv = readInventory(file, { prodStatuses: config.collector.prodStatuses });
-          names = new Set(inv.hosts.flatMap((h) => [h.label.toLowerCase(), h.host.toLowerCase()]));
-          mtime = m;
-        }
-      } catch (e) {
-        if (names === undefined || mtime !== -2) logError(`the inventory cannot be read, so pushes are not checked against it: ${(e as Error).message}`);
-        names = undefined;
-        mtime = -2;
+    if (this.file === undefined || now - this.checkedAt < INVENTORY_RECHECK_MS) return this.list;
+    this.checkedAt = now;
+    try {
+      const m = fs.statSync(this.file).mtimeMs;
+      if (m !== this.mtime) {
+        this.list = readInventory(this.file, { prodStatuses: this.config.collector.prodStatuses }).hosts;
+        this.names = new Set(this.list.flatMap((h) => [h.label.toLowerCase(), h.host.toLowerCase()]));
+        this.mtime = m;
       }
+    } catch (e) {
+      if (this.mtime !== -2) this.logError(`the inventory cannot be read (pushes are not checked against it, hosts lists the database): ${(e as Error).message}`);
+      this.list = undefined;
+      this.names = undefined;
+      this.mtime = -2;
     }
-    return names === undefined ? undefined : names.has(host.toLowerCase());
-  };
+    return this.list;
+  }
+
+  /** whether the inventory names this host (any case, with or without its port); undefined without one */
+  has(host: string): boolean | undefined {
+    this.hosts();
+    return this.names === undefined ? undefined : this.names.has(host.toLowerCase());
+  }
 }
 
 export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> {
@@ -155,8 +169,9 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     },
   });
 
-  await app.register(pushRoutes, { config, store, writer, metrics, inInventory: inventoryLookup(opts.inventoryFile, config, logError) });
-  await app.register(readRoutes, { reader, cursors: new Cursors() });
+  const inventory = new InventoryCache(opts.inventoryFile, config, logError);
+  await app.register(pushRoutes, { config, store, writer, metrics, inInventory: (h) => inventory.has(h) });
+  await app.register(readRoutes, { config, reader, inventory: () => inventory.hosts(), cursors: new Cursors() });
 
   app.get('/healthz', { schema: { summary: 'liveness: 200 while the server takes requests', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, version: { type: 'string' } } } } } },
     async () => ({ ok: true, version: VERSION }));

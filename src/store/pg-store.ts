@@ -14,8 +14,8 @@ import { displayUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import {
-  HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
-  type AuditHit, type AuditQuery, type FactInterval, type HostRef, type HostRow, type ModeRuns,
+  atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
+  type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
 import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store, TokenRow } from './store.js';
 import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
@@ -130,6 +130,12 @@ export class PgStore implements Store {
   private async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
     return this.client.query<R>(sql, params);
+  }
+
+  /** query, each row an array of its columns (pg's rowMode 'array') */
+  private async queryArrays(sql: string, params: unknown[] = []): Promise<pg.QueryResult<unknown[]>> {
+    if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
+    return this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -504,11 +510,12 @@ export class PgStore implements Store {
       'SELECT name FROM hosts WHERE strpos(lower(name), lower($1)) > 0 ORDER BY name LIMIT $2', [text, limit])).rows.map((r) => r.name));
   }
 
-  async hostFacts(host: HostRef, opts: { type?: string; history?: boolean } = {}): Promise<FactInterval[]> {
+  async hostFacts(host: HostRef, opts: FactsOptions = {}): Promise<FactInterval[]> {
     const where = ['f.host_id = $1'];
     const params: unknown[] = [host.id];
     if (opts.type !== undefined) { params.push(opts.type); where.push(`f.type = $${params.length}`); }
-    if (!opts.history) where.push('f.is_current = 1');
+    if (opts.at !== undefined) { params.push(opts.at); where.push(atSql(`$${params.length}`).sql); }
+    else if (!opts.history) where.push('f.is_current = 1');
     return this.guard(`cannot read the facts of ${host.name}`, async () => toFactIntervals((await this.query(
       `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
          FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`, params)).rows));
@@ -522,7 +529,8 @@ export class PgStore implements Store {
     if (q.subtype !== undefined) add((n) => `left(f.subtype, 200) = left(${n}, 200) AND f.subtype = ${n}`, q.subtype);
     if (q.value !== undefined) add((n) => `f.value = ${n}`, q.value);
     if (q.like !== undefined) add((n) => `f.value ILIKE ${n} ESCAPE '\\'`, q.like);
-    where.push('f.is_current = 1');
+    if (q.at !== undefined) add((n) => atSql(n).sql, q.at);
+    else where.push('f.is_current = 1');
     return this.guard('cannot read facts', async () => (await this.query<Record<string, string>>(
       `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
          FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`, params,
@@ -550,10 +558,11 @@ export class PgStore implements Store {
 
 
   async factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return this.guard('cannot read the change feed', () => changeRows(async (sql, params) => {
-      let n = 0;
-      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
-    }, 'postgresql', query));
+    const numbered = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
+    return this.guard('cannot read the change feed', () => changeRows(
+      async (sql, params) => (await this.query(numbered(sql), params)).rows,
+      async (sql, params) => (await this.queryArrays(numbered(sql), params)).rows,
+      'postgresql', query));
   }
 
   async factRowCount(): Promise<number> {

@@ -38,6 +38,10 @@ export interface HostFilter {
   /** no success at or after this instant (epoch ms), or never */
   staleBefore?: number;
   prod?: boolean;
+  /** the inventory's pop is one of these (any case) */
+  sites?: string[];
+  /** the inventory's srvtype is one of these (exact) */
+  srvtypes?: string[];
 }
 
 export const HOST_COLUMNS = 'name, is_prod, srvtype, pop, status, last_attempt_at, last_success_at, last_outcome, last_code, last_message, sapi_at';
@@ -70,10 +74,15 @@ export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] 
 export function filterHosts(rows: HostRow[], f: HostFilter): HostRow[] {
   // Timestamps are stored as ISO-8601 UTC with milliseconds, so text order is time order.
   const staleIso = f.staleBefore === undefined ? undefined : new Date(f.staleBefore).toISOString();
+  // Sites match without regard to case, as the site collectors read them (`--site ams` is pop AMS).
+  const sites = f.sites?.length ? new Set(f.sites.map((x) => x.toLowerCase())) : undefined;
+  const srvtypes = f.srvtypes?.length ? new Set(f.srvtypes) : undefined;
   return rows.filter((r) =>
     (!f.failed || (r.lastOutcome !== null && r.lastOutcome !== 'ok' && r.lastOutcome !== 'partial'))
     && (staleIso === undefined || r.lastSuccessAt === null || r.lastSuccessAt < staleIso)
-    && (!f.prod || r.isProd));
+    && (!f.prod || r.isProd)
+    && (!sites || (r.pop !== null && sites.has(r.pop.toLowerCase())))
+    && (!srvtypes || (r.srvtype !== null && srvtypes.has(r.srvtype))));
 }
 
 /**
@@ -119,6 +128,29 @@ export function similarHosts(db: Database.Database, text: string, limit = 5): st
 
 // ---- one host's facts ----
 
+export interface FactsOptions {
+  type?: string;
+  /** every interval, closed ones too */
+  history?: boolean;
+  /** what was true at this instant (ISO-8601 UTC): the one interval of each subtype covering it */
+  at?: string;
+}
+
+/**
+ * "The interval covers the instant P" over `facts f`, in SQL both engines speak, with the
+ * placeholder P repeated (`?` or `$n`): it opened at or before P, and it is still current or it
+ * closed after P. `closed_at` is the first collection that no longer saw the value: between its
+ * last sighting and that collection the value stood, as far as anyone can tell. A row closed
+ * before closed_at was recorded (an old archive copy) falls back to its last sighting. `+` on the
+ * columns is for SQLite (no index choice on them); a caller writes `+(...)` or `(...)` around it.
+ */
+export function atSql(p: string): { sql: string; params: (at: string) => string[] } {
+  return {
+    sql: `(f.first_seen <= ${p} AND (f.is_current = 1 OR f.closed_at > ${p} OR (f.closed_at IS NULL AND f.last_seen >= ${p})))`,
+    params: (at) => [at, at, at],
+  };
+}
+
 export interface FactInterval {
   type: string;
   subtype: string;
@@ -135,13 +167,21 @@ export interface FactInterval {
  * for one host's packages on 10,000 hosts, against under 2 ms through facts_host_type). A few
  * hundred rows sort in no time here.
  */
-function factsSql(host: HostRef, opts: { type?: string; history?: boolean }): { sql: string; params: unknown[] } {
+function factsSql(host: HostRef, opts: FactsOptions): { sql: string; params: unknown[] } {
   const where = ['f.host_id = ?'];
   const params: unknown[] = [host.id];
   if (opts.type !== undefined) { where.push('f.type = ?'); params.push(opts.type); }
-  // Without a type, `+` keeps is_current out of index choice, or facts_closed (is_current, ...) wins
-  // and walks every current fact of every host.
-  if (!opts.history) where.push(opts.type !== undefined ? 'f.is_current = 1' : '+f.is_current = 1');
+  if (opts.at !== undefined) {
+    // The host's intervals, current and closed, found through facts_host_type; the instant is
+    // compared on those rows only (`+`: facts_opened over first_seen would walk every host's).
+    const at = atSql('?');
+    where.push(`+${at.sql}`);
+    params.push(...at.params(opts.at));
+  } else if (!opts.history) {
+    // Without a type, `+` keeps is_current out of index choice, or facts_closed (is_current, ...) wins
+    // and walks every current fact of every host.
+    where.push(opts.type !== undefined ? 'f.is_current = 1' : '+f.is_current = 1');
+  }
   return {
     sql: `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
       FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`,
@@ -151,7 +191,7 @@ function factsSql(host: HostRef, opts: { type?: string; history?: boolean }): { 
 
 export const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function hostFacts(db: Database.Database, host: HostRef, opts: { type?: string; history?: boolean } = {}): FactInterval[] {
+export function hostFacts(db: Database.Database, host: HostRef, opts: FactsOptions = {}): FactInterval[] {
   const { sql, params } = factsSql(host, opts);
   return toFactIntervals(read(db, `the facts of ${host.name}`, () => db.prepare(sql).all(...params) as Record<string, unknown>[]));
 }
@@ -167,7 +207,7 @@ export function toFactIntervals(rows: Record<string, unknown>[]): FactInterval[]
 }
 
 /** The `EXPLAIN QUERY PLAN` details of `hostFacts`: lets a test prove it walks facts_host_type. */
-export function hostFactsPlan(db: Database.Database, host: HostRef, opts: { type?: string; history?: boolean } = {}): string[] {
+export function hostFactsPlan(db: Database.Database, host: HostRef, opts: FactsOptions = {}): string[] {
   const { sql, params } = factsSql(host, opts);
   return read(db, 'a query plan', () => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail));
 }
@@ -181,13 +221,15 @@ export interface AuditQuery {
   value?: string;
   /** SQL LIKE pattern on the value (`\` escapes `%` and `_`) */
   like?: string;
+  /** what was true at this instant (ISO-8601 UTC) instead of now: the intervals covering it */
+  at?: string;
 }
 
 export interface AuditHit {
   host: string;
   subtype: string;
   value: string;
-  /** first_seen of the current interval */
+  /** first_seen of the current interval (with `at`, of the interval covering it) */
   since: string;
   lastSeen: string;
 }
@@ -205,7 +247,14 @@ function auditSql(q: AuditQuery): { sql: string; params: unknown[] } {
   if (q.subtype !== undefined) { where.push('f.subtype = ?'); params.push(q.subtype); }
   if (q.value !== undefined) { where.push('f.value = ?'); params.push(q.value); }
   if (q.like !== undefined) { where.push("f.value LIKE ? ESCAPE '\\'"); params.push(q.like); }
-  where.push('+f.is_current = 1');
+  if (q.at !== undefined) {
+    // The same facts_audit seek, over closed intervals too; the instant is compared on the rows found.
+    const at = atSql('?');
+    where.push(`+${at.sql}`);
+    params.push(...at.params(q.at));
+  } else {
+    where.push('+f.is_current = 1');
+  }
   const sql = `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
     FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`;
   return { sql, params };

@@ -379,13 +379,16 @@ export class SqliteStore implements Store {
   listHosts(): q.HostRow[] { return q.listHosts(this.db); }
   findHost(name: string): q.HostRef | undefined { return q.findHost(this.db, name); }
   similarHosts(text: string, limit?: number): string[] { return q.similarHosts(this.db, text, limit); }
-  hostFacts(host: q.HostRef, opts?: { type?: string; history?: boolean }): q.FactInterval[] { return q.hostFacts(this.db, host, opts); }
+  hostFacts(host: q.HostRef, opts?: q.FactsOptions): q.FactInterval[] { return q.hostFacts(this.db, host, opts); }
   auditQuery(query: q.AuditQuery): q.AuditHit[] { return q.auditQuery(this.db, query); }
   typeExists(type: string): boolean { return q.typeExists(this.db, type); }
   factTypes(): string[] { return q.factTypes(this.db); }
   lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.db); }
   factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return changeRows((sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]), 'sqlite', query);
+    return changeRows(
+      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]),
+      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).raw(true).all(...params) as unknown[][]),
+      'sqlite', query);
   }
 
   factRowCount(): number {

@@ -4,7 +4,7 @@
 // promise: callers always `await`.
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
-import type { AuditHit, AuditQuery, FactInterval, HostRef, HostRow, ModeRuns } from './queries.js';
+import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow, ModeRuns } from './queries.js';
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -119,7 +119,9 @@ export interface Store {
   findHost(name: string): Awaitable<HostRef | undefined>;
   /** up to `limit` stored names containing `text` (any case) */
   similarHosts(text: string, limit?: number): Awaitable<string[]>;
-  hostFacts(host: HostRef, opts?: { type?: string; history?: boolean }): Awaitable<FactInterval[]>;
+  /** current facts; with `history` every interval; with `at` the intervals covering that instant */
+  hostFacts(host: HostRef, opts?: FactsOptions): Awaitable<FactInterval[]>;
+  /** which hosts have it now (or, with `at`, had it then) */
   auditQuery(q: AuditQuery): Awaitable<AuditHit[]>;
   typeExists(type: string): Awaitable<boolean>;
   factTypes(): Awaitable<string[]>;
