@@ -111,13 +111,13 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
   }));
   // With PostgreSQL the run locks are advisory locks in the database; the lock folder still holds gap-fix's.
   checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isPostgresUrl(config.storage.database) ? ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)' : ''}`));
+  if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
+  if (host !== undefined) checks.push(...(await hostChecks(config, ssh, host)));
   // `serve`'s settings: what it would refuse at start (TLS files, ui_auth), and its warnings.
   checks.push(attempt('api', () => {
     const api = checkApiSettings(config);
     return `serve would listen on ${api.url}, max_body ${config.api.maxBodyBytes} bytes, ui_auth ${config.api.uiAuth}${api.warnings.length ? `; warning: ${api.warnings.join('; ')}` : ''}`;
   }));
-  if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
-  if (host !== undefined) checks.push(...(await hostChecks(config, ssh, host)));
   return checks;
 }
 
