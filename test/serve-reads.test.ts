@@ -93,7 +93,8 @@ t.test('SIGTERM: in-flight pushes finish, then exit 0; kill -9 mid-push leaves e
   const big = (host: string) => JSON.stringify(doc(host, types));
   // Concurrent pushes, then SIGTERM while they are in flight: each gets an answer, none is cut.
   const inflight = Array.from({ length: 20 }, (_, i) => call(`${e.url}/api/v1/push`, { token: e.push, body: big(`term${i}.ams`) }).catch(() => undefined));
-  await new Promise((r) => setTimeout(r, 30));
+  // SIGTERM once the first document is stored: the others are then in flight (queued for the writer).
+  for (let i = 0; i < 500 && Array.from({ length: 20 }, (_, k) => factCount(e.db, `term${k}.ams`)).every((n) => n === 0); i++) await new Promise((r) => setTimeout(r, 10));
   e.serve.child.kill('SIGTERM');
   const answers = await Promise.all(inflight);
   const code = await e.serve.exited;
@@ -103,7 +104,7 @@ t.test('SIGTERM: in-flight pushes finish, then exit 0; kill -9 mid-push leaves e
     if (a?.status === 200) t.equal(n, 2000, `term${i}: answered 200 and whole`);
     else t.equal(n, 0, `term${i}: answered ${a?.status ?? 'nothing'} and absent`);
   }
-  t.ok(answers.some((a) => a?.status === 200), 'pushes in flight at SIGTERM finished');
+  t.ok(answers.filter((a) => a?.status === 200).length >= 2, `pushes in flight at SIGTERM finished: ${answers.map((a) => a?.status ?? '-').join(' ')}`);
 
   // kill -9 in the middle of pushes: restart at once, every document whole or absent.
   const again = await startServe(e.dir, ['-b', 'server4.csv']);
