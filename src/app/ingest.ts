@@ -17,6 +17,8 @@ export interface RawDoc {
   /** line of the input where the document starts */
   line: number;
   text: string;
+  /** the JSON value of `text`, when splitting already parsed it (a push of one document is parsed once) */
+  parsed?: { value: unknown };
 }
 
 /**
@@ -31,22 +33,22 @@ export function splitDocuments(input: string): RawDoc[] {
   const firstLine = lines.find((l) => l.trim() !== '');
   if (firstLine === undefined) return [];
   const head = firstLine.trim();
-  if (!head.startsWith('[') && isJson(head)) {
+  const first = head.startsWith('[') ? undefined : parseJson(head);
+  if (first) {
     const docs: RawDoc[] = [];
     lines.forEach((l, i) => {
-      if (l.trim() !== '') docs.push({ index: docs.length + 1, line: i + 1, text: l.trim() });
+      if (l.trim() !== '') docs.push({ index: docs.length + 1, line: i + 1, text: l.trim(), ...(docs.length === 0 ? { parsed: first } : {}) });
     });
     return docs;
   }
   return scan(text);
 }
 
-function isJson(text: string): boolean {
+function parseJson(text: string): { value: unknown } | undefined {
   try {
-    JSON.parse(text);
-    return true;
+    return { value: JSON.parse(text) };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -217,7 +219,7 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
   if (bytes > maxBytes) return { error: `the document is ${bytes} bytes, more than [sapi] max_document (${maxBytes} bytes)` };
   let v: unknown;
   try {
-    v = JSON.parse(raw.text);
+    v = raw.parsed ? raw.parsed.value : JSON.parse(raw.text);
   } catch (e) {
     return { error: `not valid JSON (${shown((e as Error).message)})` };
   }

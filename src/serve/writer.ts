@@ -33,6 +33,18 @@ export class SerialWriter {
     return next;
   }
 
+  /**
+   * One request's writes as one turn of the queue (the run row, each document, the run's end), so
+   * concurrent pushes are served first come, first served: with one queue item per write, every
+   * push would wait behind every other push's run row and end, and the slowest ones for seconds.
+   */
+  session<T>(fn: (write: <U>(w: () => Awaitable<U>) => Promise<U>) => Promise<T>): Promise<T> {
+    this.pending++;
+    const next = this.tail.then(() => fn((w) => this.retrying(w)));
+    this.tail = next.catch(() => undefined).finally(() => { this.pending--; });
+    return next;
+  }
+
   private async retrying<T>(fn: () => Awaitable<T>): Promise<T> {
     const giveUpAt = Date.now() + this.giveUpMs;
     for (;;) {

@@ -55,14 +55,14 @@ export async function pushRoutes(app: FastifyInstance, opts: PushRoutesOptions):
     }
     const unknown = new Set<string>();
     let allSkipped = 0;
-    const { summary } = await storeDocuments(store, checked, {
+    const { summary } = await writer.session((write) => storeDocuments(store, checked, {
       ...validate,
-      write: (fn) => writer.run(fn),
+      write,
       onStored: (_raw, _doc, outcome) => {
         if (opts.inInventory(outcome.host) === false) unknown.add(outcome.host);
         if (outcome.storedTypes.length === 0 && outcome.skippedTypes.length > 0) allSkipped++;
       },
-    });
+    }));
     const answer: PushAnswer = { ...summary, unknown_host: [...unknown].sort() };
     // 400 names every refused document (the valid ones of the same body are stored, as ingest does);
     // 409: a document older than every type stored for its host changed nothing.
