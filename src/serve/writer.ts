@@ -38,7 +38,7 @@ export class SerialWriter {
    * concurrent pushes are served first come, first served: with one queue item per write, every
    * push would wait behind every other push's run row and end, and the slowest ones for seconds.
    */
-  session<T>(fn: (write: <U>(w: () => Awaitable<U>) => Promise<U>) => Promise<T>): Promise<T> {
+  turn<T>(fn: (write: <U>(w: () => Awaitable<U>) => Promise<U>) => Promise<T>): Promise<T> {
     this.pending++;
     const next = this.tail.then(() => fn((w) => this.retrying(w)));
     this.tail = next.catch(() => undefined).finally(() => { this.pending--; });

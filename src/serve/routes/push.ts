@@ -55,7 +55,7 @@ export async function pushRoutes(app: FastifyInstance, opts: PushRoutesOptions):
     }
     const unknown = new Set<string>();
     let allSkipped = 0;
-    const { summary } = await writer.session((write) => storeDocuments(store, checked, {
+    const { summary } = await writer.turn((write) => storeDocuments(store, checked, {
       ...validate,
       write,
       onStored: (_raw, _doc, outcome) => {
