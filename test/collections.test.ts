@@ -34,9 +34,10 @@ function multi(extra: Partial<CollectionDef> = {}): CollectionDef {
 
 t.test('the shipped collector.ini', async (t) => {
   const enabled = shipped.filter((d) => d.enabled);
-  t.ok(enabled.length >= 15 && enabled.length <= 20, `${enabled.length} enabled collections`);
+  // SPEC §3: about 15-20; the old audits' `os` and the advisories' `package-sources` make 21.
+  t.ok(enabled.length >= 15 && enabled.length <= 21, `${enabled.length} enabled collections`);
   for (const type of OLD_TYPES) t.ok(byType.get(type)?.enabled, `old type name ${type} kept`);
-  for (const type of ['memory', 'disks', 'hostname', 'machine-id', 'virtualization', 'timezone', 'hardware']) t.ok(byType.has(type), type);
+  for (const type of ['memory', 'disks', 'hostname', 'machine-id', 'virtualization', 'timezone', 'hardware', 'os', 'package-sources']) t.ok(byType.has(type), type);
   t.equal(def('packages').multi, true);
   t.equal(def('rkernel').multi, false);
   t.equal(def('packages').timeoutMs, 60_000);
@@ -121,6 +122,130 @@ t.test('packages', async (t) => {
   t.equal(ubu['openssh-server'], '1:8.9p1-3ubuntu0.6');
   t.equal(ubu.libc6, '2.35-0ubuntu3.6', 'ubuntu22: libc6 of two architectures, one version');
   t.ok(ubu['linux-image-5.15.0-97-generic'] && ubu['linux-image-5.15.0-101-generic'], 'ubuntu22: each kernel is its own package');
+});
+
+t.test('old facts for old audits: release default (the codename) and os', async (t) => {
+  t.equal(facts('debian12', 'release').default, 'bookworm', 'debian12: VERSION_CODENAME');
+  t.equal(facts('ubuntu22', 'release').default, 'jammy', 'ubuntu22: VERSION_CODENAME');
+  t.notOk('default' in facts('rhel9', 'release'), 'rhel9: no codename, no default');
+  t.same(facts('debian12', 'os'), { default: 'Debian' });
+  t.same(facts('ubuntu22', 'os'), { default: 'Ubuntu' });
+  t.same(facts('rhel9', 'os'), { default: 'RedHat' }, 'the old grain\'s spelling of rhel');
+});
+
+/** Runs a shipped collection with only `tools` (and stand-ins written as scripts) on PATH. */
+function runWith(t: Test, type: string, standIns: Record<string, string>, osRelease?: string): { status: number | null; stdout: string } {
+  const bin = t.testdir();
+  for (const tool of ['awk', 'sort', 'grep', 'cat', 'sed']) {
+    const real = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
+    if (real) fs.symlinkSync(real, path.join(bin, tool));
+  }
+  for (const [name, script] of Object.entries(standIns)) fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${script}`, { mode: 0o755 });
+  let command = def(type).command;
+  // The os-release path is fixed in the command: point it at a test file instead.
+  if (osRelease !== undefined) {
+    const file = path.join(bin, 'os-release');
+    fs.writeFileSync(file, osRelease);
+    command = command.replaceAll('/etc/os-release', file).replaceAll('/usr/lib/os-release', file).replaceAll('/etc/redhat-release', path.join(bin, 'none'));
+  }
+  // dpkg's branch also needs a non-empty status file; point it at one, so the rpm branch can be forced.
+  command = command.replaceAll('/var/lib/dpkg/status', path.join(bin, standIns['dpkg-query'] ? 'dpkg-query' : 'no-status'));
+  const r = spawnSync('/bin/sh', ['-c', command], { env: { PATH: bin, LC_ALL: 'C' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: r.status, stdout: r.stdout };
+}
+
+const BINARY_TO_SOURCE: Record<'ubuntu22' | 'rhel9', Record<string, string>> = {
+  ubuntu22: {
+    libc6: 'glibc', libssl3: 'openssl', 'linux-generic': 'linux-meta', 'linux-image-generic': 'linux-meta',
+    'linux-image-5.15.0-101-generic': 'linux-signed', 'linux-image-5.15.0-97-generic': 'linux-signed', 'nginx-common': 'nginx',
+    'openssh-client': 'openssh', 'openssh-server': 'openssh', python3: 'python3-defaults', 'ubuntu-minimal': 'ubuntu-meta',
+    'update-notifier-common': 'update-notifier', zlib1g: 'zlib',
+  },
+  rhel9: {
+    yum: 'dnf', 'yum-utils': 'dnf-plugins-core', 'kernel-core': 'kernel', 'kernel-modules': 'kernel', 'openssh-clients': 'openssh',
+    'openssh-server': 'openssh', 'openssl-libs': 'openssl', 'postgresql-server': 'postgresql', python3: 'python3.9',
+  },
+};
+
+t.test('package-sources: source package -> source version', async (t) => {
+  const deb = facts('debian12', 'package-sources');
+  t.equal(deb.openssl, '3.0.19-1~deb12u2', 'debian12: libssl3 and openssl share one source, one value');
+  t.equal(deb.bash, '5.2.15-2', 'debian12: the source version, not the binNMU (+b8) of the binary');
+  t.equal(deb.openssh, '1:9.2p1-2+deb12u10', 'debian12: the epoch is kept');
+  t.equal(deb.glibc, facts('debian12', 'package-sources').glibc);
+  t.notOk('libc6' in deb, 'debian12: binary names are not sources');
+  t.ok(Object.keys(deb).length > 100, 'debian12: the real list');
+  for (const [name, version] of Object.entries(deb)) {
+    t.match(name, /^[a-z0-9][a-z0-9+.-]+$/, `debian12 source name ${name}`);
+    if (!/^\S+$/.test(version)) t.fail(`debian12 ${name}: one version, got '${version}'`);
+  }
+  const ubu = facts('ubuntu22', 'package-sources');
+  t.equal(ubu['linux-signed'], '5.15.0-97.107, 5.15.0-101.111', 'ubuntu22: two kernels from one source: both versions, oldest first');
+  t.equal(ubu.openssh, '1:8.9p1-3ubuntu0.6');
+  const rhel = facts('rhel9', 'package-sources');
+  t.equal(rhel.openssl, '1:3.0.7-24.el9', 'rhel9: openssl and openssl-libs from one source rpm, with the epoch');
+  t.equal(rhel.kernel, '5.14.0-284.30.1.el9_2, 5.14.0-362.8.1.el9_3, 5.14.0-362.13.1.el9_3');
+  t.notOk('gpg-pubkey' in rhel, 'rhel9: no source rpm, left out');
+
+  // The collection's own dpkg and rpm branches, fed the derived profiles' packages by stand-ins,
+  // print exactly the recorded package-sources.txt.
+  for (const profile of ['ubuntu22', 'rhel9'] as const) {
+    const map = BINARY_TO_SOURCE[profile];
+    const lines = fs.readFileSync(path.join(outputsDir, profile, 'packages.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    let standIns: Record<string, string>;
+    if (profile === 'ubuntu22') {
+      // dpkg-query -f '${db:Status-Abbrev}\t${Package}\t${Version}\t${source:Package}\t${source:Version}\n';
+      // a source named like its binary leaves the source fields empty, as dpkg-query prints it then.
+      const rows = lines.map(([b, v]) => map[b] ? `ii \t${b}\t${v}\t${map[b]}\t${v}` : `ii \t${b}\t${v}\t${b}\t${v}`);
+      rows.push('un \tgone\t\t\t', 'rc \tremoved-conf\t1.0-1\tremoved-src\t1.0-1', 'ii \told-dpkg\t2.0-1\t\t');
+      standIns = { 'dpkg-query': `cat <<'EOF'\n${rows.join('\n')}\nEOF\n` };
+    } else {
+      // rpm -qa --qf '%{NAME}\t%{SOURCERPM}\t%|EPOCH?{%{EPOCH}:}:{}|\n'
+      const rows = lines.map(([b, v]) => {
+        if (b === 'gpg-pubkey') return `${b}\t(none)\t`;
+        const at = v.indexOf(':');
+        const [epoch, vr] = at > 0 ? [v.slice(0, at + 1), v.slice(at + 1)] : ['', v];
+        return `${b}\t${map[b] ?? b}-${vr}.src.rpm\t${epoch}`;
+      });
+      standIns = { rpm: `cat <<'EOF'\n${rows.join('\n')}\nEOF\n` };
+    }
+    const r = runWith(t, 'package-sources', standIns);
+    t.equal(r.status, 0, `${profile}: exit 0`);
+    const want = fs.readFileSync(path.join(outputsDir, profile, 'package-sources.txt'), 'utf8');
+    const got = profile === 'ubuntu22' ? r.stdout.replace(/^old-dpkg 2\.0-1\n/m, '') : r.stdout;
+    t.equal(got, want, `${profile}: the collection's own awk gives the recorded file`);
+    if (profile === 'ubuntu22') t.match(r.stdout, /^old-dpkg 2\.0-1$/m, 'empty source fields: the binary\'s name and version');
+    t.notMatch(r.stdout, /gone|removed/, 'only installed packages');
+  }
+  const failing = runWith(t, 'package-sources', { 'dpkg-query': 'exit 2\n' });
+  t.equal(failing.status, 1, 'a failing dpkg-query fails the collection');
+});
+
+t.test('release default and os from other os-release files', async (t) => {
+  const cases: [string, string, string | undefined][] = [
+    ['ID=ubuntu\nVERSION_CODENAME=\nUBUNTU_CODENAME=focal\n', 'Ubuntu', 'focal'],
+    ['ID="centos"\nVERSION_ID="7"\n', 'CentOS', undefined],
+    ["ID='rocky'\nVERSION_CODENAME=\"\"\n", 'Rocky', undefined],
+    ['ID=almalinux\n', 'AlmaLinux', undefined],
+    ['ID="opensuse-leap"\n', 'SUSE', undefined],
+    ['ID=sles\n', 'SUSE', undefined],
+    ['ID=amzn\n', 'Amazon', undefined],
+    ['ID=fedora\n', 'Fedora', undefined],
+    ['ID=arch\n', 'arch', undefined],
+    ['NAME=x\n', 'unknown', undefined],
+  ];
+  for (const [osRelease, os, codename] of cases) {
+    const o = runWith(t, 'os', {}, osRelease);
+    t.equal(o.stdout, `${os}\n`, `${osRelease.split('\n')[0]}: os ${os}`);
+    const r = runWith(t, 'release', {}, osRelease);
+    t.equal(r.status, 0);
+    const rel = parseOutput(def('release'), r.stdout);
+    t.equal(rel.default, codename, `${osRelease.split('\n')[0]}: default ${codename ?? 'absent'}`);
+  }
+  const lsb = runWith(t, 'release', { lsb_release: 'echo xenial\n' }, 'ID=ubuntu\n');
+  t.equal(parseOutput(def('release'), lsb.stdout).default, 'xenial', 'no codename in os-release: lsb_release -cs');
+  const na = runWith(t, 'release', { lsb_release: 'echo n/a\n' }, 'ID=rhel\n');
+  t.notOk('default' in parseOutput(def('release'), na.stdout), 'lsb_release n/a: no default');
 });
 
 t.test('users, services, lsmod', async (t) => {

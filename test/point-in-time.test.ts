@@ -9,6 +9,10 @@ import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { factsView, type FactsAnswer } from '../src/app/facts-view.js';
 import { hostsView } from '../src/app/hosts-view.js';
+import { statusView } from '../src/app/status-view.js';
+import { loadConfig } from '../src/config/load.js';
+import { readInventory } from '../src/inventory/csv.js';
+import { renderJson } from '../src/report/status-json.js';
 import { runQuery, type QueryRequest } from '../src/app/query.js';
 import type { UnknownHost } from '../src/app/changes.js';
 import { globToRegExp, limitHosts, selectLimit } from '../src/inventory/limit.js';
@@ -302,6 +306,21 @@ t.test('through the binary: facts/query --at, read filters, run --limit, gap-fix
     const ch = await jf(['changes', ...c, '--since', '1h', '--prod', '--site', 'ams', '--json'], dir);
     t.equal(ch.code, 0, ch.stderr);
     t.ok(JSON.parse(ch.stdout).changes.every((r: { host: string }) => r.host === `${base}1`), 'changes takes the same filters');
+  });
+
+  await t.test('the views are what the commands print', async (t) => {
+    const config = loadConfig({ file: env.ini });
+    const sorted = (v: unknown) => JSON.parse(renderJson(v, true));
+    t.same(sorted(await statusView(config)), json(await jf(['status', ...c, '--json'], dir)), 'statusView = status --json');
+    const store = await openAnyStore(config.storage.database, { readonly: true });
+    try {
+      const inventory = readInventory(env.csv, { prodStatuses: config.collector.prodStatuses }).hosts;
+      t.same(sorted((await hostsView(store, { inventory, filter: { sites: ['ams'] } })).hosts), json(await jf(['hosts', ...c, '--site', 'ams', '--json'], dir)), 'hostsView = hosts --json');
+      const f = await factsView(store, `${base}2`, { type: 'release' });
+      t.same(sorted('view' in f ? f.view : f), json(await jf(['facts', `${base}2`, ...c, '--type', 'release', '--json'], dir)), 'factsView = facts --json');
+    } finally {
+      await store.close();
+    }
   });
 
   await t.test('help names the new flags, with examples', async (t) => {

@@ -10,7 +10,9 @@ import { parseHostField } from '../inventory/csv.js';
 import { collectHost } from '../pipeline/collect-host.js';
 import type { HostKeyPolicy, SshSettings } from '../pool/messages.js';
 import { HASHED_LINES_COSTLY, HMAC_MICROSECONDS, knownHostsName, loadKnownHosts } from '../ssh/known-hosts.js';
+import { displayUrl } from '../store/database-url.js';
 import { isPostgresUrl, openAnyStore } from '../store/store.js';
+import { StorageError } from './errors.js';
 import { HostSshResolver, type HostSsh } from './host-ssh.js';
 import { checkApiSettings } from './serve-settings.js';
 import { buildSshSettings, checkKnownHostsReadable } from './ssh-settings.js';
@@ -52,9 +54,18 @@ async function attemptAsync(name: string, fn: () => Promise<string>): Promise<Ch
   }
 }
 
+/**
+ * Whether `file` could be written: its folder takes a probe file, or (a folder not made yet) the
+ * nearest existing one above it is writable. Doctor only reads: it creates no folder.
+ */
 function writableFolder(file: string): string {
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(dir)) {
+    let above = path.dirname(dir);
+    while (!fs.existsSync(above) && path.dirname(above) !== above) above = path.dirname(above);
+    fs.accessSync(above, fs.constants.W_OK | fs.constants.X_OK);
+    return `${dir} does not exist yet; the first run creates it (${above} is writable)`;
+  }
   // A random name, created exclusively: a link planted at a guessable one is never followed.
   const probe = path.join(dir, `.jellyfish-doctor-${crypto.randomBytes(8).toString('hex')}`);
   fs.closeSync(fs.openSync(probe, 'wx', 0o600));
@@ -99,7 +110,24 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
     return `${file}: ${loadKnownHosts(file).size} entries, policy ${config.ssh.hostKeyPolicy}${hashedCost([file, ...config.ssh.globalKnownHosts])}`;
   }));
   checks.push(await attemptAsync('database', async () => {
-    const store = await openAnyStore(config.storage.database);
+    // Doctor never creates or migrates the database: a missing or empty one, or one of an older
+    // schema, is what the first run (or the next) takes care of; it is opened read-write only
+    // once it is known to be current, when opening it changes nothing.
+    const database = config.storage.database;
+    const shared = isPostgresUrl(database);
+    if (!shared && (!fs.existsSync(database) || fs.statSync(database).size === 0)) {
+      const what = fs.existsSync(database) ? `${database} is an empty file` : `no database yet at ${database}`;
+      return `${what}: the first run creates it (${writableFolder(database)})`;
+    }
+    try {
+      await (await openAnyStore(database, { readonly: true })).close();
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      if (/older than this jellyfish's/.test(e.message)) return e.message;
+      if (shared && /no schema_migrations table/.test(e.message)) return `PostgreSQL database ${displayUrl(database)} has no jellyfish schema yet: the first run creates it`;
+      throw e;
+    }
+    const store = await openAnyStore(database);
     try {
       const integrity = await store.integrityCheck();
       if (integrity !== 'ok') throw new Error(`${store.path}: integrity_check says ${integrity}`);

@@ -32,3 +32,18 @@ export class LockHeldError extends JellyfishError {
 export class ConfigError extends JellyfishError {
   constructor(message: string) { super(message, 78); }
 }
+
+/** 65: input data that cannot be used (an advisory feed that is not what it claims to be). */
+export class DataError extends JellyfishError {
+  constructor(message: string) { super(message, 65); }
+}
+
+/** 66: an input file that does not exist or cannot be opened. */
+export class NoInputError extends JellyfishError {
+  constructor(message: string) { super(message, 66); }
+}
+
+/** 73: an output file or folder that cannot be created. */
+export class CannotCreateError extends JellyfishError {
+  constructor(message: string) { super(message, 73); }
+}

@@ -8,9 +8,8 @@ import type { CollectionDef } from '../collections/types.js';
 import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';
 import type { InventoryHost } from '../inventory/host.js';
-import { limitHosts } from '../inventory/limit.js';
 import { orderHosts } from '../inventory/order.js';
-import { coverageJson, coverageLabel, isScoped, normalizeSite, selectSites, type SiteCoverage } from '../inventory/sites.js';
+import { coverageLabel, normalizeSite, type SiteCoverage } from '../inventory/sites.js';
 import { acquirePgLock } from '../lock/pg-lock.js';
 import type { HeldLock } from '../lock/run-lock.js';
 import { acquireSiteLock } from '../lock/site-lock.js';
@@ -28,6 +27,7 @@ import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
 import { writeFileAtomically } from './safe-files.js';
+import { selectTargets, targetsJson } from './targets.js';
 import { trustWarnings } from './trust-warnings.js';
 import { VERSION } from './version.js';
 import { Warnings } from './warnings.js';
@@ -137,12 +137,11 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const inventory = readInventory(req.inventoryFile, { prodStatuses: config.collector.prodStatuses });
   for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
   // A site collector covers its sites (and shard) of the inventory; the rest is another collector's.
-  const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
+  // --limit narrows that to some hosts; a pattern that matches none is a typo, refused before any lock.
+  const selection = selectTargets(inventory, config, req.limit);
+  const { scoped, covered, scopedRun, hosts: targets } = selection;
   for (const s of covered.unknownSites) warnings.add(`${inventory.file}: site ${JSON.stringify(s)} matches no inventory row (pop column)`);
-  const scopedRun = isScoped(covered);
   if (scopedRun && scoped.length === 0) throw new InventoryError(`${inventory.file}: no valid row is in ${coverageLabel(covered)}`);
-  // --limit narrows the run to some hosts; a pattern that matches none is a typo, refused before any lock.
-  const targets = req.limit?.length ? limitHosts(scoped, req.limit, scopedRun ? `${inventory.file} (${coverageLabel(covered)})` : inventory.file) : scoped;
   // A limited run is a scope of its own in `status` (one entry, whatever the patterns: its JSON
   // names them), so it never stands for the last full run.
   const scope = [scopedRun ? coverageLabel(covered) : undefined, req.limit?.length ? 'limit' : undefined].filter(Boolean).join(', ') || undefined;
@@ -321,9 +320,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     });
     // What this collector covered: every output names its sites (and shard); the inventory's other
     // hosts are counted, not listed, as another collector's.
-    Object.assign(json, coverageJson(covered));
+    Object.assign(json, targetsJson(selection, true));
     if (scopedRun) json.other_site_hosts = inventory.hosts.length - scoped.length;
-    if (req.limit?.length) json.limit = [...req.limit];
     let exitCode = json.exit_code as number;
     try {
       if (!storageFailure) await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));

@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { findGapHosts } from '../app/gap-fix.js';
 import { Log } from '../app/log.js';
 import { collectRun } from '../app/run.js';
+import { selectTargets, targetsJson } from '../app/targets.js';
 import { readInventory } from '../inventory/csv.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
 import { renderJson } from '../report/status-json.js';
 import { openAnyStore } from '../store/store.js';
-import { limitHosts } from '../inventory/limit.js';
-import { coverageJson, coverageLabel, isScoped, selectSites } from '../inventory/sites.js';
 import { addConfigFlag, addInventoryFlag, addSiteFlags, collectList, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 export function registerGapFix(program: Command, setExit: (code: number) => void): void {
@@ -43,17 +42,12 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
     if (flags.list || flags.f) {
       const inventory = readInventory(inventoryFile, { prodStatuses: config.collector.prodStatuses });
       for (const bad of inventory.invalid) log.warn(`${inventory.file}:${bad.line}: ${bad.reason} (row skipped)`);
-      const { hosts: scoped, covered } = selectSites(inventory.hosts, { sites: config.collector.sites, shard: config.collector.shard });
-      // The plain answer keeps its two keys; a site selection says which part of the inventory it is.
-      const scopedList = isScoped(covered);
-      const hosts = limit ? limitHosts(scoped, limit, scopedList ? `${inventory.file} (${coverageLabel(covered)})` : inventory.file) : scoped;
+      // The plain answer keeps its two keys; a site selection or --limit says which part of the inventory it is.
+      const targets = selectTargets(inventory, config, limit);
       const store = await openAnyStore(config.storage.database);
       try {
-        const gap = await findGapHosts(hosts, store, config);
-        process.stdout.write(renderJson({
-          found_gap: gap.length, gap_hosts: gap.map((h) => h.label),
-          ...(scopedList ? coverageJson(covered) : {}), ...(limit ? { limit } : {}),
-        }, Boolean(flags.compact)) + '\n');
+        const gap = await findGapHosts(targets.hosts, store, config);
+        process.stdout.write(renderJson({ found_gap: gap.length, gap_hosts: gap.map((h) => h.label), ...targetsJson(targets) }, Boolean(flags.compact)) + '\n');
       } finally {
         await store.close();
       }

@@ -3,19 +3,19 @@
 // flags, calls app/hosts-view.ts, renders.
 import type { Command } from 'commander';
 import { InventoryError, UsageError } from '../app/errors.js';
-import { HOST_RECORD_COLUMNS, hostsView, type HostsView } from '../app/hosts-view.js';
+import { HOST_RECORD_COLUMNS, hostsView, type HostRecord, type HostsView } from '../app/hosts-view.js';
 import { Log } from '../app/log.js';
 import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
 import { renderOutput, type Printable } from '../report/output.js';
-import { relativeAge } from '../report/table.js';
+import { firstLine, relativeAge } from '../report/table.js';
 import type { HostFilter } from '../store/queries.js';
-import { addConfigFlag, addHostFilterFlags, addInventoryFlag, addOutputFlags, configFrom, hostFilterFrom, inventoryFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
+import { addConfigFlag, addHostFilterFlags, collectList, addInventoryFlag, addOutputFlags, configFrom, hostFilterFrom, inventoryFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
 /** The hosts options by their flag names; the storage API builds one from its parameters. */
 export interface HostsOptions extends HostFilterFlags { failed?: boolean; stale?: string; all?: boolean }
-interface HostsFlags extends CommonFlags, OutputFlags, HostsOptions {}
+interface HostsFlags extends CommonFlags, OutputFlags, HostsOptions { columns?: string[] }
 
 /** The filter the flags ask; a bad --stale is a usage error. */
 export function hostsFilter(flags: HostsOptions, now: number): HostFilter {
@@ -29,18 +29,45 @@ export function hostsFilter(flags: HostsOptions, now: number): HostFilter {
   return filter;
 }
 
+type Column = (typeof HOST_RECORD_COLUMNS)[number];
+/** The table's header of each column; the default table shows the first six. */
+const HEADERS: Record<Column, string> = {
+  host: 'HOST', prod: 'PROD', status: 'STATUS', srvtype: 'SRVTYPE', pop: 'POP',
+  last_attempt_at: 'LAST ATTEMPT', last_success_at: 'LAST SUCCESS', last_outcome: 'OUTCOME', last_code: 'CODE', last_message: 'MESSAGE', sapi_at: 'SAPI AT',
+};
+const TABLE_COLUMNS: readonly Column[] = ['host', 'prod', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code'];
+
+/** One table cell: times relative to now, prod as yes/no, a message's first line, nothing as `-` or blank. */
+function tableCell(r: HostRecord, c: Column, now: number): string {
+  switch (c) {
+    case 'prod': return r.prod ? 'yes' : 'no';
+    case 'last_attempt_at': case 'last_success_at': return relativeAge(r[c], now);
+    case 'sapi_at': return r.sapi_at ? relativeAge(r.sapi_at, now) : '';
+    case 'last_outcome': return r.last_outcome ?? '-';
+    case 'last_message': return firstLine(r.last_message ?? '');
+    default: return r[c] ?? '';
+  }
+}
+
+/** `--columns host,pop,status`: known names, in the order given. */
+function columnsFrom(list: string[] | undefined): readonly Column[] | undefined {
+  if (!list?.length) return undefined;
+  const known = new Set<string>(HOST_RECORD_COLUMNS);
+  const bad = list.filter((c) => !known.has(c));
+  if (bad.length) throw new UsageError(`--columns: unknown column ${bad.map((b) => JSON.stringify(b)).join(', ')}; the columns are ${HOST_RECORD_COLUMNS.join(', ')}`);
+  return list as Column[];
+}
+
 /** The answer in every format (`--format json`, an array, is what GET /api/v1/hosts sends too). */
-export function hostsPrintable(view: HostsView): Printable {
+export function hostsPrintable(view: HostsView, columns?: readonly Column[]): Printable {
   return {
     json: () => view.hosts,
-    columns: HOST_RECORD_COLUMNS,
-    records: () => view.hosts,
+    columns: columns ?? HOST_RECORD_COLUMNS,
+    records: () => (columns ? view.hosts.map((h) => Object.fromEntries(columns.map((c) => [c, h[c]]))) : view.hosts),
     table: () => {
       const now = Date.now();
-      return {
-        headers: ['HOST', 'PROD', 'LAST ATTEMPT', 'LAST SUCCESS', 'OUTCOME', 'CODE'],
-        rows: view.hosts.map((r) => [r.host, r.prod ? 'yes' : 'no', relativeAge(r.last_attempt_at, now), relativeAge(r.last_success_at, now), r.last_outcome ?? '-', r.last_code ?? '']),
-      };
+      const shown = columns ?? TABLE_COLUMNS;
+      return { headers: shown.map((c) => HEADERS[c]), rows: view.hosts.map((r) => shown.map((c) => tableCell(r, c, now))) };
     },
   };
 }
@@ -51,7 +78,8 @@ export function registerHosts(program: Command, setExit: (code: number) => void)
     .description('one row per inventory host, in inventory order: last attempt, last success, last outcome and error code; filters combine (AND)')
     .option('--failed', 'only hosts whose last attempt failed (outcome other than ok or partial)')
     .option('--stale <age>', 'only hosts with no success within AGE (30m, 12h, 3d), or never')
-    .option('--all', 'every host the database knows, also those no longer in the inventory (in natural order: web2 before web10)');
+    .option('--all', 'every host the database knows, also those no longer in the inventory (in natural order: web2 before web10)')
+    .option('--columns <list>', `the columns of the table, csv and ndjson, in this order (comma-separated): ${HOST_RECORD_COLUMNS.join(', ')}; default table: ${TABLE_COLUMNS.join(',')}`, collectList);
   addHostFilterFlags(cmd);
   addOutputFlags(cmd);
   addConfigFlag(cmd);
@@ -63,21 +91,23 @@ Examples:
   jellyfish hosts --failed --format ndjson | jq -r '.host + " " + .last_code'
   jellyfish hosts --no-headers --format csv | cut -d, -f1
   jellyfish hosts --site ams,fra --srvtype web --failed
+  jellyfish hosts --columns host,pop,srvtype,status,last_outcome
 --site matches the inventory's pop without regard to case; several values of one flag are
 alternatives (OR), different flags combine (AND).
-JSON, ndjson and csv carry every column (status, srvtype, pop, last_message, sapi_at too).
+JSON carries every column (status, srvtype, pop, last_message, sapi_at too); so do ndjson and csv\nunless --columns picks some.
 Ages in the table are relative to now ("3h ago", "never"); JSON has ISO-8601 UTC times.
 Without -b the inventory is [collector] servercsv; when that cannot be read, every host in the
 database is listed (natural order), with a warning.
 Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is unusable,
-74 no or unreadable database, 78 config error.`);
+74 no or unreadable database, 78 config error; 64 also for an unknown --columns name.`);
   cmd.action(async (flags: HostsFlags) => {
     const out = outputFormat(flags);
+    const columns = columnsFrom(flags.columns);
     const filter = hostsFilter(flags, Date.now());
     const config = configFrom(flags);
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
     const view = await withReadStore(config, (s) => hostsView(s, { ...(inventory ? { inventory } : {}), filter }));
-    process.stdout.write(renderOutput(out, hostsPrintable(view)));
+    process.stdout.write(renderOutput(out, hostsPrintable(view, columns)));
     setExit(0);
   });
 }

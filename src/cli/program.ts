@@ -2,13 +2,14 @@
 // (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
 import { Command, CommanderError } from 'commander';
 import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
-import { JellyfishError, LockHeldError } from '../app/errors.js';
+import { JellyfishError, LockHeldError, UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
 import { registerChanges } from './changes-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
+import { registerFeed } from './feed-command.js';
 import { registerHosts } from './hosts-command.js';
 import { registerIngest } from './ingest-command.js';
 import { registerMigrate } from './migrate-command.js';
@@ -34,6 +35,9 @@ function finish(code: number): void {
   else arm();
 }
 
+/** The command whose action is running: a usage error found there points at its help. */
+let running: string | undefined;
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -52,6 +56,7 @@ export function buildProgram(): Command {
   registerChanges(program, finish);
   registerIngest(program, finish);
   registerPrune(program, finish);
+  registerFeed(program, finish);
   registerDoctor(program, finish);
   registerMigrate(program, finish);
   registerServe(program, finish);
@@ -62,6 +67,7 @@ export function buildProgram(): Command {
   // Only the collection runs act on a signal themselves (JSON first); the others stop before
   // doing anything, with the signal's exit code.
   program.hook('preAction', (_program, action) => {
+    running = action.name();
     if (RUN_COMMANDS.has(action.name())) return;
     const sig = releaseEarlySignals();
     if (sig) process.exit(signalExitCode(sig));
@@ -90,6 +96,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof JellyfishError) {
       printError(`jellyfish: error: ${e.message}`);
+      // As commander's own usage errors: one line, and where the right spelling is.
+      if (e instanceof UsageError) printError(`see \`jellyfish${running ? ` ${running}` : ''} --help\``);
       finish(e.exitCode);
       return;
     }

@@ -140,9 +140,9 @@ export interface FactsOptions {
  * "The interval covers the instant P" over `facts f`, in SQL both engines speak, with the
  * placeholder P repeated (`?` or `$n`): it opened at or before P, and it is still current or it
  * closed after P. `closed_at` is the first collection that no longer saw the value: between its
- * last sighting and that collection the value stood, as far as anyone can tell. A row closed
- * before closed_at was recorded (an old archive copy) falls back to its last sighting. `+` on the
- * columns is for SQLite (no index choice on them); a caller writes `+(...)` or `(...)` around it.
+ * last sighting and that collection the value stood, as far as anyone can tell. A closed row
+ * without closed_at (none is left after migration 8; kept for safety) falls back to its last
+ * sighting. SQLite callers write `+` before it, so the planner picks no index for these columns.
  */
 export function atSql(p: string): { sql: string; params: (at: string) => string[] } {
   return {
