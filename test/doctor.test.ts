@@ -35,7 +35,7 @@ t.test('doctor', async (t) => {
   t.equal(good.code, 0, good.stdout + good.stderr);
   const json = JSON.parse(good.stdout);
   t.equal(json.ok, true);
-  t.same(json.checks.map((c: { name: string }) => c.name), ['config', 'inventory', 'collections', 'ssh key', 'known_hosts', 'database', 'lock', 'result_json', 'host keys 127.37.0.1', 'connect 127.37.0.1']);
+  t.same(json.checks.map((c: { name: string }) => c.name), ['config', 'inventory', 'collections', 'ssh key', 'known_hosts', 'database', 'lock', 'result_json', 'host keys 127.37.0.1', 'connect 127.37.0.1', 'api']);
   t.match(json.checks[1].detail, /1 hosts \(1 prod\), 1 invalid rows \(line 2: fewer than 4 fields/);
   t.match(json.checks[9].detail, /^ok in \d+ ms: Linux /);
 

@@ -14,6 +14,7 @@ import { displayUrl } from '../store/database-url.js';
 import { isPostgresUrl, openAnyStore } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { HostSshResolver, type HostSsh } from './host-ssh.js';
+import { checkApiSettings } from './serve-settings.js';
 import { buildSshSettings, checkKnownHostsReadable } from './ssh-settings.js';
 import { Warnings } from './warnings.js';
 
@@ -140,6 +141,11 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
   checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isPostgresUrl(config.storage.database) ? ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)' : ''}`));
   if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
   if (host !== undefined) checks.push(...(await hostChecks(config, ssh, host)));
+  // `serve`'s settings: what it would refuse at start (TLS files, ui_auth), and its warnings.
+  checks.push(attempt('api', () => {
+    const api = checkApiSettings(config);
+    return `serve would listen on ${api.url}, max_body ${config.api.maxBodyBytes} bytes, ui_auth ${config.api.uiAuth}${api.warnings.length ? `; warning: ${api.warnings.join('; ')}` : ''}`;
+  }));
   return checks;
 }
 

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { parseHostField } from '../inventory/csv.js';
 import { cell } from '../report/table.js';
-import type { PushDocument, Store } from '../store/store.js';
+import type { Awaitable, PushDocument, PushOutcome, Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { Config } from '../config/load.js';
@@ -17,6 +17,8 @@ export interface RawDoc {
   /** line of the input where the document starts */
   line: number;
   text: string;
+  /** the JSON value of `text`, when splitting already parsed it (a push of one document is parsed once) */
+  parsed?: { value: unknown };
 }
 
 /**
@@ -31,22 +33,22 @@ export function splitDocuments(input: string): RawDoc[] {
   const firstLine = lines.find((l) => l.trim() !== '');
   if (firstLine === undefined) return [];
   const head = firstLine.trim();
-  if (!head.startsWith('[') && isJson(head)) {
+  const first = head.startsWith('[') ? undefined : parseJson(head);
+  if (first) {
     const docs: RawDoc[] = [];
     lines.forEach((l, i) => {
-      if (l.trim() !== '') docs.push({ index: docs.length + 1, line: i + 1, text: l.trim() });
+      if (l.trim() !== '') docs.push({ index: docs.length + 1, line: i + 1, text: l.trim(), ...(docs.length === 0 ? { parsed: first } : {}) });
     });
     return docs;
   }
   return scan(text);
 }
 
-function isJson(text: string): boolean {
+function parseJson(text: string): { value: unknown } | undefined {
   try {
-    JSON.parse(text);
-    return true;
+    return { value: JSON.parse(text) };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -217,7 +219,7 @@ export function validateDocument(raw: RawDoc, opts: ValidateOptions = {}): PushD
   if (bytes > maxBytes) return { error: `the document is ${bytes} bytes, more than [sapi] max_document (${maxBytes} bytes)` };
   let v: unknown;
   try {
-    v = JSON.parse(raw.text);
+    v = raw.parsed ? raw.parsed.value : JSON.parse(raw.text);
   } catch (e) {
     return { error: `not valid JSON (${shown((e as Error).message)})` };
   }
@@ -297,37 +299,68 @@ export interface IngestSummary {
 export interface IngestOptions extends ValidateOptions {
   /** told about each rejected document as it is met (the CLI writes it to stderr) */
   onRejected?: (r: Rejected) => void;
+  /** told about each stored document (the storage API flags hosts outside the inventory) */
+  onStored?: (raw: RawDoc, doc: PushDocument, outcome: PushOutcome) => void;
+  /**
+   * runs each store call (the run row, each document, the run's end): the storage API passes one
+   * that queues the calls of concurrent requests and retries a busy SQLite file; default: call it
+   */
+  write?: <T>(fn: () => Awaitable<T>) => Promise<T>;
+}
+
+/** A document that passed validation, with where it came from. */
+export interface CheckedDocument { raw: RawDoc; doc: PushDocument }
+
+export interface CheckedInput {
+  /** documents found in the input */
+  count: number;
+  valid: CheckedDocument[];
+  rejected: Rejected[];
+}
+
+/** Split and validate every document of `input`; nothing is stored (the storage API checks token patterns in between). */
+export function checkDocuments(input: string, opts: IngestOptions = {}): CheckedInput {
+  const docs = splitDocuments(input);
+  const out: CheckedInput = { count: docs.length, valid: [], rejected: [] };
+  for (const raw of docs) {
+    const doc = validateDocument(raw, opts);
+    if ('error' in doc) {
+      const r: Rejected = { doc: raw.index, line: raw.line, ...(doc.host ? { host: doc.host } : {}), error: doc.error };
+      out.rejected.push(r);
+      opts.onRejected?.(r);
+    } else out.valid.push({ raw, doc });
+  }
+  return out;
 }
 
 /**
- * Validate and store every document of `input`. The push is recorded as a runs row of mode
+ * Store the valid documents of a checked input. The push is recorded as a runs row of mode
  * `ingest` with one attempt per stored document, so `hosts`, `status` and the attempts history
  * show it like a collection. Exit code: 0 all stored, 65 some document invalid or none found.
  */
-export async function ingestText(store: Store, input: string, opts: IngestOptions = {}): Promise<{ summary: IngestSummary; exitCode: number }> {
-  const docs = splitDocuments(input);
-  const summary: IngestSummary = { stored: 0, rejected: [], skipped_types: [] };
-  const runId = await store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 });
+export async function storeDocuments(store: Store, input: CheckedInput, opts: IngestOptions = {}): Promise<{ summary: IngestSummary; exitCode: number }> {
+  const write = opts.write ?? (async <T>(fn: () => Awaitable<T>): Promise<T> => fn());
+  const summary: IngestSummary = { stored: 0, rejected: input.rejected, skipped_types: [] };
+  const runId = await write(() => store.beginRun({ mode: 'ingest', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 0, workers: 0 }));
   try {
-    for (const raw of docs) {
-      const doc = validateDocument(raw, opts);
-      if ('error' in doc) {
-        const r: Rejected = { doc: raw.index, line: raw.line, ...(doc.host ? { host: doc.host } : {}), error: doc.error };
-        summary.rejected.push(r);
-        opts.onRejected?.(r);
-        continue;
-      }
-      const r = await store.recordPush(runId, doc);
+    for (const { raw, doc } of input.valid) {
+      const r = await write(() => store.recordPush(runId, doc));
       summary.stored++;
       if (r.skippedTypes.length) summary.skipped_types.push({ doc: raw.index, host: r.host, types: r.skippedTypes });
+      opts.onStored?.(raw, doc, r);
     }
   } catch (e) {
     if (!(e instanceof StorageError)) throw e;
     // Each stored document is committed: say how far it got, so a retry knows what it repeats.
-    try { await store.finishRun(runId, new Date(), 74, JSON.stringify(summary)); } catch { /* the database is the problem */ }
-    throw new StorageError(`${e.message} (${summary.stored} of ${docs.length} documents were stored before this)`);
+    try { await write(() => store.finishRun(runId, new Date(), 74, JSON.stringify(summary))); } catch { /* the database is the problem */ }
+    throw new StorageError(`${e.message} (${summary.stored} of ${input.count} documents were stored before this)`);
   }
-  const exitCode = summary.rejected.length > 0 || docs.length === 0 ? 65 : 0;
-  await store.finishRun(runId, new Date(), exitCode, JSON.stringify(summary));
+  const exitCode = summary.rejected.length > 0 || input.count === 0 ? 65 : 0;
+  await write(() => store.finishRun(runId, new Date(), exitCode, JSON.stringify(summary)));
   return { summary, exitCode };
+}
+
+/** Validate and store every document of `input` (`jellyfish ingest`). */
+export async function ingestText(store: Store, input: string, opts: IngestOptions = {}): Promise<{ summary: IngestSummary; exitCode: number }> {
+  return storeDocuments(store, checkDocuments(input, opts), opts);
 }

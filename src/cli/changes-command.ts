@@ -1,23 +1,55 @@
 // `jellyfish changes`: the fleet's change feed over a window (SPEC §9). Parses flags, calls
 // app/changes.ts, renders.
 import type { Command } from 'commander';
-import { changesView } from '../app/changes.js';
+import { changesView, type ChangesRequest, type ChangesView } from '../app/changes.js';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
-import { outputChunks } from '../report/output.js';
+import { outputChunks, type Printable } from '../report/output.js';
 import { firstLine, shortTime } from '../report/table.js';
 import { EXIT_UNKNOWN_HOST } from './facts-command.js';
 import { addConfigFlag, addHostFilterFlags, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 import { writeChunks } from './write-out.js';
 
-interface ChangesFlags extends CommonFlags, OutputFlags {
+/** The change-feed options by their flag names (camelCase). */
+export interface ChangesOptions {
   since: string; until?: string; type?: string; subtype?: string; host?: string;
   site?: string[]; srvtype?: string[]; prod?: boolean; includeNewHosts?: boolean;
 }
+interface ChangesFlags extends CommonFlags, OutputFlags, ChangesOptions {}
 
 const COLUMNS = ['at', 'host', 'type', 'subtype', 'change', 'old', 'new'] as const;
+
+/** The request the flags (or the storage API's parameters of the same names) ask; a bad time is a usage error. */
+export function changesRequest(flags: ChangesOptions, now: number): ChangesRequest {
+  const since = timeFlag('--since', flags.since, now);
+  const until = flags.until === undefined ? now : timeFlag('--until', flags.until, now);
+  if (until <= since) throw new UsageError(`--until (${new Date(until).toISOString()}) must be after --since (${new Date(since).toISOString()})`);
+  return {
+    since, until,
+    ...(flags.type !== undefined ? { type: flags.type } : {}),
+    ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
+    ...(flags.host !== undefined ? { host: flags.host } : {}),
+    ...(flags.site ? { sites: flags.site } : {}),
+    ...(flags.srvtype ? { srvtypes: flags.srvtype } : {}),
+    ...(flags.prod ? { prod: true } : {}),
+    ...(flags.includeNewHosts ? { includeNewHosts: true } : {}),
+  };
+}
+
+/** The answer in every format (`--format json` is what GET /api/v1/changes sends too). */
+export function changesPrintable(view: ChangesView): Printable {
+  return {
+    json: () => view,
+    columns: COLUMNS,
+    records: () => view.changes,
+    table: () => ({
+      headers: COLUMNS.map((c) => c.toUpperCase()),
+      rows: view.changes.map((r) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]),
+    }),
+  };
+}
 
 
 export function registerChanges(program: Command, setExit: (code: number) => void): void {
@@ -45,21 +77,9 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
 64 usage (a bad time, an unknown format), 74 no or unreadable database, 78 config error.`);
   cmd.action(async (flags: ChangesFlags) => {
     const out = outputFormat(flags);
-    const now = Date.now();
-    const since = timeFlag('--since', flags.since, now);
-    const until = flags.until === undefined ? now : timeFlag('--until', flags.until, now);
-    if (until <= since) throw new UsageError(`--until (${new Date(until).toISOString()}) must be after --since (${new Date(since).toISOString()})`);
+    const req = changesRequest(flags, Date.now());
     const config = configFrom(flags);
-    const view = await withReadStore(config, (s) => changesView(s, {
-      since, until,
-      ...(flags.type !== undefined ? { type: flags.type } : {}),
-      ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
-      ...(flags.host !== undefined ? { host: flags.host } : {}),
-      ...(flags.site ? { sites: flags.site } : {}),
-      ...(flags.srvtype ? { srvtypes: flags.srvtype } : {}),
-      ...(flags.prod ? { prod: true } : {}),
-      ...(flags.includeNewHosts ? { includeNewHosts: true } : {}),
-    }));
+    const view = await withReadStore(config, (s) => changesView(s, req));
     if ('unknownHost' in view) {
       const hint = view.similar.length ? `; similar: ${view.similar.join(', ')}` : '';
       printError(`jellyfish: ${view.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
@@ -67,15 +87,7 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
       return;
     }
     // A month of a big fleet is millions of rows: every format is written as it is made.
-    await writeChunks(outputChunks(out, {
-      json: () => view,
-      columns: COLUMNS,
-      records: () => view.changes,
-      table: () => ({
-        headers: COLUMNS.map((c) => c.toUpperCase()),
-        rows: view.changes.map((r) => [shortTime(r.at), r.host, r.type ?? '', r.subtype ?? '', r.change, firstLine(r.old ?? ''), firstLine(r.new ?? '')]),
-      }),
-    }));
+    await writeChunks(outputChunks(out, changesPrintable(view)));
     setExit(0);
   });
 }

@@ -4,16 +4,47 @@ import type { Command } from 'commander';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
-import { renderOutput } from '../report/output.js';
+import { renderOutput, type Printable } from '../report/output.js';
 import { firstLine, relativeAge, shortTime } from '../report/table.js';
-import { FACT_RECORD_COLUMNS, factRecords, factsView, type FactEntry } from '../app/facts-view.js';
+import { FACT_RECORD_COLUMNS, factRecords, factsView, type FactEntry, type FactsRequest, type FactsView } from '../app/facts-view.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
 /** Exit code when the host is not in the database. */
 export const EXIT_UNKNOWN_HOST = 1;
 
-interface FactsFlags extends CommonFlags, OutputFlags { type?: string; subtype?: string; history?: boolean; at?: string }
+/** The facts options by their flag names; the storage API builds one from its parameters. */
+export interface FactsOptions { type?: string; subtype?: string; history?: boolean; at?: string }
+interface FactsFlags extends CommonFlags, OutputFlags, FactsOptions {}
+
+/** The request the flags ask; --at with --history, or a bad --at, is a usage error. */
+export function factsRequest(flags: FactsOptions, now: number): FactsRequest {
+  if (flags.at !== undefined && flags.history) throw new UsageError('--at asks for one instant, --history for every interval: give one of them');
+  const at = flags.at === undefined ? undefined : new Date(timeFlag('--at', flags.at, now)).toISOString();
+  return {
+    ...(flags.type !== undefined ? { type: flags.type } : {}),
+    ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
+    ...(flags.history ? { history: true } : {}),
+    ...(at !== undefined ? { at } : {}),
+  };
+}
+
+/** The answer in every format (`--format json` is what GET /api/v1/hosts/HOST/facts sends too). */
+export function factsPrintable(view: FactsView): Printable {
+  return {
+    json: () => view,
+    columns: FACT_RECORD_COLUMNS,
+    records: () => factRecords(view),
+    table: () => {
+      // At an instant, relative ages of now say little: the interval's own times, as in --history.
+      const spans = view.history || view.at !== undefined;
+      return {
+        headers: spans ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'],
+        rows: tableRows(view.facts, spans, Date.now()),
+      };
+    },
+  };
+}
 
 /** Table rows grouped by type: the type is written on the first row of its group only. */
 function tableRows(facts: FactEntry[], history: boolean, now: number): string[][] {
@@ -55,15 +86,9 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
 64 usage (--at with --history, a bad --at), 74 no or unreadable database, 78 config error.`);
   cmd.action(async (host: string, flags: FactsFlags) => {
     const out = outputFormat(flags);
-    if (flags.at !== undefined && flags.history) throw new UsageError('--at asks for one instant, --history for every interval: give one of them');
-    const at = flags.at === undefined ? undefined : new Date(timeFlag('--at', flags.at, Date.now())).toISOString();
+    const req = factsRequest(flags, Date.now());
     const config = configFrom(flags);
-    const answer = await withReadStore(config, (s) => factsView(s, host, {
-      ...(flags.type !== undefined ? { type: flags.type } : {}),
-      ...(flags.subtype !== undefined ? { subtype: flags.subtype } : {}),
-      ...(flags.history ? { history: true } : {}),
-      ...(at !== undefined ? { at } : {}),
-    }));
+    const answer = await withReadStore(config, (s) => factsView(s, host, req));
     if ('unknownHost' in answer) {
       const hint = answer.similar.length ? `; similar: ${answer.similar.join(', ')}` : '';
       printError(`jellyfish: ${answer.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
@@ -72,19 +97,7 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
     }
     if (answer.knownTypes) printError(`jellyfish: warning: no fact of type ${JSON.stringify(flags.type)} was ever stored; known types: ${answer.knownTypes.join(', ') || '(none)'}`);
     const { view } = answer;
-    process.stdout.write(renderOutput(out, {
-      json: () => view,
-      columns: FACT_RECORD_COLUMNS,
-      records: () => factRecords(view),
-      table: () => {
-        // At an instant, relative ages of now say little: the interval's own times, as in --history.
-        const spans = view.history || view.at !== undefined;
-        return {
-          headers: spans ? ['TYPE', 'SUBTYPE', 'VALUE', 'FIRST SEEN', 'LAST SEEN', 'STATE'] : ['TYPE', 'SUBTYPE', 'VALUE', 'SINCE', 'LAST SEEN'],
-          rows: tableRows(view.facts, spans, Date.now()),
-        };
-      },
-    }));
+    process.stdout.write(renderOutput(out, factsPrintable(view)));
     setExit(0);
   });
 }

@@ -3,17 +3,31 @@
 // flags, calls app/hosts-view.ts, renders.
 import type { Command } from 'commander';
 import { InventoryError, UsageError } from '../app/errors.js';
-import { HOST_RECORD_COLUMNS, hostsView, type HostRecord } from '../app/hosts-view.js';
+import { HOST_RECORD_COLUMNS, hostsView, type HostRecord, type HostsView } from '../app/hosts-view.js';
 import { Log } from '../app/log.js';
 import { readInventory } from '../inventory/csv.js';
 import { parseDuration } from '../config/values.js';
-import { renderOutput } from '../report/output.js';
+import { renderOutput, type Printable } from '../report/output.js';
 import { firstLine, relativeAge } from '../report/table.js';
 import type { HostFilter } from '../store/queries.js';
 import { addConfigFlag, addHostFilterFlags, collectList, addInventoryFlag, addOutputFlags, configFrom, hostFilterFrom, inventoryFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface HostsFlags extends CommonFlags, OutputFlags, HostFilterFlags { failed?: boolean; stale?: string; all?: boolean; columns?: string[] }
+/** The hosts options by their flag names; the storage API builds one from its parameters. */
+export interface HostsOptions extends HostFilterFlags { failed?: boolean; stale?: string; all?: boolean }
+interface HostsFlags extends CommonFlags, OutputFlags, HostsOptions { columns?: string[] }
+
+/** The filter the flags ask; a bad --stale is a usage error. */
+export function hostsFilter(flags: HostsOptions, now: number): HostFilter {
+  const filter: HostFilter = { ...hostFilterFrom(flags) };
+  if (flags.failed) filter.failed = true;
+  if (flags.stale !== undefined) {
+    const age = parseDuration(flags.stale);
+    if (age === undefined) throw new UsageError(`--stale ${flags.stale}: expected a duration such as 30m, 12h or 3d`);
+    filter.staleBefore = now - age;
+  }
+  return filter;
+}
 
 type Column = (typeof HOST_RECORD_COLUMNS)[number];
 /** The table's header of each column; the default table shows the first six. */
@@ -42,6 +56,20 @@ function columnsFrom(list: string[] | undefined): readonly Column[] | undefined 
   const bad = list.filter((c) => !known.has(c));
   if (bad.length) throw new UsageError(`--columns: unknown column ${bad.map((b) => JSON.stringify(b)).join(', ')}; the columns are ${HOST_RECORD_COLUMNS.join(', ')}`);
   return list as Column[];
+}
+
+/** The answer in every format (`--format json`, an array, is what GET /api/v1/hosts sends too). */
+export function hostsPrintable(view: HostsView, columns?: readonly Column[]): Printable {
+  return {
+    json: () => view.hosts,
+    columns: columns ?? HOST_RECORD_COLUMNS,
+    records: () => (columns ? view.hosts.map((h) => Object.fromEntries(columns.map((c) => [c, h[c]]))) : view.hosts),
+    table: () => {
+      const now = Date.now();
+      const shown = columns ?? TABLE_COLUMNS;
+      return { headers: shown.map((c) => HEADERS[c]), rows: view.hosts.map((r) => shown.map((c) => tableCell(r, c, now))) };
+    },
+  };
 }
 
 export function registerHosts(program: Command, setExit: (code: number) => void): void {
@@ -75,26 +103,11 @@ Exit codes: 0 (also when no host matches), 64 bad AGE, 65 the -b inventory is un
   cmd.action(async (flags: HostsFlags) => {
     const out = outputFormat(flags);
     const columns = columnsFrom(flags.columns);
-    const filter: HostFilter = { ...hostFilterFrom(flags) };
-    if (flags.failed) filter.failed = true;
-    if (flags.stale !== undefined) {
-      const age = parseDuration(flags.stale);
-      if (age === undefined) throw new UsageError(`--stale ${flags.stale}: expected a duration such as 30m, 12h or 3d`);
-      filter.staleBefore = Date.now() - age;
-    }
+    const filter = hostsFilter(flags, Date.now());
     const config = configFrom(flags);
     const inventory = flags.all ? undefined : readHostsInventory(flags, config);
     const view = await withReadStore(config, (s) => hostsView(s, { ...(inventory ? { inventory } : {}), filter }));
-    process.stdout.write(renderOutput(out, {
-      json: () => view.hosts,
-      columns: columns ?? HOST_RECORD_COLUMNS,
-      records: () => (columns ? view.hosts.map((h) => Object.fromEntries(columns.map((c) => [c, h[c]]))) : view.hosts),
-      table: () => {
-        const now = Date.now();
-        const shown = columns ?? TABLE_COLUMNS;
-        return { headers: shown.map((c) => HEADERS[c]), rows: view.hosts.map((r) => shown.map((c) => tableCell(r, c, now))) };
-      },
-    }));
+    process.stdout.write(renderOutput(out, hostsPrintable(view, columns)));
     setExit(0);
   });
 }

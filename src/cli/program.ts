@@ -18,6 +18,9 @@ import { registerQuery } from './query-command.js';
 import { registerStatus } from './status-command.js';
 import { registerGapFix } from './gap-fix-command.js';
 import { registerRun } from './run-command.js';
+import { registerServe } from './serve-command.js';
+import { registerToken } from './token-command.js';
+import { registerAgentScript } from './agent-script-command.js';
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
 const EXIT_SAFETY_MS = 5_000;
@@ -56,6 +59,9 @@ export function buildProgram(): Command {
   registerFeed(program, finish);
   registerDoctor(program, finish);
   registerMigrate(program, finish);
+  registerServe(program, finish);
+  registerToken(program, finish);
+  registerAgentScript(program, finish);
   // A usage error is one line and a pointer to the command's help, not thirty lines of help.
   for (const c of program.commands) c.exitOverride().showHelpAfterError(`see \`jellyfish ${c.name()} --help\``);
   // Only the collection runs act on a signal themselves (JSON first); the others stop before

@@ -9,7 +9,8 @@ import { cell, firstLine, relativeAge, shortTime } from '../report/table.js';
 import { addConfigFlag, addHostFilterFlags, addOutputFlags, configFrom, hostFilterFrom, outputFormat, type CommonFlags, type HostFilterFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
 
-interface QueryFlags extends CommonFlags, OutputFlags, HostFilterFlags {
+/** The query options by their flag names (commander's camelCase); the storage API builds one from its parameters. */
+export interface QueryFlags extends CommonFlags, OutputFlags, HostFilterFlags {
   type: string; subtype?: string; value?: string; like?: string;
   versionLt?: string; versionLe?: string; versionEq?: string; versionGe?: string; versionGt?: string;
   scheme: SchemeChoice; countBy?: 'value'; at?: string;
@@ -21,7 +22,7 @@ const OP_WORD = { lt: 'older than', le: 'older than or equal to', eq: 'equal to'
 const WARN_HOSTS = 10;
 
 /** The request as flags gave it; a predicate version the scheme refuses is a usage error naming its flag. */
-function requestFrom(flags: QueryFlags): QueryRequest {
+export function requestFrom(flags: QueryFlags): QueryRequest {
   if (flags.value !== undefined && flags.like !== undefined) throw new UsageError('give --value or --like, not both');
   const versions: VersionPredicate[] = [];
   for (const op of VERSION_OPS) {
@@ -67,7 +68,8 @@ function leftOutWarnings(leftOut: LeftOut[]): string[] {
   });
 }
 
-function printable(q: QueryRequest, view: QueryView): Printable {
+/** The answer in every format (`--format json` is what GET /api/v1/query sends too). */
+export function printable(q: QueryRequest, view: QueryView): Printable {
   const versioned = Boolean(q.versions?.length);
   const leftOut = versioned ? { left_out: view.leftOut } : {};
   const base = { query: requestJson(q), count: view.hits.length, host_count: new Set(view.hits.map((h) => h.host)).size, ...leftOut };

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { printError } from '../app/log.js';
 import { runGroups, statusView, type StatusView } from '../app/status-view.js';
-import { renderOutput } from '../report/output.js';
+import { renderOutput, type Printable } from '../report/output.js';
 import { cell, formatDuration, relativeAge, shortTime } from '../report/table.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 
@@ -54,6 +54,16 @@ function statusText(view: StatusView, now: number): string {
   return out.map(cell).join('\n') + '\n';
 }
 
+/** The answer in every format (`--format json` is what GET /api/v1/status sends too). */
+export function statusPrintable(view: StatusView, now: number): Printable {
+  return {
+    json: () => view,
+    columns: RUN_COLUMNS,
+    records: () => [...view.last_runs.map((e) => ({ ...e, state: 'finished' })), ...view.unfinished_runs],
+    table: () => statusText(view, now),
+  };
+}
+
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('status')
@@ -77,12 +87,7 @@ Exit codes: 0 nothing is running, ${EXIT_ACTIVE} a run or gap-fix is active (a s
     const now = Date.now();
     const view = await statusView(configFrom(flags), { now });
     if (view.database_error) printError(`jellyfish: warning: ${view.database_error}`);
-    process.stdout.write(renderOutput(format, {
-      json: () => view,
-      columns: RUN_COLUMNS,
-      records: () => [...view.last_runs.map((e) => ({ ...e, state: 'finished' })), ...view.unfinished_runs],
-      table: () => statusText(view, now),
-    }));
+    process.stdout.write(renderOutput(format, statusPrintable(view, now)));
     setExit(view.active.length ? EXIT_ACTIVE : 0);
   });
 }

@@ -235,6 +235,37 @@ CREATE INDEX facts_opened ON facts(first_seen);
 CREATE INDEX facts_closed_at ON facts(closed_at) WHERE is_current = 0;
 `,
   },
+  {
+    // The storage API's tokens (`jellyfish token`, `serve`): only a SHA-256 of each secret is kept
+    // (the secret is 32 random bytes, so a plain hash is enough: nothing to brute-force). A revoked
+    // token keeps its row, so `token list` shows when and a name is never reused by mistake.
+    version: 10,
+    name: 'API tokens',
+    sql: `
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  scope TEXT NOT NULL,
+  hosts TEXT,
+  secret_sha256 TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at TEXT
+);
+`,
+    postgresql: `
+CREATE TABLE api_tokens (
+  id ${PG_KEY},
+  name TEXT NOT NULL UNIQUE,
+  scope TEXT NOT NULL,
+  hosts TEXT,
+  secret_sha256 TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at TEXT
+);
+`,
+  },
 ];
 
 /** The schema version this jellyfish writes and reads. */

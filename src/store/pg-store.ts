@@ -18,7 +18,8 @@ import {
   atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
 } from './queries.js';
-import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store } from './store.js';
+import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store, TokenRow } from './store.js';
+import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
 
 export { displayUrl };
 
@@ -597,6 +598,25 @@ export class PgStore implements Store {
   }
 
   /** PostgreSQL checks its own pages; what can be checked from here is that the schema answers. */
+  async addToken(t: Omit<TokenRow, 'lastUsedAt' | 'revokedAt'>): Promise<boolean> {
+    return this.guard('cannot store the token', async () => (await this.query(
+      'INSERT INTO api_tokens (name, scope, hosts, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING',
+      [t.name, t.scope, hostsText(t.hosts), t.secretSha256, t.createdAt],
+    )).rowCount === 1);
+  }
+
+  async listTokens(): Promise<TokenRow[]> {
+    return this.guard('cannot read the tokens', async () => (await this.query(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY name`)).rows.map(toTokenRow));
+  }
+
+  async revokeToken(name: string, at: string): Promise<boolean> {
+    return this.guard('cannot revoke the token', async () => (await this.query('UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [at, name])).rowCount === 1);
+  }
+
+  async touchToken(name: string, at: string): Promise<void> {
+    await this.guard('cannot record the token use', async () => { await this.query('UPDATE api_tokens SET last_used_at = $1 WHERE name = $2', [at, name]); });
+  }
+
   async integrityCheck(): Promise<string> {
     return this.guard('integrity check failed', async () => {
       await this.query('SELECT COUNT(*) FROM schema_migrations');

@@ -12,7 +12,8 @@ import { valuesDigest } from './digest.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
-import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store } from './store.js';
+import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store, TokenRow } from './store.js';
+import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
@@ -410,6 +411,24 @@ export class SqliteStore implements Store {
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);
+  }
+
+  addToken(t: Omit<TokenRow, 'lastUsedAt' | 'revokedAt'>): boolean {
+    return this.write('cannot store the token', () => this.stmt(
+      'INSERT INTO api_tokens (name, scope, hosts, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+    ).run(t.name, t.scope, hostsText(t.hosts), t.secretSha256, t.createdAt).changes === 1);
+  }
+
+  listTokens(): TokenRow[] {
+    return this.guard('cannot read the tokens', () => (this.stmt(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY name`).all() as Record<string, unknown>[]).map(toTokenRow));
+  }
+
+  revokeToken(name: string, at: string): boolean {
+    return this.write('cannot revoke the token', () => this.stmt('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(at, name).changes === 1);
+  }
+
+  touchToken(name: string, at: string): void {
+    this.write('cannot record the token use', () => { this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE name = ?').run(at, name); });
   }
 
   integrityCheck(): string {

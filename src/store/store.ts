@@ -79,6 +79,18 @@ export interface RunRow {
   summary: string | null;
 }
 
+/** An API token as stored: never the secret, only its SHA-256 (hex). */
+export interface TokenRow {
+  name: string;
+  scope: 'push' | 'read';
+  /** host patterns a push token may push for (shell globs); null = any host */
+  hosts: string[] | null;
+  secretSha256: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 export interface Store {
   /** the file, or the PostgreSQL URL (which never carries a password) */
   readonly path: string;
@@ -128,6 +140,14 @@ export interface Store {
   /** where a change-feed window holding the newest `n` fact openings or closings starts (ISO), or null */
   recentChangeStart(n: number): Awaitable<string | null>;
   factRowCount(): Awaitable<number>;
+  // ---- API tokens (serve, token) ----
+  /** false when the name is taken (by a live or a revoked token) */
+  addToken(t: Omit<TokenRow, 'lastUsedAt' | 'revokedAt'>): Awaitable<boolean>;
+  /** every token, revoked ones included, by name */
+  listTokens(): Awaitable<TokenRow[]>;
+  /** false when no live token has that name */
+  revokeToken(name: string, at: string): Awaitable<boolean>;
+  touchToken(name: string, at: string): Awaitable<void>;
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;
 }

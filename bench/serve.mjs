@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The storage API under load: N concurrent agents (default 64) each pushing its host's full
+// document (the ~890-fact Debian profile recorded in fixtures/outputs/debian12, 1 % of values
+// changed per push) to `jellyfish serve` for a fixed time; documents/s accepted and latency
+// percentiles, beside the only ways an agent could push before: `jellyfish ingest` one process per
+// document, and one batch file. SQLite by default; `--engines sqlite,postgresql` adds PostgreSQL
+// (a private server, bench/lib/postgres.mjs).
+//   node bench/serve.mjs [--seconds 60] [--agents 64] [--engines sqlite] [--no-docs]
+// Loopback 127.130.250.x only. Prints a markdown table; writes the serve section of docs/benchmarks.md.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ROOT } from './lib/paths.mjs';
+import { replaceSection } from './lib/report.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
+const SECONDS = Number(opt('seconds', '60'));
+const AGENTS = Number(opt('agents', '64'));
+const ENGINES = opt('engines', 'sqlite').split(',');
+const BIN = path.join(ROOT, 'bin/jellyfish');
+const log = (m) => process.stderr.write(`bench serve: ${m}\n`);
+
+if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) { log('dist/ is missing: npm run build'); process.exit(1); }
+const { parseOutput } = await import(path.join(ROOT, 'dist/collections/parse.js'));
+const { loadCollections } = await import(path.join(ROOT, 'dist/collections/load.js'));
+
+/** The recorded Debian 12 host, parsed by the shipped collections: type -> subtype -> value. */
+function profile() {
+  const defs = loadCollections(path.join(ROOT, 'config/collector.ini'));
+  const data = {};
+  for (const d of defs) {
+    const f = path.join(ROOT, 'fixtures/outputs/debian12', `${d.type}.txt`);
+    if (fs.existsSync(f)) data[d.type] = parseOutput(d, fs.readFileSync(f, 'utf8'));
+  }
+  return data;
+}
+const BASE = profile();
+const FACTS = Object.values(BASE).reduce((n, v) => n + Object.keys(v).length, 0);
+const KEYS = Object.entries(BASE).flatMap(([type, v]) => Object.keys(v).map((s) => [type, s]));
+
+/** Host i's document at push n: 1 % of its values differ from push n-1. */
+function documentFor(host, n) {
+  // Changed in place and put back after: a deep copy per push would cost the load generator more
+  // CPU than the server spends storing the document (both share the machine's cores).
+  const changed = Math.max(1, Math.round(FACTS / 100));
+  const saved = [];
+  for (let k = 0; k < changed; k++) {
+    const [type, sub] = KEYS[(n * 7919 + k * 104729) % KEYS.length];
+    saved.push([type, sub, BASE[type][sub]]);
+    BASE[type][sub] = `${BASE[type][sub]}+p${n}`;
+  }
+  const text = JSON.stringify({ collection_hostname: host, collection_timestamp: new Date().toISOString(), collection_data: BASE });
+  for (const [type, sub, v] of saved.reverse()) BASE[type][sub] = v;
+  return text;
+}
+
+function jfSync(args, cwd, env = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1', ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`jellyfish ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const pct = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+
+async function startServe(dir, env) {
+  const child = spawn(process.execPath, [BIN, 'serve', '-c', 'scheduler.ini', '--log-format', 'json'], { cwd: dir, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => { err += d; const m = /serving the storage API on (\S+)/.exec(err); if (m) resolve(m[1]); if (err.length > 1e6) err = err.slice(-1e5); });
+    child.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
+  });
+  return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
+async function engine(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `jf-bench-serve-${name}-`));
+  let database = 'var/jf.db';
+  let env = {};
+  let stopPg = async () => {};
+  if (name === 'postgresql') {
+    const { startPostgresServer } = await import('./lib/postgres.mjs');
+    const pg = await startPostgresServer({ databases: ['serve'], log });
+    database = pg.databases?.serve ?? pg.url;
+    env = pg.env;
+    stopPg = () => pg.stop();
+  }
+  const listen = `127.130.250.${1 + Math.floor(Math.random() * 250)}:${20000 + Math.floor(Math.random() * 40000)}`;
+  fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[storage]\ndatabase = ${database}\n[api]\nlisten = ${listen}\n`);
+  const token = JSON.parse(jfSync(['token', 'add', 'bench', '--scope', 'push', '-c', 'scheduler.ini'], dir, env)).token;
+  const serve = await startServe(dir, env);
+  log(`${name}: ${AGENTS} agents for ${SECONDS} s against ${serve.url} (${FACTS} facts a document)`);
+  const lat = [];
+  const codes = new Map();
+  const until = performance.now() + SECONDS * 1000;
+  const agent = async (i) => {
+    for (let n = 0; performance.now() < until; n++) {
+      const body = documentFor(`agent${i}.bench`, n);
+      const t0 = performance.now();
+      const r = await fetch(`${serve.url}/api/v1/push`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+      await r.arrayBuffer();
+      lat.push(performance.now() - t0);
+      codes.set(r.status, (codes.get(r.status) ?? 0) + 1);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: AGENTS }, (_, i) => agent(i)));
+  const wall = (performance.now() - t0) / 1000;
+  await serve.stop();
+  lat.sort((a, b) => a - b);
+  const accepted = codes.get(200) ?? 0;
+  const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes) };
+
+  // Baselines: one `jellyfish ingest` process per document, and one batch file.
+  const perDoc = 10;
+  const t1 = performance.now();
+  for (let n = 0; n < perDoc; n++) {
+    const f = path.join(dir, 'one.json');
+    fs.writeFileSync(f, documentFor(`ingest${n}.bench`, 1));
+    jfSync(['ingest', f, '-c', 'scheduler.ini'], dir, env);
+  }
+  const ingestOne = perDoc / ((performance.now() - t1) / 1000);
+  const batchDocs = 200;
+  const batch = path.join(dir, 'batch.ndjson');
+  fs.writeFileSync(batch, Array.from({ length: batchDocs }, (_, n) => documentFor(`batch${n}.bench`, 1)).join('\n'));
+  const t2 = performance.now();
+  jfSync(['ingest', batch, '-c', 'scheduler.ini'], dir, env);
+  const ingestBatch = batchDocs / ((performance.now() - t2) / 1000);
+  await stopPg();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { engine: name, api, ingestOne, ingestBatch };
+}
+
+const results = [];
+for (const e of ENGINES) results.push(await engine(e));
+const f1 = (x) => x.toFixed(1);
+const table = [
+  `${AGENTS} agents pushing full documents (${FACTS} facts, 1 % changed per push) for ${SECONDS} s; Node ${process.version}, ${os.cpus().length} cores; ${new Date().toISOString().slice(0, 10)}.`,
+  'Targets (SQLite): >= 300 documents/s accepted, p99 <= 250 ms.',
+  '',
+  '| engine | serve: documents/s | p50 ms | p99 ms | answers | `ingest`, one process per document: docs/s | `ingest`, one batch file: docs/s |',
+  '|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.engine} | ${f1(r.api.docsPerSecond)} | ${f1(r.api.p50)} | ${f1(r.api.p99)} | ${Object.entries(r.api.answers).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${f1(r.ingestOne)} | ${f1(r.ingestBatch)} |`),
+].join('\n');
+process.stdout.write(`${table}\n`);
+if (!argv.includes('--no-docs')) {
+  const docs = path.join(ROOT, 'docs/benchmarks.md');
+  replaceSection(docs, 'serve', `### The storage API (\`node bench/serve.mjs\`)\n\n${table}\n`);
+  log('docs/benchmarks.md updated (serve section)');
+}
