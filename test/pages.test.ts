@@ -2,7 +2,7 @@
 // download), over a database made by two real `jellyfish run`s of the fixture fleet with one fact
 // changed between them and a pushed document whose value is markup; plus the store questions the
 // pages added, on SQLite and PostgreSQL alike, and the HTML builder's escaping.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
@@ -16,7 +16,8 @@ import { CONTENT_SECURITY_POLICY, pagesPlugin } from '../src/pages/plugin.js';
 import { niceTicks } from '../src/pages/svg.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
-import { jf } from './helpers/jellyfish-cli.js';
+import { BIN, jf } from './helpers/jellyfish-cli.js';
+import { loopbackListen } from './helpers/serve-process.js';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
 import { writeEnv } from './helpers/run-env.js';
 
@@ -43,17 +44,33 @@ t.test('the HTML builder escapes every interpolated value unless it is trusted m
  * The pages over a database, on 127.140.0.1 (an ephemeral port). The one place that starts the
  * server: it stands in for spawning `jellyfish serve` once that exists.
  */
-async function startPagesServer(dbPath: string, opts: { ini?: string; token?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
-  const config = loadConfig(opts.ini ? { file: opts.ini } : {});
-  const store = await openAnyStore(dbPath, { readonly: true });
-  const app = Fastify({ logger: false });
-  const token = opts.token;
-  await app.register(pagesPlugin, {
-    store, config,
-    ...(token ? { preHandler: async (req, reply) => { if (req.headers.authorization !== `Bearer ${token}`) await reply.code(401).send('no'); } } : {}),
+/**
+ * The real `jellyfish serve` (the built binary) over the test's database, on a loopback address of
+ * this file's own /16: the pages open (`ui_auth = none`), or behind a read token (`token`: the
+ * name of one made with `jellyfish token add`, whose secret is returned).
+ */
+async function startPagesServer(opts: { ini: string; token?: string }): Promise<{ url: string; secret?: string; close(): Promise<void> }> {
+  const { listen } = loopbackListen(BASE.replace(/\.0\.$/, ''));
+  const ini = path.join(path.dirname(opts.ini), `serve-${opts.token ?? 'open'}.ini`);
+  fs.writeFileSync(ini, `${fs.readFileSync(opts.ini, 'utf8')}\n[api]\nlisten = ${listen}\nui_auth = ${opts.token ? 'token' : 'none'}\n`);
+  let secret: string | undefined;
+  if (opts.token) {
+    const r = await jf(['token', 'add', opts.token, '--scope', 'read', '-c', ini], path.dirname(ini));
+    if (r.code !== 0) throw new Error(`token add: exit ${r.code}: ${r.stderr}`);
+    secret = (JSON.parse(r.stdout) as { token: string }).token;
+  }
+  const child = spawn(process.execPath, [BIN, 'serve', '-c', ini], { cwd: path.dirname(ini), env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d;
+      const m = /serving the storage API on (\S+)/.exec(err);
+      if (m) resolve(m[1] as string);
+    });
+    void exited.then(() => reject(new Error(`serve exited before listening: ${err}`)));
   });
-  const address = await app.listen({ host: `${BASE}1`, port: 0 });
-  return { url: address, close: async () => { await app.close(); await store.close(); } };
+  return { url, ...(secret ? { secret } : {}), close: async () => { if (child.exitCode === null) child.kill('SIGTERM'); await exited; } };
 }
 
 interface Watch { problems: string[]; dialogs: string[] }
@@ -93,7 +110,7 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
   check.close();
   t.not(oldKernel, NEW_KERNEL);
 
-  const server = await startPagesServer(env.db, { ini: env.ini });
+  const server = await startPagesServer({ ini: env.ini });
   t.teardown(() => server.close());
 
   // Headers, without a browser.
@@ -196,12 +213,17 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
   }
 
   await t.test('a preHandler (the read-token check) guards every page', async (t) => {
-    const guarded = await startPagesServer(env.db, { ini: env.ini, token: 'sekret' });
+    const guarded = await startPagesServer({ ini: env.ini, token: 'pages' });
     t.teardown(() => guarded.close());
+    const basic = `Basic ${Buffer.from(`pages:${guarded.secret}`).toString('base64')}`;
     for (const [p, status] of [['/', 200], [`/hosts/${BASE}1`, 200], ['/changes', 200], ['/hosts?name=nosuch', 404]] as const) {
-      t.equal((await fetch(`${guarded.url}${p}`)).status, 401, `${p} without the token`);
-      t.equal((await fetch(`${guarded.url}${p}`, { headers: { authorization: 'Bearer sekret' } })).status, status, `${p} with it`);
+      const none = await fetch(`${guarded.url}${p}`);
+      t.equal(none.status, 401, `${p} without the token`);
+      t.match(none.headers.get('www-authenticate'), /^Basic realm=/, 'the browser is asked for the token');
+      t.equal((await fetch(`${guarded.url}${p}`, { headers: { authorization: basic } })).status, status, `${p} with it as Basic credentials (a browser)`);
+      t.equal((await fetch(`${guarded.url}${p}`, { headers: { authorization: `Bearer ${guarded.secret}` } })).status, status, `${p} with it as a Bearer token`);
     }
+    t.equal((await fetch(`${guarded.url}/`, { headers: { authorization: `Basic ${Buffer.from('pages:wrong').toString('base64')}` } })).status, 401, 'a wrong token is refused');
     t.equal((await fetch(`${guarded.url}/static/jellyfish.css`)).status, 200, 'the stylesheet needs no token');
   });
 

@@ -4,6 +4,8 @@ import { ConfigError, StorageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { checkApiSettings } from '../app/serve-settings.js';
 import { SETTINGS } from '../config/settings.js';
+import { pagesPlugin } from '../pages/plugin.js';
+import { requirePageToken } from '../serve/auth.js';
 import { buildServer, type RequestLogLine } from '../serve/server.js';
 import { cell } from '../report/table.js';
 import { openAnyStore, SqliteStore, type Store } from '../store/store.js';
@@ -73,6 +75,10 @@ database cannot be opened, 78 config error (also: the listen address is in use o
       ...(api.https ? { https: api.https } : {}),
       logRequest: (l) => process.stderr.write(`${json ? JSON.stringify(l) : textLine(l)}\n`),
       logError: (m) => printError(json ? JSON.stringify({ time: new Date().toISOString(), error: m }) : `jellyfish: error: ${m}`),
+      // The fleet pages (SPEC §12) over the read side, behind a read token unless [api] ui_auth = none.
+      pages: async (app) => {
+        await app.register(pagesPlugin, { store: reader ?? store, config, ...(config.api.uiAuth === 'token' ? { preHandler: requirePageToken() } : {}) });
+      },
     });
     const closeStores = async () => { await reader?.close(); await store.close(); };
     try {

@@ -78,8 +78,9 @@ export class Authenticator {
   }
 
   /**
-   * The token of an Authorization header: `Bearer SECRET`, or the old agents' `NAME:SECRET`
-   * (`/sapi/puthostjson/`). Throws HttpError 401/403/429.
+   * The token of an Authorization header: `Bearer SECRET`, the old agents' `NAME:SECRET`
+   * (`/sapi/puthostjson/`), or HTTP Basic with NAME and SECRET (a browser on the fleet pages).
+   * Throws HttpError 401/403/429.
    */
   async check(header: string | undefined, address: string, scope: TokenScope): Promise<TokenRow> {
     const wait = this.limiter.blockedFor(address);
@@ -97,7 +98,10 @@ export class Authenticator {
 
   private async find(header: string): Promise<TokenRow | undefined> {
     const bearer = /^Bearer\s+(\S+)$/i.exec(header);
-    const old = bearer ? undefined : /^([^\s:]+):(\S+)$/.exec(header);
+    // A browser on the fleet pages sends the token as HTTP Basic credentials (NAME, TOKEN).
+    const basic = bearer ? undefined : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    const pair = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : header;
+    const old = bearer ? undefined : /^([^\s:]+):(\S+)$/.exec(pair);
     const secret = bearer?.[1] ?? old?.[2];
     if (secret === undefined) return undefined;
     const live = (await this.opts.tokens()).filter((t) => t.revokedAt === null && (!old || t.name === old[1]));
@@ -130,4 +134,21 @@ export function requireScope(scope: TokenScope) {
 /** Every error answer: {"error": "...", "status": N} (plus what the answer adds). */
 export function errorBody(status: number, message: string, extra: Record<string, unknown> = {}): string {
   return `${JSON.stringify({ error: message, status, ...extra })}\n`;
+}
+
+/**
+ * The fleet pages' check (`[api] ui_auth = token`): a read token, which a browser sends as HTTP
+ * Basic credentials (user name = the token's name, password = the token), so a 401 asks for them.
+ */
+export function requirePageToken() {
+  return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      request.jellyfishToken = await this.jellyfishAuth.check(request.headers.authorization, request.ip, 'read');
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      const challenge = e.statusCode === 401 ? { 'www-authenticate': 'Basic realm="jellyfish fleet pages", charset="UTF-8"' } : {};
+      await reply.code(e.statusCode).headers({ ...e.headers, ...challenge }).type('text/plain; charset=utf-8')
+        .send(`${e.message}\n(the fleet pages take a read token: user name = the token's name, password = the token; jellyfish token add NAME --scope read)\n`);
+    }
+  };
 }
