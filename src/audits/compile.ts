@@ -60,7 +60,9 @@ export function compilePattern(pattern: string): RegExp {
   }
   p = p.replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>').replace(/\\A/g, '^').replace(/\\Z/g, '$');
   if (/\(\?P=/.test(p)) throw new Error('backreferences are not supported (they cannot be matched in linear time)');
-  if (linearEngine()) {
+  // The linear engine has no case-insensitive mode: such a pattern runs on the ordinary engine,
+  // refused when it nests quantifiers.
+  if (linearEngine() && !flags.includes('i')) {
     try {
       return new RegExp(p, flags + 'l');
     } catch (e) {

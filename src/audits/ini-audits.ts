@@ -14,7 +14,7 @@ export interface IniAudit {
   value: Record<string, PyValue>;
 }
 
-interface RawSection { name: string; line: number; keys: Map<string, { lines: string[]; line: number }> }
+interface RawSection { name: string; line: number; keys: Map<string, { lines: string[]; line: number }>; bad?: boolean }
 
 /** The time defaults of the old loader (its figures: a month is 2,628,000 s, a year 31,540,000 s). */
 export function timeDefaults(nowMs: number): Record<string, string> {
@@ -30,6 +30,11 @@ const MAX_INTERPOLATION_DEPTH = 10;
 /** Keys read as plain text when they are not a quoted literal (old files left them unquoted). */
 const TEXT_KEYS = new Set(['vuln-name', 'vuln-short-description', 'vuln-primary-link']);
 
+/**
+ * Sections and their keys with lines. A line that is not `key = value` makes the file unreadable
+ * (configparser refused such a file whole); a section or key given twice makes only that
+ * section unusable, reported once.
+ */
 function splitSections(file: string, text: string, problems: AuditProblem[]): RawSection[] | undefined {
   const sections: RawSection[] = [];
   let cur: RawSection | undefined;
@@ -46,12 +51,12 @@ function splitSections(file: string, text: string, problems: AuditProblem[]): Ra
     const header = /^\[(.*)\]\s*$/.exec(trimmed);
     if (header && !indented) {
       const name = header[1]!.trim();
-      if (sections.some((s) => s.name === name)) {
-        problems.push({ file, line: n, audit: name, message: `section [${name}] appears twice` });
-        return undefined;
-      }
+      const first = sections.find((s) => s.name === name);
       cur = { name, line: n, keys: new Map() };
-      sections.push(cur);
+      if (first) {
+        problems.push({ file, line: n, audit: name, message: `section [${name}] appears twice (first at line ${first.line}); this one is skipped` });
+        cur.bad = true;
+      } else sections.push(cur);
       key = undefined;
       continue;
     }
@@ -65,11 +70,13 @@ function splitSections(file: string, text: string, problems: AuditProblem[]): Ra
       return undefined;
     }
     const k = trimmed.slice(0, d.index).trim().toLowerCase();
-    if (cur.keys.has(k)) {
-      problems.push({ file, line: n, audit: cur.name, message: `key ${k} appears twice in [${cur.name}]` });
-      return undefined;
-    }
     key = { lines: [trimmed.slice(d.index + 1).trim()], line: n };
+    if (cur.bad) continue;
+    if (cur.keys.has(k)) {
+      problems.push({ file, line: n, audit: cur.name, message: `key ${k} appears twice in [${cur.name}] (first at line ${cur.keys.get(k)!.line}); the audit is skipped` });
+      cur.bad = true;
+      continue;
+    }
     cur.keys.set(k, key);
   }
   return sections;
@@ -95,7 +102,7 @@ export function readIniAudits(file: string, text: string, nowMs: number, problem
   for (const [k, v] of defSection?.keys ?? []) defaults.set(k, v.lines.join('\n'));
   const out: IniAudit[] = [];
   for (const s of sections) {
-    if (s.name === 'DEFAULT' || s.name === 'GLOBAL') continue;
+    if (s.name === 'DEFAULT' || s.name === 'GLOBAL' || s.bad) continue;
     const own = new Map([...s.keys].map(([k, v]) => [k, v.lines.join('\n')]));
     const lookup = (name: string) => own.get(name) ?? defaults.get(name);
     const value: Record<string, PyValue> = {};

@@ -122,13 +122,22 @@ export function loadAudits(dirs: readonly string[], nowMs = Date.now()): LoadedA
   const audits: Audit[] = [];
   const seen = new Map<string, Audit>();
   for (const file of files) {
+    const before = errors.length;
+    loadFile(file);
+    // Reading finds some problems and checking the others: each file's in line order.
+    const mine = errors.splice(before).sort((a, b) => a.line - b.line);
+    errors.push(...mine);
+  }
+  return { audits, errors, warnings, files: files.length };
+
+  function loadFile(file: string): void {
     let text: string;
     try {
       if (fs.statSync(file).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES / 1024 / 1024} MB`);
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
       errors.push({ file, line: 0, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
-      continue;
+      return;
     }
     const entries = /\.json$/i.test(file)
       ? readJsonAudits(file, text, errors)
@@ -152,5 +161,4 @@ export function loadAudits(dirs: readonly string[], nowMs = Date.now()): LoadedA
       }
     }
   }
-  return { audits, errors, warnings, files: files.length };
 }
