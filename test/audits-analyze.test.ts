@@ -169,6 +169,38 @@ t.test('analyze on SQLite: intervals over three analyze runs, stale hosts, colla
   });
 });
 
+t.test('a host that goes stale keeps its result (not counted); one that leaves every bucket closes it', async (t) => {
+  const dir = t.testdir();
+  const db = path.join(dir, 'var/jf.db');
+  fs.mkdirSync(path.dirname(db), { recursive: true });
+  const audits = path.join(dir, 'audits');
+  fs.mkdirSync(audits);
+  fs.writeFileSync(path.join(audits, 'openssl.ini'), OPENSSL_INI);
+  const config = loadConfig({ file: writeConfig(dir, db, audits) });
+  const store = openStore(db);
+  await night(store, 0);
+  await analyze({ config, log: quiet, now: () => T0 + HOUR });
+  // Night 3: only web2 (now Ubuntu: in no bucket) and db1 are collected; web1 goes stale.
+  const at = T0 + 3 * DAY;
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  await store.recordResults(runId, [
+    result('web2', at, [ok('release', { ID: 'ubuntu', VERSION_CODENAME: 'jammy' }), ok('packages', { openssl: '3.0.2' })]),
+    result('db1', at, [ok('release', bookworm), ok('packages', { postgresql: '15' })]),
+  ]);
+  const s = await analyze({ config, log: quiet, now: () => at + HOUR });
+  t.same(counts(s), [0, 0, 1, 2, 2], 'web1 and old1 stale; web2 not applicable; db1 exempt');
+  const detail = await auditDetailView(store, 'openssl-test');
+  if ('unknownAudit' in detail) throw new Error('audit not stored');
+  t.same(detail.hosts.map((h) => [h.host, h.result, h.stale, h.last_seen]), [
+    ['db1', 'exempt', false, iso(at + HOUR)],
+    ['web1', 'fail', true, iso(T0 + HOUR)],
+  ], 'web1 keeps its fail, marked stale, last seen at the first analyze; web2\'s pass closed');
+  t.same([detail.pass, detail.fail, detail.exempt], [0, 0, 1], 'the stale host is not counted');
+  const closed = store.database.prepare(`SELECT r.result, r.last_seen, r.closed_at FROM audit_results r JOIN hosts h ON h.id = r.host_id WHERE h.name = 'web2'`).all();
+  t.same(closed, [{ result: 'pass', last_seen: iso(T0 + HOUR), closed_at: iso(at + HOUR) }]);
+  store.close();
+});
+
 t.test('a bad audit file among good ones; an evaluation never hides a comparison', async (t) => {
   const dir = t.testdir();
   const db = path.join(dir, 'var/jf.db');
