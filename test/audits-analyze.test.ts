@@ -201,7 +201,7 @@ t.test('a host that goes stale keeps its result (not counted); one that leaves e
   store.close();
 });
 
-t.test('a bad audit file among good ones; an evaluation never hides a comparison', async (t) => {
+t.test('a bad audit file among good ones: reported with file:line, the others run, exit 1', async (t) => {
   const dir = t.testdir();
   const db = path.join(dir, 'var/jf.db');
   fs.mkdirSync(path.dirname(db), { recursive: true });

@@ -39,6 +39,8 @@ export interface AnalyzeSummary {
   errors: AuditProblem[];
   warnings: AuditProblem[];
   jobtime: number;
+  /** seconds spent reading audit files, reading the database, evaluating, writing */
+  phases: { load: number; read: number; evaluate: number; write: number };
   run_id: number;
   started_at: string;
   finished_at: string;
@@ -90,6 +92,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
     if (h) refuse(h);
   }
   const loaded = loadAudits(req.auditDirs?.length ? req.auditDirs : config.analyze.audits, started);
+  const loadS = secondsSince(started, clock);
   for (const e of loaded.errors) log.error(`${e.file}${e.line ? `:${e.line}` : ''}: ${e.audit ? `audit ${e.audit}: ` : ''}${e.message} (skipped)`);
   for (const w of loaded.warnings) log.warn(`${w.file}:${w.line}: audit ${w.audit}: ${w.message}`);
 
@@ -124,10 +127,14 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
       stale: summary.stale,
       errors, warnings: loaded.warnings,
       jobtime: Math.round((finished - started) / 100) / 10,
+      phases: { load: loadS, read: summary.readS, evaluate: summary.evaluateS, write: 0 },
       run_id: runId, started_at: at, finished_at: new Date(finished).toISOString(),
       exit_code: errors.length ? 1 : 0, version: VERSION,
     };
+    const writeStart = clock();
     await summary.commit(out);
+    out.phases.write = secondsSince(writeStart, clock);
+    log.verbose(`analyze: ${out.audits} audits on ${out.hosts_evaluated} hosts; load ${loadS} s, read ${out.phases.read} s, evaluate ${out.phases.evaluate} s, write ${out.phases.write} s`);
     if (config.results.metricsFile) {
       const file = config.results.metricsFile;
       let previous = '';
@@ -147,7 +154,11 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
 
 export interface PriorityFailures { priority: number; audits: number; results: number; prodHosts: number }
 
+const secondsSince = (t: number, clock: () => number) => Math.round((clock() - t) / 100) / 10;
+
 interface Analysis {
+  readS: number;
+  evaluateS: number;
   hostsEvaluated: number;
   stale: number;
   counts: Record<AuditResult, number>;
@@ -159,6 +170,7 @@ interface Analysis {
 
 /** The work between the locks: read, evaluate, diff; `commit` writes. Exported for the benchmark. */
 export async function analyzeWith(store: Store, runId: number, at: string, nowMs: number, maxAgeMs: number, audits: Audit[], log: Log): Promise<Analysis> {
+  const readStart = Date.now();
   const ids = await store.upsertAudits(audits.map((a) => ({
     name: a.name, vulnName: a.vulnName, file: a.file, line: a.line, priority: a.priority, shortDescription: a.shortDescription,
     longDescription: a.longDescription, primaryLink: a.primaryLink, links: a.links,
@@ -188,6 +200,8 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
     m.set(open.hosts[i]!, i);
   }
 
+  const readS = secondsSince(readStart, Date.now);
+  const evalStart = Date.now();
   const w: AnalysisWrite = {
     runId, at, close: { ids: [], lastSeen: [] }, open: { audits: [], hosts: [], results: [], buckets: [] },
     evaluatedHosts: hosts.map((h) => h.id), analyzedAudits: [],
@@ -264,6 +278,7 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
     }
   }
   return {
+    readS, evaluateS: secondsSince(evalStart, Date.now),
     hostsEvaluated: hosts.length,
     stale: allHosts.length - hosts.length,
     counts, errors,
