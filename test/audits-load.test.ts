@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { compilePattern } from '../src/audits/compile.js';
-import { checkHolds, comparisonResult, evaluateAudit, factsNeeded, type HostFacts } from '../src/audits/evaluate.js';
+import { checkHolds, comparisonResult, evaluateAudit, factsNeeded, mapFacts, type HostFacts } from '../src/audits/evaluate.js';
 import { timeDefaults } from '../src/audits/ini-audits.js';
 import { LiteralError, parsePythonLiteral } from '../src/audits/literal.js';
 import { jsonKeyLines, loadAudits } from '../src/audits/load.js';
@@ -150,7 +150,7 @@ t.test('every problem names file:line; the other audits still load', async (t) =
   t.match(missing.errors[0]!.message, /no audit folder/);
 });
 
-const facts = (o: Record<string, Record<string, string>>): HostFacts => new Map(Object.entries(o).map(([k, v]) => [k, new Map(Object.entries(v))]));
+const facts = (o: Record<string, Record<string, string>>): HostFacts => mapFacts(new Map(Object.entries(o).map(([k, v]) => [k, new Map(Object.entries(v))])));
 const host = facts({
   release: { default: 'bionical', ID: 'ubuntu', VERSION_CODENAME: 'bionic' },
   packages: { openssl: '1:1.1.1-1', libfoo: '2.0~rc1-1', multi: '1.0-1, 2.0-1', rpmpkg: '1:3.0.7-24.el9', tilde: '1.0~beta' },

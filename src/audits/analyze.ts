@@ -16,6 +16,7 @@ import { renderAnalyzeMetrics } from '../report/metrics.js';
 import type { AnalysisHost, AnalysisWrite } from '../store/audit-store.js';
 import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
 import { comparisonResult, factsNeeded, filterHolds, type CheckMemo } from './evaluate.js';
+import { FleetFacts } from './fleet-facts.js';
 import { loadAudits } from './load.js';
 import type { Audit, AuditProblem, AuditResult, Condition } from './types.js';
 
@@ -68,17 +69,6 @@ async function runLockHolder(config: Config, store?: Store): Promise<Record<stri
 
 function refuse(holder: Record<string, unknown>): never {
   throw new LockHeldError(`${String(holder.lockfile)}: a run is collecting (pid ${String(holder.pid ?? '?')} on ${String(holder.hostname ?? '?')} since ${String(holder.started_at ?? '?')}); analyze waits for the next time`, holder);
-}
-
-/** Strings repeat across hosts (versions, subtypes): one copy of each keeps the fact maps small. */
-class Interner {
-  private readonly m = new Map<string, string>();
-  get(s: string): string {
-    const k = this.m.get(s);
-    if (k !== undefined) return k;
-    this.m.set(s, s);
-    return s;
-  }
 }
 
 export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
@@ -185,25 +175,25 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
   const freshSince = nowMs - maxAgeMs;
   const hosts: AnalysisHost[] = allHosts.filter((h) => h.lastSuccessAt !== null && Date.parse(h.lastSuccessAt) >= freshSince);
   const index = new Map(hosts.map((h, i) => [h.id, i]));
-  const facts: Map<string, Map<string, string>>[] = hosts.map(() => new Map());
-  const intern = new Interner();
-  await store.scanFacts(factsNeeded(audits), (hostId, type, subtype, value) => {
+  const want = factsNeeded(audits);
+  const facts = new FleetFacts(hosts.length, want.wholeTypes);
+  await store.scanFacts(want, (hostId, type, subtype, value) => {
     const i = index.get(hostId);
-    if (i === undefined) return;
-    const f = facts[i]!;
-    let t = f.get(type);
-    if (!t) { t = new Map(); f.set(type, t); }
-    t.set(intern.get(subtype), intern.get(value));
+    if (i !== undefined) facts.set(i, type, subtype, value);
   });
 
-  // Open intervals by audit: host id -> position in `open`.
+  // Open intervals by audit: per fresh host, 1 + its position in `open` (0: none). Rows of hosts
+  // not evaluated now are left alone, so they need no place here.
   const open = await store.openAuditResults();
-  const openByAudit = new Map<number, Map<number, number>>();
+  const openByAudit = new Map<number, Int32Array>();
   for (let i = 0; i < open.ids.length; i++) {
+    const h = index.get(open.hosts[i]!);
+    if (h === undefined) continue;
     let m = openByAudit.get(open.audits[i]!);
-    if (!m) { m = new Map(); openByAudit.set(open.audits[i]!, m); }
-    m.set(open.hosts[i]!, i);
+    if (!m) { m = new Int32Array(hosts.length); openByAudit.set(open.audits[i]!, m); }
+    m[h] = i + 1;
   }
+  const none = new Int32Array(hosts.length);
 
   const readS = secondsSince(readStart, Date.now);
   const evalStart = Date.now();
@@ -221,7 +211,7 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
   const filterFor = (key: string, cond: Condition, i: number): boolean => {
     let c = filterCache.get(key);
     if (!c) { c = new Uint8Array(hosts.length); filterCache.set(key, c); }
-    if (c[i] === 0) c[i] = filterHolds(cond, facts[i]!, memo) ? 1 : 2;
+    if (c[i] === 0) { facts.host = i; c[i] = filterHolds(cond, facts, memo) ? 1 : 2; }
     return c[i] === 1;
   };
   /** A closing interval was last seen at the earlier of its host's and its audit's last evaluation. */
@@ -235,7 +225,7 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
   for (const audit of audits) {
     const auditId = ids.get(audit.name);
     if (auditId === undefined) continue;
-    const mine = openByAudit.get(auditId) ?? new Map<number, number>();
+    const mine = openByAudit.get(auditId) ?? none;
     // Staged per audit: an evaluation that throws leaves this audit's stored results as they were.
     const closeIds: number[] = [];
     const closeSeen: string[] = [];
@@ -249,9 +239,10 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
         let verdict: AuditResult | 'none' = 'none';
         let bucket: string | undefined;
         for (const b of audit.buckets) {
-          if (filterFor(b.filterKey, b.filter, i)) { verdict = comparisonResult(b.comparison, facts[i]!, memo); bucket = b.name; break; }
+          if (filterFor(b.filterKey, b.filter, i)) { facts.host = i; verdict = comparisonResult(b.comparison, facts, memo); bucket = b.name; break; }
         }
-        const pos = mine.get(h.id);
+        const slot = mine[i]!;
+        const pos = slot === 0 ? undefined : slot - 1;
         const current = pos === undefined ? undefined : open.results[pos];
         if (verdict !== 'none') {
           tally[verdict]++;

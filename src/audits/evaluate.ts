@@ -5,8 +5,20 @@
 import { compareDpkg, compareRpm, versionError } from '../versions/index.js';
 import type { Audit, AuditResult, Check, Condition, Verdict } from './types.js';
 
-/** One host's facts: type -> subtype -> value (only the types and subtypes the audits name). */
-export type HostFacts = ReadonlyMap<string, ReadonlyMap<string, string>>;
+/**
+ * One host's facts as the evaluator reads them (only the types and subtypes the audits name):
+ * analyze keeps the fleet's in columns (see fleet-facts.ts), a test in plain maps (mapFacts).
+ */
+export interface HostFacts {
+  value(type: string, subtype: string): string | undefined;
+  /** every subtype of a type (for the subtype checks), or undefined when the host has none */
+  subtypes(type: string): ReadonlyMap<string, string> | undefined;
+}
+
+/** Facts from plain maps: type -> subtype -> value. */
+export function mapFacts(m: ReadonlyMap<string, ReadonlyMap<string, string>>): HostFacts {
+  return { value: (t, s) => m.get(t)?.get(s), subtypes: (t) => m.get(t) };
+}
 
 /** Memo of version and regex answers, per check: most hosts share a handful of values. */
 export type CheckMemo = WeakMap<Check, Map<string, AuditResult>>;
@@ -16,12 +28,10 @@ export type CheckMemo = WeakMap<Check, Map<string, AuditResult>>;
  * finds `name` when the host has no `name:arch`.
  */
 export function factValue(facts: HostFacts, type: string, subtype: string): string | undefined {
-  const t = facts.get(type);
-  if (!t) return undefined;
-  const v = t.get(subtype);
+  const v = facts.value(type, subtype);
   if (v !== undefined) return v;
   const colon = subtype.indexOf(':');
-  return colon > 0 ? t.get(subtype.slice(0, colon)) : undefined;
+  return colon > 0 ? facts.value(type, subtype.slice(0, colon)) : undefined;
 }
 
 const INT = /^\s*[-+]?\d+\s*$/;
@@ -55,7 +65,7 @@ function subtypeMatches(facts: ReadonlyMap<string, string>, subtype: string, pat
  * type at all is exempt.
  */
 function subtypesHold(c: Extract<Check, { kind: 'subtypes' }>, facts: HostFacts): AuditResult {
-  const t = facts.get(c.type);
+  const t = facts.subtypes(c.type);
   if (!t || t.size === 0) return 'exempt';
   switch (c.mode) {
     case 'subnonhere':
