@@ -166,6 +166,14 @@ t.test('analyze on SQLite: intervals over three analyze runs, stale hosts, colla
   await t.test('PostgreSQL', async (t) => {
     const fromPg = await scenario(t, pgDir, url, () => openAnyStore(url));
     t.same(fromPg, seen, 'the very same views as SQLite');
+    // With PostgreSQL the run lock is an advisory lock in the database: analyze refuses while a run holds one.
+    const { acquirePgLock } = await import('../src/lock/pg-lock.js');
+    const held = await acquirePgLock({ url, mode: 'run', sites: ['ams'], scope: 'sites ams', onLost: () => undefined });
+    const config = loadConfig({ file: path.join(pgDir, 'scheduler.ini') });
+    await t.rejects(analyze({ config, log: quiet, now: () => T0 + 2 * DAY + 2 * HOUR }), LockHeldError, 'a run holding a site lock: refused (exit 75)');
+    await held.release();
+    const after = await analyze({ config, log: quiet, now: () => T0 + 2 * DAY + 2 * HOUR });
+    t.equal(after.exit_code, 0, 'and runs once the lock is released');
   });
 });
 
