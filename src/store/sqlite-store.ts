@@ -16,8 +16,6 @@ import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo,
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
-/** The window analyze maps of the database file while it reads the fleet's facts. */
-const ANALYZE_MMAP_BYTES = 1024 * 1024 * 1024;
 /** Another process (gap-fix beside a run, a read command) may hold the write lock briefly. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -421,10 +419,6 @@ export class SqliteStore implements Store {
 
   scanFacts(want: au.FactWant, sink: au.FactSink): void {
     this.guard('cannot read facts', () => {
-      // Millions of rows found through facts_audit and fetched from the table in its order:
-      // mapped pages spare a read() call per page (measured ~30 % faster than the page cache).
-      // Only analyze reads so, and only analyze's connection maps the file.
-      this.db.pragma(`mmap_size = ${ANALYZE_MMAP_BYTES}`);
       // facts_audit (type, subtype, value) finds them; rows as arrays, one at a time (millions on a big fleet).
       const some = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND subtype IN (SELECT value FROM json_each(?)) AND is_current = 1', true);
       const whole = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND is_current = 1', true);
