@@ -238,3 +238,22 @@ t.test('the shipped sample audits load cleanly', async (t) => {
   t.ok(r.audits.length >= 3);
   t.ok(r.files >= 2);
 });
+
+t.test('the metrics textfile: analyze series beside the runs\', each kept by the other', async (t) => {
+  const { renderAnalyzeMetrics, renderMetrics } = await import('../src/report/metrics.js');
+  const run = renderMetrics({ mode: 'run', outcomes: { ok: 5, failed: 1 }, notStarted: 0, sapi: 0, failedProd: 1, invalidRows: 0, durationSeconds: 12, deadlineHit: false, exitCode: 0, finishedAt: new Date(NOW) });
+  const both = renderAnalyzeMetrics({
+    failuresByPriority: [{ priority: 8, audits: 2, results: 7, prodHosts: 3 }],
+    summary: { pass: 10, fail: 7, exempt: 1, stale: 2, errors: [{}], jobtime: 1.5, exit_code: 1 },
+    finishedAt: new Date(NOW),
+  }, run);
+  t.match(both, /jellyfish_hosts\{mode="run",outcome="ok"\} 5/, 'the run\'s series are kept');
+  t.match(both, /jellyfish_audit_failing_results\{mode="analyze",priority="8"\} 7/);
+  t.match(both, /jellyfish_audit_failing_prod_results\{mode="analyze",priority="8"\} 3/);
+  t.match(both, /jellyfish_audit_results\{mode="analyze",result="stale"\} 2/);
+  t.match(both, /jellyfish_audit_errors\{mode="analyze"\} 1/);
+  t.match(both, /# TYPE jellyfish_audit_failing_results gauge/);
+  const again = renderMetrics({ mode: 'run', outcomes: { ok: 6 }, notStarted: 0, sapi: 0, failedProd: 0, invalidRows: 0, durationSeconds: 10, deadlineHit: false, exitCode: 0, finishedAt: new Date(NOW) }, both);
+  t.match(again, /jellyfish_audit_failing_results\{mode="analyze",priority="8"\} 7/, 'a run keeps analyze\'s series');
+  t.match(again, /jellyfish_hosts\{mode="run",outcome="ok"\} 6/);
+});
