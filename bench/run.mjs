@@ -4,7 +4,7 @@
 // process, 127.40.x.x, with injected latency) and on a real OpenSSH fleet (several sshd on
 // 127.41.x.x). Prints markdown tables on stdout (progress on stderr), writes
 // bench/results/<date>.json and the generated part of docs/benchmarks.md.
-//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres|changes|pages|serve] [--keep]
+//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres|changes|pages|serve|analyze] [--keep]
 // `--only postgres` runs the store group alone (SQLite vs PostgreSQL, site collectors): its
 // results go under `<profile>-postgres` in the results file and into the docs' postgres section.
 // Figures are medians of --reps runs with the min–max spread; reps run round-robin over the
@@ -31,8 +31,8 @@ const profileName = flag('full') ? 'full' : flag('smoke') ? 'smoke' : 'quick';
 const P = PROFILES[profileName];
 const REPS = Number(opt('reps', String(P.reps)));
 const ONLY = opt('only', undefined);
-if (ONLY !== undefined && !['fixture', 'openssh', 'postgres', 'changes', 'pages', 'serve'].includes(ONLY)) {
-  process.stderr.write(`bench: --only takes fixture, openssh, postgres, changes, pages or serve, not ${ONLY}\n`);
+if (ONLY !== undefined && !['fixture', 'openssh', 'postgres', 'changes', 'pages', 'serve', 'analyze'].includes(ONLY)) {
+  process.stderr.write(`bench: --only takes fixture, openssh, postgres, changes, pages, serve or analyze, not ${ONLY}\n`);
   process.exit(64);
 }
 // The change feed on a month of history: its own script (it needs no fleet).
@@ -48,6 +48,11 @@ if (ONLY === 'pages') {
 // The storage API under concurrent pushes: its own script too (bench/serve.mjs).
 if (ONLY === 'serve') {
   const { status } = spawnSync(process.execPath, [path.join(ROOT, 'bench/serve.mjs'), ...(flag('smoke') ? ['--seconds', '10'] : []), ...(flag('no-docs') ? ['--no-docs'] : [])], { stdio: 'inherit' });
+  process.exit(status ?? 1);
+}
+// analyze over 10,000 hosts and 1,000 audits: its own script too.
+if (ONLY === 'analyze') {
+  const { status } = spawnSync(process.execPath, [path.join(ROOT, 'bench/analyze.mjs'), ...(flag('smoke') ? ['--hosts', '300', '--audits', '60'] : [])], { stdio: 'inherit' });
   process.exit(status ?? 1);
 }
 const log = (m) => process.stderr.write(`bench: ${m}\n`);

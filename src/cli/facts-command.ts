@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
+import { hostAuditsView } from '../audits/audits-view.js';
 import { timeFlag } from '../app/time-arg.js';
 import { renderOutput, type Printable } from '../report/output.js';
 import { firstLine, relativeAge, shortTime } from '../report/table.js';
@@ -15,7 +16,7 @@ export const EXIT_UNKNOWN_HOST = 1;
 
 /** The facts options by their flag names; the storage API builds one from its parameters. */
 export interface FactsOptions { type?: string; subtype?: string; history?: boolean; at?: string }
-interface FactsFlags extends CommonFlags, OutputFlags, FactsOptions {}
+interface FactsFlags extends CommonFlags, OutputFlags, FactsOptions { audits?: boolean }
 
 /** The request the flags ask; --at with --history, or a bad --at, is a usage error. */
 export function factsRequest(flags: FactsOptions, now: number): FactsRequest {
@@ -67,7 +68,8 @@ export function registerFacts(program: Command, setExit: (code: number) => void)
     .option('--type <type>', 'only this collection type (packages, release, rkernel, ...)')
     .option('--subtype <subtype>', 'only this subtype (a package name, an os-release key, ...)')
     .option('--history', 'every interval first_seen..last_seen, closed ones included, oldest first')
-    .option('--at <T>', 'what was true at T: an ISO 8601 date or date-time (no offset = UTC) or an age (30m, 24h, 7d); not with --history');
+    .option('--at <T>', 'what was true at T: an ISO 8601 date or date-time (no offset = UTC) or an age (30m, 24h, 7d); not with --history')
+    .option('--audits', "the host's current audit results instead (failing first): result, since, fixed at (see `jellyfish analyze`)");
   addOutputFlags(cmd);
   addConfigFlag(cmd);
   cmd.addHelpText('after', `
@@ -77,6 +79,7 @@ Examples:
   jellyfish facts web7.ams --format ndjson | jq -r 'select(.type == "release") | .subtype + "=" + .value'
   jellyfish facts web7.ams --at 2026-11-01T02:00 --type packages --subtype openssl
   jellyfish facts web7.ams --at 7d --type release --json
+  jellyfish facts web7.ams --audits
 --at T lists the interval of each fact that covered T: opened at or before T and still current,
 or closed (first not seen) after T; the table shows its first and last sighting and whether it is
 still current. History moved out by \`prune\` is not consulted.
@@ -88,6 +91,30 @@ Exit codes: 0, ${EXIT_UNKNOWN_HOST} the host is not in the database (message on 
     const out = outputFormat(flags);
     const req = factsRequest(flags, Date.now());
     const config = configFrom(flags);
+    if (flags.audits) {
+      const found = await withReadStore(config, async (s): Promise<{ missing: string[] } | { name: string; audits: Awaited<ReturnType<typeof hostAuditsView>> }> => {
+        const ref = await s.findHost(host);
+        return ref ? { name: ref.name, audits: await hostAuditsView(s, ref.id) } : { missing: await s.similarHosts(host) };
+      });
+      if (!('audits' in found)) {
+        const hint = found.missing.length ? `; similar: ${found.missing.join(', ')}` : '';
+        printError(`jellyfish: ${host} is not in the database (hosts are named as in the inventory)${hint}`);
+        setExit(EXIT_UNKNOWN_HOST);
+        return;
+      }
+      const { name, audits } = found;
+      process.stdout.write(renderOutput(out, {
+        json: () => ({ host: name, audits }),
+        columns: ['host', 'audit', 'priority', 'result', 'since', 'fixed_at', 'last_seen', 'stale', 'bucket', 'link'],
+        records: () => audits.map((a) => ({ host: name, ...a })),
+        table: () => ({
+          headers: ['AUDIT', 'PRIO', 'RESULT', 'SINCE', 'FIXED AT'],
+          rows: audits.map((a) => [a.audit, String(a.priority), a.stale ? `${a.result} (stale)` : a.result, shortTime(a.since), shortTime(a.fixed_at)]),
+        }),
+      }));
+      setExit(0);
+      return;
+    }
     const answer = await withReadStore(config, (s) => factsView(s, host, req));
     if ('unknownHost' in answer) {
       const hint = answer.similar.length ? `; similar: ${answer.similar.join(', ')}` : '';

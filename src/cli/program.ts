@@ -6,6 +6,8 @@ import { JellyfishError, LockHeldError, UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
+import { registerAnalyze } from './analyze-command.js';
+import { registerAudits } from './audits-command.js';
 import { registerChanges } from './changes-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerFacts } from './facts-command.js';
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
   registerFacts(program, finish);
   registerQuery(program, finish);
   registerChanges(program, finish);
+  registerAnalyze(program, finish);
+  registerAudits(program, finish);
   registerIngest(program, finish);
   registerPrune(program, finish);
   registerFeed(program, finish);

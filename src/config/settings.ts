@@ -51,7 +51,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { section: 'gapfix', key: 'max_age', kind: 'duration', default: '1d', doc: 'how recent a success must be for gap-fix to leave a prod host alone' },
   { section: 'analyze', key: 'audits', kind: 'paths', doc: 'audit folders, comma list, read recursively (default: the shipped config/audits.d)' },
   { section: 'analyze', key: 'max_age', kind: 'duration', default: '2d', doc: 'only hosts with a successful collection (SSH or push) this recent are audited; the rest count as stale' },
-  { section: 'analyze', key: 'lockfile', kind: 'path', default: 'var/jellyfish-analyze.lock', doc: "analyze's own lock" },
+  { section: 'analyze', key: 'lockfile', kind: 'path', default: 'var/jellyfish-analyze.lock', doc: "analyze's own lock (when not set: beside [GLOBAL] lockfile, its name with -analyze)" },
   { section: 'api', key: 'listen', kind: 'listen', default: '127.0.0.1:8422', doc: 'address:port `serve` listens on ([::1]:8422 for IPv6)', flag: '--listen <addr:port>' },
   { section: 'api', key: 'tls_cert', kind: 'path', doc: 'PEM certificate: HTTPS when tls_cert and tls_key are both set' },
   { section: 'api', key: 'tls_key', kind: 'path', doc: 'PEM private key for tls_cert (not group/world readable)' },

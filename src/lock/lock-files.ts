@@ -10,6 +10,16 @@ export function gapfixLockFile(config: Config): string {
 }
 
 /**
+ * analyze's own lock: [analyze] lockfile when set, else beside the run lock
+ * (`jellyfish.lock` -> `jellyfish-analyze.lock`).
+ */
+export function analyzeLockFile(config: Config): string {
+  if (config.explicit.has('analyze.lockfile')) return config.analyze.lockfile;
+  const f = config.lockfile;
+  return f.endsWith('.lock') ? `${f.slice(0, -'.lock'.length)}-analyze.lock` : `${f}-analyze`;
+}
+
+/**
  * The lock file of a site collector on SQLite: one per scope beside the run lock
  * (`jellyfish.lock` -> `jellyfish.site_ams.lock`); the whole inventory keeps the file itself.
  */

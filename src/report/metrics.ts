@@ -25,6 +25,11 @@ const HELP: Record<string, [string, string]> = {
   jellyfish_exit_code: ['gauge', 'Exit code of the last run.'],
   jellyfish_last_run_timestamp_seconds: ['gauge', 'When the last run finished (Unix time).'],
   jellyfish_last_success_timestamp_seconds: ['gauge', 'When a run last finished with exit code 0 (Unix time).'],
+  jellyfish_audit_failing_results: ['gauge', 'Failing (audit, host) results of the last analyze, by audit priority.'],
+  jellyfish_audit_failing_audits: ['gauge', 'Audits with at least one failing host in the last analyze, by priority.'],
+  jellyfish_audit_failing_prod_results: ['gauge', 'Failing (audit, production host) results of the last analyze, by priority.'],
+  jellyfish_audit_results: ['gauge', 'Results of the last analyze by result (pass, fail, exempt), and hosts left out as stale.'],
+  jellyfish_audit_errors: ['gauge', 'Audit files or audits the last analyze could not use.'],
 };
 
 function escapeLabel(v: string): string {
@@ -68,7 +73,36 @@ export function renderMetrics(input: MetricsInput, previous = ''): string {
     series('jellyfish_last_run_timestamp_seconds', mode, finished),
     ...(lastSuccess !== undefined && Number.isFinite(lastSuccess) ? [series('jellyfish_last_success_timestamp_seconds', mode, lastSuccess)] : []),
   ];
-  const kept = old.filter((s) => s.mode !== input.mode && s.name in HELP).map((s) => s.line);
+  return assemble(old, input.mode, mine);
+}
+
+export interface AnalyzeMetricsInput {
+  failuresByPriority: { priority: number; audits: number; results: number; prodHosts: number }[];
+  summary: { pass: number; fail: number; exempt: number; stale: number; errors: unknown[]; jobtime: number; exit_code: number };
+  finishedAt: Date;
+}
+
+/** The whole file after an analyze: its series (mode="analyze"), the runs' lines kept from `previous`. */
+export function renderAnalyzeMetrics(input: AnalyzeMetricsInput, previous = ''): string {
+  const mode = { mode: 'analyze' };
+  const s = input.summary;
+  const mine: string[] = [
+    ...input.failuresByPriority.flatMap((p) => [
+      series('jellyfish_audit_failing_results', { ...mode, priority: String(p.priority) }, p.results),
+      series('jellyfish_audit_failing_audits', { ...mode, priority: String(p.priority) }, p.audits),
+      series('jellyfish_audit_failing_prod_results', { ...mode, priority: String(p.priority) }, p.prodHosts),
+    ]),
+    ...(['pass', 'fail', 'exempt', 'stale'] as const).map((r) => series('jellyfish_audit_results', { ...mode, result: r }, s[r])),
+    series('jellyfish_audit_errors', mode, s.errors.length),
+    series('jellyfish_run_duration_seconds', mode, s.jobtime),
+    series('jellyfish_exit_code', mode, s.exit_code),
+    series('jellyfish_last_run_timestamp_seconds', mode, Math.round(input.finishedAt.getTime() / 1000)),
+  ];
+  return assemble(parseSamples(previous), 'analyze', mine);
+}
+
+function assemble(old: ReturnType<typeof parseSamples>, mode: string, mine: string[]): string {
+  const kept = old.filter((s) => s.mode !== mode && s.name in HELP).map((s) => s.line);
   const byName = new Map<string, string[]>();
   for (const line of [...kept, ...mine]) {
     const name = line.slice(0, line.indexOf('{'));

@@ -236,6 +236,75 @@ CREATE INDEX facts_closed_at ON facts(closed_at) WHERE is_current = 0;
 `,
   },
   {
+    // Audits (SPEC §10): what analyze loaded, each (audit, host) result as an interval like a
+    // fact, and per analyze run the counts per audit x pop x srvtype x result (collate). A current
+    // result was last seen at the earlier of its host's last evaluation (hosts.audited_at) and its
+    // audit's (audits.last_analyzed), so a steady analyze writes one row per host and per audit,
+    // not one per result; a result's own last_seen is written when its interval closes.
+    version: 9,
+    name: 'audits, audit result intervals, analyze runs and collated counts',
+    sql: `
+ALTER TABLE hosts ADD COLUMN audited_at TEXT;
+CREATE TABLE audits (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  vuln_name TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, priority INTEGER NOT NULL,
+  short_description TEXT NOT NULL, long_description TEXT NOT NULL, primary_link TEXT NOT NULL, links TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_analyzed TEXT, active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE audit_results (
+  id INTEGER PRIMARY KEY,
+  audit_id INTEGER NOT NULL REFERENCES audits(id),
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  result TEXT NOT NULL, bucket TEXT,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, closed_at TEXT,
+  is_current INTEGER NOT NULL
+);
+CREATE INDEX audit_results_audit ON audit_results(audit_id, host_id);
+CREATE INDEX audit_results_host ON audit_results(host_id);
+CREATE TABLE analyze_runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL, finished_at TEXT, pid INTEGER, hostname TEXT, exit_code INTEGER, summary TEXT
+);
+CREATE TABLE audit_collate (
+  run_id INTEGER NOT NULL REFERENCES analyze_runs(id),
+  audit_id INTEGER NOT NULL REFERENCES audits(id),
+  pop TEXT NOT NULL, srvtype TEXT NOT NULL, result TEXT NOT NULL, hosts INTEGER NOT NULL
+);
+CREATE INDEX audit_collate_audit ON audit_collate(audit_id, run_id);
+`,
+    postgresql: `
+ALTER TABLE hosts ADD COLUMN audited_at TEXT;
+CREATE TABLE audits (
+  id ${PG_KEY},
+  name TEXT NOT NULL UNIQUE,
+  vuln_name TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, priority INTEGER NOT NULL,
+  short_description TEXT NOT NULL, long_description TEXT NOT NULL, primary_link TEXT NOT NULL, links TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_analyzed TEXT, active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE audit_results (
+  id ${PG_KEY},
+  audit_id BIGINT NOT NULL REFERENCES audits(id),
+  host_id BIGINT NOT NULL REFERENCES hosts(id),
+  result TEXT NOT NULL, bucket TEXT,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, closed_at TEXT,
+  is_current INTEGER NOT NULL
+);
+CREATE INDEX audit_results_audit ON audit_results(audit_id, host_id);
+CREATE INDEX audit_results_host ON audit_results(host_id);
+CREATE TABLE analyze_runs (
+  id ${PG_KEY},
+  started_at TEXT NOT NULL, finished_at TEXT, pid INTEGER, hostname TEXT, exit_code INTEGER, summary TEXT
+);
+CREATE TABLE audit_collate (
+  run_id BIGINT NOT NULL REFERENCES analyze_runs(id),
+  audit_id BIGINT NOT NULL REFERENCES audits(id),
+  pop TEXT NOT NULL, srvtype TEXT NOT NULL, result TEXT NOT NULL, hosts INTEGER NOT NULL
+);
+CREATE INDEX audit_collate_audit ON audit_collate(audit_id, run_id);
+`,
+  },
+  {
     // The storage API's tokens (`jellyfish token`, `serve`): only a SHA-256 of each secret is kept
     // (the secret is 32 random bytes, so a plain hash is enough: nothing to brute-force). A revoked
     // token keeps its row, so `token list` shows when and a name is never reused by mistake.

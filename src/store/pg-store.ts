@@ -9,6 +9,7 @@ import { StorageError } from '../app/errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import * as au from './audit-store.js';
 import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { displayUrl } from './database-url.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
@@ -592,6 +593,122 @@ export class PgStore implements Store {
   async recentChangeStart(n: number): Promise<string | null> {
     return this.guard('cannot read the change feed', () => recentChangeStart(this.rows(), n));
   }
+
+  // ---- audits ----
+
+  async beginAnalysis(startedAt: Date, pid: number, hostname: string): Promise<number> {
+    return this.guard('cannot record the analyze start', async () => (await this.query<{ id: number }>(
+      'INSERT INTO analyze_runs (started_at, pid, hostname) VALUES ($1, $2, $3) RETURNING id', [iso(startedAt), pid, clean(hostname)])).rows[0]!.id);
+  }
+
+  async upsertAudits(audits: au.AuditMeta[], at: string): Promise<Map<string, number>> {
+    return this.write('cannot record the audits', async () => {
+      const col = <T>(f: (a: au.AuditMeta) => T) => audits.map(f);
+      await this.query(
+        `INSERT INTO audits (name, vuln_name, file, line, priority, short_description, long_description, primary_link, links, first_seen, active)
+           SELECT u.*, $10, 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[])
+             AS u(name, vuln_name, file, line, priority, short_description, long_description, primary_link, links)
+         ON CONFLICT (name) DO UPDATE SET vuln_name = excluded.vuln_name, file = excluded.file, line = excluded.line, priority = excluded.priority,
+           short_description = excluded.short_description, long_description = excluded.long_description, primary_link = excluded.primary_link,
+           links = excluded.links, active = 1`,
+        [col((a) => clean(a.name)), col((a) => clean(a.vulnName)), col((a) => clean(a.file)), col((a) => a.line), col((a) => a.priority),
+          col((a) => clean(a.shortDescription)), col((a) => clean(a.longDescription)), col((a) => clean(a.primaryLink)), col((a) => clean(JSON.stringify(a.links))), at],
+      );
+      await this.query('UPDATE audits SET active = 0 WHERE active = 1 AND NOT (name = ANY($1::text[]))', [col((a) => clean(a.name))]);
+      const ids = new Map<string, number>();
+      for (const r of (await this.query<{ id: number; name: string }>('SELECT id, name FROM audits WHERE active = 1')).rows) ids.set(r.name, r.id);
+      return ids;
+    });
+  }
+
+  async analysisHosts(): Promise<au.AnalysisHost[]> {
+    return this.guard('cannot read hosts', async () => (await this.query(au.ANALYSIS_HOST_SQL)).rows.map(au.toAnalysisHost));
+  }
+
+  /** Rows as arrays, in chunks of subtypes: pg holds a whole answer in memory, so each answer stays a few hundred thousand rows. */
+  async scanFacts(want: au.FactWant, sink: au.FactSink): Promise<void> {
+    const SUBTYPES_PER_QUERY = 200;
+    await this.guard('cannot read facts', async () => {
+      const rowsOf = async (sql: string, values: unknown[]) => {
+        if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
+        return (await this.client.query<[number, string, string]>({ text: sql, values, rowMode: 'array' })).rows;
+      };
+      for (const [type, subtypes] of want.pairs) {
+        const list = [...subtypes].map((x) => cleanText(x));
+        for (let i = 0; i < list.length; i += SUBTYPES_PER_QUERY) {
+          const rows = await rowsOf('SELECT host_id, subtype, value FROM facts WHERE type = $1 AND subtype = ANY($2::text[]) AND is_current = 1', [type, list.slice(i, i + SUBTYPES_PER_QUERY)]);
+          for (const [h, st, v] of rows) sink(Number(h), type, st, v);
+        }
+      }
+      for (const type of want.wholeTypes) {
+        for (const [h, st, v] of await rowsOf('SELECT host_id, subtype, value FROM facts WHERE type = $1 AND is_current = 1', [type])) sink(Number(h), type, st, v);
+      }
+    });
+  }
+
+  async openAuditResults(): Promise<au.OpenResults> {
+    return this.guard('cannot read audit results', async () => {
+      const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
+      // Keyset pages: one answer of millions of rows would be held whole by pg.
+      const PAGE = 200_000;
+      let after = 0;
+      for (;;) {
+        const rows = (await this.client.query<[number, number, number, string]>({
+          text: 'SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1 AND id > $1 ORDER BY id LIMIT $2', values: [after, PAGE], rowMode: 'array',
+        })).rows;
+        for (const [id, a, h, r] of rows) { out.ids.push(Number(id)); out.audits.push(Number(a)); out.hosts.push(Number(h)); out.results.push(r); }
+        if (rows.length < PAGE) return out;
+        after = Number(rows[rows.length - 1]![0]);
+      }
+    });
+  }
+
+  async writeAnalysis(w: au.AnalysisWrite): Promise<void> {
+    // Arrays of this many rows per statement: bounds each message sent.
+    const CHUNK = 50_000;
+    const chunks = function* (n: number) { for (let i = 0; i < n; i += CHUNK) yield [i, Math.min(n, i + CHUNK)] as const; };
+    await this.write('cannot store the analysis (nothing of it was written)', async () => {
+      for (const [a, b] of chunks(w.close.ids.length)) {
+        await this.query(
+          `UPDATE audit_results r SET is_current = 0, closed_at = $1, last_seen = u.last_seen
+             FROM unnest($2::bigint[], $3::text[]) AS u(id, last_seen) WHERE r.id = u.id`,
+          [w.at, w.close.ids.slice(a, b), w.close.lastSeen.slice(a, b)]);
+      }
+      for (const [a, b] of chunks(w.open.audits.length)) {
+        await this.query(
+          `INSERT INTO audit_results (audit_id, host_id, result, bucket, first_seen, last_seen, is_current)
+             SELECT u.audit_id, u.host_id, u.result, u.bucket, $1, $1, 1 FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS u(audit_id, host_id, result, bucket)`,
+          [w.at, w.open.audits.slice(a, b), w.open.hosts.slice(a, b), w.open.results.slice(a, b), w.open.buckets.slice(a, b).map((x) => clean(x))]);
+      }
+      for (const [a, b] of chunks(w.evaluatedHosts.length)) {
+        await this.query('UPDATE hosts SET audited_at = $1 WHERE id = ANY($2::bigint[])', [w.at, w.evaluatedHosts.slice(a, b)]);
+      }
+      if (w.analyzedAudits.length) await this.query('UPDATE audits SET last_analyzed = $1 WHERE id = ANY($2::bigint[])', [w.at, w.analyzedAudits]);
+      const c = w.collate;
+      for (const [a, b] of chunks(c.audits.length)) {
+        await this.query(
+          `INSERT INTO audit_collate (run_id, audit_id, pop, srvtype, result, hosts)
+             SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[]) AS u`,
+          [w.runId, c.audits.slice(a, b), c.pops.slice(a, b).map(cleanText), c.srvtypes.slice(a, b).map(cleanText), c.results.slice(a, b), c.hosts.slice(a, b)]);
+      }
+      await this.query('UPDATE analyze_runs SET finished_at = $1, exit_code = $2, summary = $3 WHERE id = $4', [w.finishedAt, w.exitCode, clean(w.summary), w.runId]);
+    });
+  }
+
+  async finishAnalysis(runId: number, finishedAt: string, exitCode: number, summary: string): Promise<void> {
+    await this.guard('cannot record the analyze end', async () => {
+      await this.query('UPDATE analyze_runs SET finished_at = $1, exit_code = $2, summary = $3 WHERE id = $4', [finishedAt, exitCode, clean(summary), runId]);
+    });
+  }
+
+  private readonly auditRows = async (sql: string, params: unknown[]): Promise<Record<string, unknown>[]> =>
+    this.guard('cannot read audits', async () => (await this.query(au.numbered(sql), params)).rows);
+  storedAudits(name?: string): Promise<au.StoredAudit[]> { return au.storedAudits(this.auditRows, name); }
+  auditCounts(f: au.AuditFilter): Promise<au.AuditCounts[]> { return au.auditCounts(this.auditRows, f); }
+  failingProdHosts(f: au.AuditFilter): Promise<{ auditId: number; host: string }[]> { return au.failingProd(this.auditRows, f); }
+  currentAuditResults(by: { auditId: number } | { hostId: number }, f?: au.AuditFilter): Promise<au.HostResultRow[]> { return au.currentResults(this.auditRows, by, f); }
+  auditsById(ids: number[]): Promise<Map<number, au.StoredAudit>> { return au.auditsById(this.auditRows, ids); }
+  auditCollate(auditId: number, runs?: number): Promise<{ runId: number; at: string; result: string; hosts: number }[]> { return au.collateHistory(this.auditRows, auditId, runs); }
 
   async factRowCount(): Promise<number> {
     return this.guard('cannot count facts', async () => Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts')).rows[0]!.n));

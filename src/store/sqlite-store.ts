@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../app/errors.js';
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../pool/messages.js';
+import * as au from './audit-store.js';
 import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
@@ -408,6 +409,90 @@ export class SqliteStore implements Store {
     return hostAttempts(this.rows(`cannot read the attempts of ${host.name}`), 'sqlite', host.id, limit);
   }
   recentChangeStart(n: number): Promise<string | null> { return recentChangeStart(this.rows('cannot read the change feed'), n); }
+
+  // ---- audits ----
+
+  beginAnalysis(startedAt: Date, pid: number, hostname: string): number {
+    return this.guard('cannot record the analyze start', () => Number(
+      this.stmt('INSERT INTO analyze_runs (started_at, pid, hostname) VALUES (?, ?, ?)').run(iso(startedAt), pid, hostname).lastInsertRowid));
+  }
+
+  upsertAudits(audits: au.AuditMeta[], at: string): Map<string, number> {
+    return this.write('cannot record the audits', () => {
+      const up = this.stmt(
+        `INSERT INTO audits (name, vuln_name, file, line, priority, short_description, long_description, primary_link, links, first_seen, active)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+         ON CONFLICT (name) DO UPDATE SET vuln_name = excluded.vuln_name, file = excluded.file, line = excluded.line, priority = excluded.priority,
+           short_description = excluded.short_description, long_description = excluded.long_description, primary_link = excluded.primary_link,
+           links = excluded.links, active = 1`);
+      for (const a of audits) {
+        up.run(a.name, a.vulnName, a.file, a.line, a.priority, a.shortDescription, a.longDescription, a.primaryLink, JSON.stringify(a.links), at);
+      }
+      this.stmt('UPDATE audits SET active = 0 WHERE active = 1 AND name NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(audits.map((a) => a.name)));
+      const ids = new Map<string, number>();
+      for (const [id, name] of this.stmt('SELECT id, name FROM audits WHERE active = 1', true).all() as [number, string][]) ids.set(name, id);
+      return ids;
+    });
+  }
+
+  analysisHosts(): au.AnalysisHost[] {
+    return this.guard('cannot read hosts', () => (this.stmt(au.ANALYSIS_HOST_SQL).all() as Record<string, unknown>[]).map(au.toAnalysisHost));
+  }
+
+  scanFacts(want: au.FactWant, sink: au.FactSink): void {
+    this.guard('cannot read facts', () => {
+      // facts_audit (type, subtype, value) finds them; rows as arrays, one at a time (millions on a big fleet).
+      const some = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND subtype IN (SELECT value FROM json_each(?)) AND is_current = 1', true);
+      const whole = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND is_current = 1', true);
+      for (const [type, subtypes] of want.pairs) {
+        for (const [h, s, v] of some.iterate(type, JSON.stringify([...subtypes])) as Iterable<[number, string, string]>) sink(h, type, s, v);
+      }
+      for (const type of want.wholeTypes) {
+        for (const [h, s, v] of whole.iterate(type) as Iterable<[number, string, string]>) sink(h, type, s, v);
+      }
+    });
+  }
+
+  openAuditResults(): au.OpenResults {
+    return this.guard('cannot read audit results', () => {
+      const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
+      for (const [id, a, h, r] of this.stmt('SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1', true).iterate() as Iterable<[number, number, number, string]>) {
+        out.ids.push(id); out.audits.push(a); out.hosts.push(h); out.results.push(r);
+      }
+      return out;
+    });
+  }
+
+  writeAnalysis(w: au.AnalysisWrite): void {
+    this.write('cannot store the analysis (nothing of it was written)', () => {
+      const close = this.stmt('UPDATE audit_results SET is_current = 0, closed_at = ?, last_seen = ? WHERE id = ?');
+      for (let i = 0; i < w.close.ids.length; i++) close.run(w.at, w.close.lastSeen[i], w.close.ids[i]);
+      const open = this.stmt('INSERT INTO audit_results (audit_id, host_id, result, bucket, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
+      for (let i = 0; i < w.open.audits.length; i++) open.run(w.open.audits[i], w.open.hosts[i], w.open.results[i], w.open.buckets[i], w.at, w.at);
+      const host = this.stmt('UPDATE hosts SET audited_at = ? WHERE id = ?');
+      for (const id of w.evaluatedHosts) host.run(w.at, id);
+      const audit = this.stmt('UPDATE audits SET last_analyzed = ? WHERE id = ?');
+      for (const id of w.analyzedAudits) audit.run(w.at, id);
+      const col = this.stmt('INSERT INTO audit_collate (run_id, audit_id, pop, srvtype, result, hosts) VALUES (?, ?, ?, ?, ?, ?)');
+      const c = w.collate;
+      for (let i = 0; i < c.audits.length; i++) col.run(w.runId, c.audits[i], c.pops[i], c.srvtypes[i], c.results[i], c.hosts[i]);
+      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?').run(w.finishedAt, w.exitCode, w.summary, w.runId);
+    });
+  }
+
+  finishAnalysis(runId: number, finishedAt: string, exitCode: number, summary: string): void {
+    this.guard('cannot record the analyze end', () => {
+      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?').run(finishedAt, exitCode, summary, runId);
+    });
+  }
+
+  private readonly auditRows: q.AllRows = (sql, params) => this.guard('cannot read audits', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]);
+  storedAudits(name?: string): Promise<au.StoredAudit[]> { return au.storedAudits(this.auditRows, name); }
+  auditCounts(f: au.AuditFilter): Promise<au.AuditCounts[]> { return au.auditCounts(this.auditRows, f); }
+  failingProdHosts(f: au.AuditFilter): Promise<{ auditId: number; host: string }[]> { return au.failingProd(this.auditRows, f); }
+  currentAuditResults(by: { auditId: number } | { hostId: number }, f?: au.AuditFilter): Promise<au.HostResultRow[]> { return au.currentResults(this.auditRows, by, f); }
+  auditsById(ids: number[]): Promise<Map<number, au.StoredAudit>> { return au.auditsById(this.auditRows, ids); }
+  auditCollate(auditId: number, runs?: number): Promise<{ runId: number; at: string; result: string; hosts: number }[]> { return au.collateHistory(this.auditRows, auditId, runs); }
 
   factRowCount(): number {
     return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);

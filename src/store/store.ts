@@ -7,6 +7,9 @@ import type { HostResult } from '../pool/messages.js';
 import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow, ModeRuns } from './queries.js';
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import type { HostAttempt, RunTally } from './fleet-history.js';
+import type {
+  AnalysisHost, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, FactWant, HostResultRow, OpenResults, StoredAudit,
+} from './audit-store.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -148,6 +151,26 @@ export interface Store {
   /** false when no live token has that name */
   revokeToken(name: string, at: string): Awaitable<boolean>;
   touchToken(name: string, at: string): Awaitable<void>;
+  // ---- audits (SPEC §10; the tables of migration 9, see audit-store.ts) ----
+  /** an analyze_runs row for an analyze starting now */
+  beginAnalysis(startedAt: Date, pid: number, hostname: string): Awaitable<number>;
+  /** insert or refresh these audits (one transaction); the others are marked inactive; name -> id */
+  upsertAudits(audits: AuditMeta[], at: string): Awaitable<Map<string, number>>;
+  analysisHosts(): Awaitable<AnalysisHost[]>;
+  /** every current fact the audits read, one sink call per row */
+  scanFacts(want: FactWant, sink: FactSink): Awaitable<void>;
+  openAuditResults(): Awaitable<OpenResults>;
+  /** one transaction: intervals closed and opened, hosts and audits marked evaluated, collate rows, the run finished */
+  writeAnalysis(w: AnalysisWrite): Awaitable<void>;
+  /** an analyze that ended without writeAnalysis (its exit code and summary) */
+  finishAnalysis(runId: number, finishedAt: string, exitCode: number, summary: string): Awaitable<void>;
+  /** the active audits, or the one named so */
+  storedAudits(name?: string): Awaitable<StoredAudit[]>;
+  auditCounts(f: AuditFilter): Awaitable<AuditCounts[]>;
+  failingProdHosts(f: AuditFilter): Awaitable<{ auditId: number; host: string }[]>;
+  currentAuditResults(by: { auditId: number } | { hostId: number }, f?: AuditFilter): Awaitable<HostResultRow[]>;
+  auditsById(ids: number[]): Awaitable<Map<number, StoredAudit>>;
+  auditCollate(auditId: number, runs?: number): Awaitable<{ runId: number; at: string; result: string; hosts: number }[]>;
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;
 }

@@ -1,0 +1,289 @@
+// `jellyfish analyze` (SPEC §10): every audit on every fresh host, in memory. The current facts of
+// only the (type, subtype) pairs the audits read are read once; each distinct filter is
+// evaluated once per host and shared by the audits that use it; only results that changed are
+// written (a steady fleet writes one row per host and per audit), in one transaction with the
+// collated counts of this run.
+import fs from 'node:fs';
+import os from 'node:os';
+import { LockHeldError } from '../app/errors.js';
+import type { Log } from '../app/log.js';
+import { writeFileAtomically } from '../app/safe-files.js';
+import { VERSION } from '../app/version.js';
+import type { Config } from '../config/load.js';
+import { analyzeLockFile, modeLockFiles } from '../lock/lock-files.js';
+import { acquireLock, lockState, type HeldLock } from '../lock/run-lock.js';
+import { renderAnalyzeMetrics } from '../report/metrics.js';
+import type { AnalysisHost, AnalysisWrite } from '../store/audit-store.js';
+import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
+import { comparisonResult, factsNeeded, filterHolds, type CheckMemo } from './evaluate.js';
+import { FleetFacts } from './fleet-facts.js';
+import { loadAudits } from './load.js';
+import type { Audit, AuditProblem, AuditResult, Condition } from './types.js';
+
+export interface AnalyzeRequest {
+  config: Config;
+  /** -a folders; default [analyze] audits */
+  auditDirs?: string[];
+  log: Log;
+  /** the clock (tests) */
+  now?: () => number;
+}
+
+export interface AnalyzeSummary {
+  audits: number;
+  audit_files: number;
+  hosts_evaluated: number;
+  pass: number;
+  fail: number;
+  exempt: number;
+  stale: number;
+  errors: AuditProblem[];
+  warnings: AuditProblem[];
+  jobtime: number;
+  /** seconds spent reading audit files, reading the database, evaluating, writing */
+  phases: { load: number; read: number; evaluate: number; write: number };
+  run_id: number;
+  started_at: string;
+  finished_at: string;
+  exit_code: number;
+  version: string;
+}
+
+/** Why a run lock is held, or undefined: analyze never reads while a collection writes. */
+async function runLockHolder(config: Config, store?: Store): Promise<Record<string, unknown> | undefined> {
+  if (store && store.dialect === 'postgresql') {
+    const { activePgHolders } = await import('../lock/pg-lock.js');
+    const { PgStore } = await import('../store/pg-store.js');
+    if (store instanceof PgStore) {
+      const held = (await activePgHolders(store.connection)).find((h) => h.mode === 'run');
+      return held ? { ...held, lockfile: store.path } : undefined;
+    }
+    return undefined;
+  }
+  for (const { file } of modeLockFiles(config.lockfile)) {
+    const st = lockState(file);
+    if (st.held && (st.holder?.mode ?? 'run') === 'run') return { ...(st.holder ?? {}), lockfile: file };
+  }
+  return undefined;
+}
+
+function refuse(holder: Record<string, unknown>): never {
+  throw new LockHeldError(`${String(holder.lockfile)}: a run is collecting (pid ${String(holder.pid ?? '?')} on ${String(holder.hostname ?? '?')} since ${String(holder.started_at ?? '?')}); analyze waits for the next time`, holder);
+}
+
+export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
+  const { config, log } = req;
+  const clock = req.now ?? Date.now;
+  const started = clock();
+  const database = config.storage.database;
+  // SQLite: the run lock is a file; refuse before opening anything.
+  if (!isPostgresUrl(database)) {
+    const h = await runLockHolder(config);
+    if (h) refuse(h);
+  }
+  const loaded = loadAudits(req.auditDirs?.length ? req.auditDirs : config.analyze.audits, started);
+  const loadS = secondsSince(started, clock);
+  for (const e of loaded.errors) log.error(`${e.file}${e.line ? `:${e.line}` : ''}: ${e.audit ? `audit ${e.audit}: ` : ''}${e.message} (skipped)`);
+  for (const w of loaded.warnings) log.warn(`${w.file}:${w.line}: audit ${w.audit}: ${w.message}`);
+
+  let lost: Error | undefined;
+  // A lost lock (deleted, taken over) is reported in the summary; the writes are one transaction anyway.
+  const lock: HeldLock = await acquireLock(analyzeLockFile(config), 'analyze', (err) => { lost = err; });
+  let store: Store | undefined;
+  try {
+    store = await openAnyStore(database);
+    // Checked again under our lock (and first, for PostgreSQL, whose run locks live in the database).
+    const h = await runLockHolder(config, store);
+    if (h) refuse(h);
+    const runId = await store.beginAnalysis(new Date(started), process.pid, os.hostname());
+    const at = new Date(started).toISOString();
+    let summary: Analysis;
+    try {
+      summary = await analyzeWith(store, runId, at, started, config.analyze.maxAgeMs, loaded.audits, log);
+    } catch (e) {
+      try {
+        await store.finishAnalysis(runId, new Date(clock()).toISOString(), (e as { exitCode?: number }).exitCode ?? 70, JSON.stringify({ error: (e as Error).message }));
+      } catch { /* the first error is the one to report */ }
+      throw e;
+    }
+    const errors = [...loaded.errors, ...summary.errors];
+    if (lost) errors.push({ file: analyzeLockFile(config), line: 0, message: `the analyze lock was lost: ${lost.message}` });
+    const finished = clock();
+    const out: AnalyzeSummary = {
+      audits: loaded.audits.length,
+      audit_files: loaded.files,
+      hosts_evaluated: summary.hostsEvaluated,
+      pass: summary.counts.pass, fail: summary.counts.fail, exempt: summary.counts.exempt,
+      stale: summary.stale,
+      errors, warnings: loaded.warnings,
+      jobtime: Math.round((finished - started) / 100) / 10,
+      phases: { load: loadS, read: summary.readS, evaluate: summary.evaluateS, write: 0 },
+      run_id: runId, started_at: at, finished_at: new Date(finished).toISOString(),
+      exit_code: errors.length ? 1 : 0, version: VERSION,
+    };
+    const writeStart = clock();
+    await summary.commit(out);
+    // The printed and stored summary count the write too (one more statement on the run row).
+    const done = clock();
+    out.phases.write = secondsSince(writeStart, () => done);
+    out.jobtime = secondsSince(started, () => done);
+    out.finished_at = new Date(done).toISOString();
+    await store.finishAnalysis(runId, out.finished_at, out.exit_code, JSON.stringify(out));
+    log.verbose(`analyze: ${out.audits} audits on ${out.hosts_evaluated} hosts; load ${loadS} s, read ${out.phases.read} s, evaluate ${out.phases.evaluate} s, write ${out.phases.write} s`);
+    if (config.results.metricsFile) {
+      const file = config.results.metricsFile;
+      let previous = '';
+      try { previous = fs.readFileSync(file, 'utf8'); } catch { /* first write */ }
+      try {
+        writeFileAtomically(file, renderAnalyzeMetrics({ failuresByPriority: summary.failuresByPriority, summary: out, finishedAt: new Date(finished) }, previous));
+      } catch (e) {
+        log.warn(`${file}: cannot write the metrics file: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  } finally {
+    await store?.close();
+    await lock.release();
+  }
+}
+
+export interface PriorityFailures { priority: number; audits: number; results: number; prodHosts: number }
+
+const secondsSince = (t: number, clock: () => number) => Math.round((clock() - t) / 100) / 10;
+
+interface Analysis {
+  readS: number;
+  evaluateS: number;
+  hostsEvaluated: number;
+  stale: number;
+  counts: Record<AuditResult, number>;
+  errors: AuditProblem[];
+  failuresByPriority: PriorityFailures[];
+  /** write everything, with the summary of the run */
+  commit(summary: AnalyzeSummary): Promise<void>;
+}
+
+/** The work between the locks: read, evaluate, diff; `commit` writes. Exported for the benchmark. */
+export async function analyzeWith(store: Store, runId: number, at: string, nowMs: number, maxAgeMs: number, audits: Audit[], log: Log): Promise<Analysis> {
+  const readStart = Date.now();
+  const ids = await store.upsertAudits(audits.map((a) => ({
+    name: a.name, vulnName: a.vulnName, file: a.file, line: a.line, priority: a.priority, shortDescription: a.shortDescription,
+    longDescription: a.longDescription, primaryLink: a.primaryLink, links: a.links,
+  })), at);
+  const prevAnalyzed = new Map((await store.storedAudits()).map((a) => [a.id, a.lastAnalyzed]));
+  const allHosts = await store.analysisHosts();
+  const freshSince = nowMs - maxAgeMs;
+  const hosts: AnalysisHost[] = allHosts.filter((h) => h.lastSuccessAt !== null && Date.parse(h.lastSuccessAt) >= freshSince);
+  const index = new Map(hosts.map((h, i) => [h.id, i]));
+  const want = factsNeeded(audits);
+  const facts = new FleetFacts(hosts.length, want.wholeTypes);
+  await store.scanFacts(want, (hostId, type, subtype, value) => {
+    const i = index.get(hostId);
+    if (i !== undefined) facts.set(i, type, subtype, value);
+  });
+
+  // Open intervals by audit: per fresh host, 1 + its position in `open` (0: none). Rows of hosts
+  // not evaluated now are left alone, so they need no place here.
+  const open = await store.openAuditResults();
+  const openByAudit = new Map<number, Int32Array>();
+  for (let i = 0; i < open.ids.length; i++) {
+    const h = index.get(open.hosts[i]!);
+    if (h === undefined) continue;
+    let m = openByAudit.get(open.audits[i]!);
+    if (!m) { m = new Int32Array(hosts.length); openByAudit.set(open.audits[i]!, m); }
+    m[h] = i + 1;
+  }
+  const none = new Int32Array(hosts.length);
+
+  const readS = secondsSince(readStart, Date.now);
+  const evalStart = Date.now();
+  const w: AnalysisWrite = {
+    runId, at, close: { ids: [], lastSeen: [] }, open: { audits: [], hosts: [], results: [], buckets: [] },
+    evaluatedHosts: hosts.map((h) => h.id), analyzedAudits: [],
+    collate: { audits: [], pops: [], srvtypes: [], results: [], hosts: [] }, finishedAt: at, exitCode: 0, summary: '',
+  };
+  const counts: Record<AuditResult, number> = { pass: 0, fail: 0, exempt: 0 };
+  const errors: AuditProblem[] = [];
+  const byPriority = new Map<number, PriorityFailures>();
+  const memo: CheckMemo = new WeakMap();
+  // One evaluation per distinct filter and host: generated audits share a handful of filters.
+  const filterCache = new Map<string, Uint8Array>();
+  const filterFor = (key: string, cond: Condition, i: number): boolean => {
+    let c = filterCache.get(key);
+    if (!c) { c = new Uint8Array(hosts.length); filterCache.set(key, c); }
+    if (c[i] === 0) { facts.host = i; c[i] = filterHolds(cond, facts, memo) ? 1 : 2; }
+    return c[i] === 1;
+  };
+  /** A closing interval was last seen at the earlier of its host's and its audit's last evaluation. */
+  const lastSeenOf = (hostIdx: number, auditId: number): string => {
+    const h = hosts[hostIdx]!.auditedAt;
+    const a = prevAnalyzed.get(auditId) ?? null;
+    const cands = [h, a].filter((x): x is string => x !== null);
+    return cands.length ? cands.reduce((x, y) => (x < y ? x : y)) : at;
+  };
+
+  for (const audit of audits) {
+    const auditId = ids.get(audit.name);
+    if (auditId === undefined) continue;
+    const mine = openByAudit.get(auditId) ?? none;
+    // Staged per audit: an evaluation that throws leaves this audit's stored results as they were.
+    const closeIds: number[] = [];
+    const closeSeen: string[] = [];
+    const opens: [number, AuditResult, string][] = [];
+    const tally: Record<AuditResult, number> = { pass: 0, fail: 0, exempt: 0 };
+    const collate = new Map<string, number>();
+    let prodFailing = 0;
+    try {
+      for (let i = 0; i < hosts.length; i++) {
+        const h = hosts[i]!;
+        let verdict: AuditResult | 'none' = 'none';
+        let bucket: string | undefined;
+        for (const b of audit.buckets) {
+          if (filterFor(b.filterKey, b.filter, i)) { facts.host = i; verdict = comparisonResult(b.comparison, facts, memo); bucket = b.name; break; }
+        }
+        const slot = mine[i]!;
+        const pos = slot === 0 ? undefined : slot - 1;
+        const current = pos === undefined ? undefined : open.results[pos];
+        if (verdict !== 'none') {
+          tally[verdict]++;
+          const key = `${h.pop ?? ''}\0${h.srvtype ?? ''}\0${verdict}`;
+          collate.set(key, (collate.get(key) ?? 0) + 1);
+          if (verdict === 'fail' && h.isProd) prodFailing++;
+        }
+        if (current === verdict) continue;
+        if (pos !== undefined) { closeIds.push(open.ids[pos]!); closeSeen.push(lastSeenOf(i, auditId)); }
+        if (verdict !== 'none') opens.push([h.id, verdict, bucket!]);
+      }
+    } catch (e) {
+      errors.push({ file: audit.file, line: audit.line, audit: audit.name, message: `evaluation failed, its results were left as they were: ${(e as Error).message}` });
+      log.error(`${audit.file}:${audit.line}: audit ${audit.name}: evaluation failed: ${(e as Error).message}`);
+      continue;
+    }
+    w.close.ids.push(...closeIds); w.close.lastSeen.push(...closeSeen);
+    for (const [hostId, r, b] of opens) { w.open.audits.push(auditId); w.open.hosts.push(hostId); w.open.results.push(r); w.open.buckets.push(b); }
+    w.analyzedAudits.push(auditId);
+    for (const r of ['pass', 'fail', 'exempt'] as const) counts[r] += tally[r];
+    for (const [key, n] of collate) {
+      const [pop, srvtype, result] = key.split('\0') as [string, string, string];
+      w.collate.audits.push(auditId); w.collate.pops.push(pop); w.collate.srvtypes.push(srvtype); w.collate.results.push(result); w.collate.hosts.push(n);
+    }
+    if (tally.fail > 0) {
+      const p = byPriority.get(audit.priority) ?? { priority: audit.priority, audits: 0, results: 0, prodHosts: 0 };
+      p.audits++; p.results += tally.fail; p.prodHosts += prodFailing;
+      byPriority.set(audit.priority, p);
+    }
+  }
+  return {
+    readS, evaluateS: secondsSince(evalStart, Date.now),
+    hostsEvaluated: hosts.length,
+    stale: allHosts.length - hosts.length,
+    counts, errors,
+    failuresByPriority: [...byPriority.values()].sort((a, b) => b.priority - a.priority),
+    async commit(summary) {
+      w.finishedAt = summary.finished_at;
+      w.exitCode = summary.exit_code;
+      w.summary = JSON.stringify(summary);
+      await store.writeAnalysis(w);
+    },
+  };
+}
