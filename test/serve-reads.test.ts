@@ -4,6 +4,7 @@
 // kill -9 in the middle of pushes (each document whole or absent, a restart serves at once).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { jf } from './helpers/jellyfish-cli.js';
@@ -40,6 +41,26 @@ t.test('read routes answer exactly what the CLI answers (--format json); paging 
   t.same(await api('/api/v1/hosts/web1.ams/facts'), await cli(['facts', 'web1.ams']), 'facts');
   t.same(await api('/api/v1/hosts/WEB1.AMS/facts?history=1&type=packages'), await cli(['facts', 'WEB1.AMS', '--history', '--type', 'packages']), 'facts --history --type, any case');
   t.same(await api(`/api/v1/hosts/web1.ams/facts?at=${encodeURIComponent(then)}`), await cli(['facts', 'web1.ams', '--at', then]), 'facts --at');
+  // The audits, after an analyze of what was pushed: the same answers as `jellyfish audits`.
+  fs.mkdirSync(path.join(e.dir, 'audits'));
+  fs.writeFileSync(path.join(e.dir, 'audits', 'ssl.json'), JSON.stringify({
+    'ssl-min': {
+      'vuln-name': 'openssl too old', 'vuln-short-description': 'openssl below 3.0.11', 'vuln-long-description': 'upgrade openssl',
+      'vuln-primary-link': 'https://security-tracker.debian.org/tracker/source-package/openssl', 'vuln-additional-links': {}, 'vuln-priority': 7,
+      filters: { deb: { 'filter-collection-type': ['release'], 'filter-collection-subtype': ['ID'], 'filter-match': 'is', 'filter-match-value': ['debian'] } },
+      comparisons: { deb: { 'comparison-collection-type': 'packages', 'comparison-collection-subtype': 'openssl', 'comparison-match': 'aptge', 'comparison-match-value': '3.0.11-1~deb12u2' } },
+    },
+  }));
+  const analyzed = await jf(['analyze', '-a', 'audits', '-c', 'scheduler.ini'], e.dir);
+  t.equal(analyzed.code, 0, `analyze: ${analyzed.stderr}`);
+  const auditList = await api('/api/v1/audits');
+  t.same(auditList, await cli(['audits']), 'audits');
+  t.match(auditList, { audits: [{ name: 'ssl-min', fail: 1, pass: 2 }] }, 'db1.fra on 1.1.1w fails, the others pass');
+  t.same(await api('/api/v1/audits?failing=1&site=fra'), await cli(['audits', '--failing', '--site', 'fra']), 'audits --failing --site');
+  t.same(await api('/api/v1/audits/ssl-min'), await cli(['audits', 'ssl-min']), 'audits NAME');
+  const noAudit = await call(`${e.url}/api/v1/audits/ssl-mni`, { token: e.read });
+  t.equal(noAudit.status, 404, 'an audit never analyzed is 404');
+  t.same(noAudit.json?.similar, [], 'with similar names (none here)');
   const noFacts = await call(`${e.url}/api/v1/hosts/nope.ams/facts`, { token: e.read });
   t.equal(noFacts.status, 404, 'facts of a host not in the database: 404');
   t.equal((await call(`${e.url}/api/v1/hosts/web1.ams/facts?history=1&at=1h`, { token: e.read })).status, 400, 'at with history: 400');
@@ -84,7 +105,7 @@ t.test('read routes answer exactly what the CLI answers (--format json); paging 
   t.match(metrics.body, /jellyfish_store_last_run_timestamp_seconds\{mode="ingest",scope=""\}/, 'last run per mode');
   t.match(metrics.body, /jellyfish_api_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/api\/v1\/query",status="200"\}/, 'request durations by route');
   const openapi = (await call(`${e.url}/openapi.json`)).json as { paths: Record<string, unknown> };
-  for (const p of ['/api/v1/push', '/sapi/puthostjson/', '/api/v1/query', '/api/v1/changes', '/healthz', '/metrics']) t.ok(openapi.paths[p], `openapi.json describes ${p}`);
+  for (const p of ['/api/v1/push', '/sapi/puthostjson/', '/api/v1/query', '/api/v1/changes', '/api/v1/audits', '/api/v1/audits/{name}', '/healthz', '/metrics']) t.ok(openapi.paths[p], `openapi.json describes ${p}`);
 });
 
 t.test('SIGTERM: in-flight pushes finish, then exit 0; kill -9 mid-push leaves each document whole or absent', async (t) => {

@@ -1,9 +1,9 @@
 // `jellyfish audits [AUDIT]`: the audit list, or one audit's hosts (SPEC §10). Parses flags,
 // calls audits/audits-view.ts, renders in the SPEC §9 formats.
 import type { Command } from 'commander';
-import { auditDetailView, auditListView, type AuditsRequest } from '../audits/audits-view.js';
+import { auditDetailView, auditListView, type AuditDetailView, type AuditListView, type AuditsRequest } from '../audits/audits-view.js';
 import { printError } from '../app/log.js';
-import { outputChunks } from '../report/output.js';
+import { outputChunks, type Printable } from '../report/output.js';
 import { firstLine, shortTime } from '../report/table.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 import { withReadStore } from './read-store.js';
@@ -22,6 +22,42 @@ const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').ma
 /** A list of names in a table cell: the first few and how many more. */
 function someOf(names: string[], n = 3): string {
   return names.length <= n ? names.join(', ') : `${names.slice(0, n).join(', ')} +${names.length - n}`;
+}
+
+/** The request the flags (or the API's parameters) ask. */
+export function auditsRequest(o: { failing?: boolean; site?: string[]; srvtype?: string[]; prod?: boolean }): AuditsRequest {
+  return {
+    ...(o.failing ? { failing: true } : {}), ...(o.site ? { sites: o.site } : {}),
+    ...(o.srvtype ? { srvtypes: o.srvtype } : {}), ...(o.prod ? { prod: true } : {}),
+  };
+}
+
+/** The audit list in every format (`--format json` is what GET /api/v1/audits sends too). */
+export function auditListPrintable(view: AuditListView): Printable {
+  return {
+    json: () => view,
+    columns: LIST_COLUMNS,
+    records: () => view.audits.map((a) => ({ ...a, failing_prod_hosts: a.failing_prod_hosts.join(' ') })),
+    table: () => view.audits.length === 0
+      ? 'no audit analyzed yet: run `jellyfish analyze`\n'
+      : {
+        headers: ['AUDIT', 'PRIO', 'PASS', 'FAIL', 'EXEMPT', 'FAILING PROD'],
+        rows: view.audits.map((a) => [a.name, String(a.priority), String(a.pass), String(a.fail), String(a.exempt), someOf(a.failing_prod_hosts)]),
+      },
+  };
+}
+
+/** One audit's hosts in every format (GET /api/v1/audits/NAME sends the json). */
+export function auditDetailPrintable(view: AuditDetailView): Printable {
+  return {
+    json: () => view,
+    columns: HOST_COLUMNS,
+    records: () => view.hosts.map((h) => ({ audit: view.audit.name, ...h })),
+    table: () => ({
+      headers: ['HOST', 'RESULT', 'SINCE', 'FIXED AT', 'BUCKET', 'SITE', 'SRVTYPE'],
+      rows: view.hosts.map((h) => [h.host, h.stale ? `${h.result} (stale)` : h.result, shortTime(h.since), shortTime(h.fixed_at), h.bucket ?? '', h.pop ?? '', h.srvtype ?? '']),
+    }),
+  };
 }
 
 export function registerAudits(program: Command, setExit: (code: number) => void): void {
@@ -49,23 +85,12 @@ Exit codes: 0, ${EXIT_UNKNOWN_AUDIT} AUDIT is not in the database (message on st
   cmd.action(async (audit: string | undefined, flags: AuditsFlags) => {
     const out = outputFormat(flags);
     const config = configFrom(flags);
-    const req: AuditsRequest = {
-      ...(flags.failing ? { failing: true } : {}), ...(flags.site ? { sites: flags.site } : {}),
-      ...(flags.srvtype ? { srvtypes: flags.srvtype } : {}), ...(flags.prod ? { prod: true } : {}),
-    };
+    const req = auditsRequest(flags);
     if (audit === undefined) {
       const view = await withReadStore(config, (s) => auditListView(s, req));
-      await writeChunks(outputChunks(out, {
-        json: () => view,
-        columns: LIST_COLUMNS,
-        records: () => view.audits.map((a) => ({ ...a, failing_prod_hosts: a.failing_prod_hosts.join(' ') })),
-        table: () => view.audits.length === 0 && out.headers
-          ? 'no audit analyzed yet: run `jellyfish analyze`\n'
-          : {
-            headers: ['AUDIT', 'PRIO', 'PASS', 'FAIL', 'EXEMPT', 'FAILING PROD'],
-            rows: view.audits.map((a) => [a.name, String(a.priority), String(a.pass), String(a.fail), String(a.exempt), someOf(a.failing_prod_hosts)]),
-          },
-      }));
+      const printable = auditListPrintable(view);
+      // Without headers (a script), an empty list prints nothing rather than the hint.
+      await writeChunks(outputChunks(out, view.audits.length === 0 && !out.headers ? { ...printable, table: () => '' } : printable));
       setExit(0);
       return;
     }
@@ -76,15 +101,7 @@ Exit codes: 0, ${EXIT_UNKNOWN_AUDIT} AUDIT is not in the database (message on st
       setExit(EXIT_UNKNOWN_AUDIT);
       return;
     }
-    await writeChunks(outputChunks(out, {
-      json: () => view,
-      columns: HOST_COLUMNS,
-      records: () => view.hosts.map((h) => ({ audit: view.audit.name, ...h })),
-      table: () => ({
-        headers: ['HOST', 'RESULT', 'SINCE', 'FIXED AT', 'BUCKET', 'SITE', 'SRVTYPE'],
-        rows: view.hosts.map((h) => [h.host, h.stale ? `${h.result} (stale)` : h.result, shortTime(h.since), shortTime(h.fixed_at), h.bucket ?? '', h.pop ?? '', h.srvtype ?? '']),
-      }),
-    }));
+    await writeChunks(outputChunks(out, auditDetailPrintable(view)));
     if (out.format === 'table' && out.headers) {
       printError(`${firstLine(view.audit.name)} (priority ${view.audit.priority}): ${view.pass} pass, ${view.fail} fail, ${view.exempt} exempt`);
     }

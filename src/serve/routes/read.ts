@@ -14,6 +14,8 @@ import { statusView } from '../../app/status-view.js';
 import { factsPrintable, factsRequest, type FactsOptions } from '../../cli/facts-command.js';
 import { hostsFilter, hostsPrintable, type HostsOptions } from '../../cli/hosts-command.js';
 import { statusPrintable } from '../../cli/status-command.js';
+import { auditDetailView, auditListView } from '../../audits/audits-view.js';
+import { auditDetailPrintable, auditListPrintable, auditsRequest } from '../../cli/audits-command.js';
 import type { Store } from '../../store/store.js';
 import { errorBody, requireScope } from '../auth.js';
 import type { Cursors } from '../cursor.js';
@@ -171,5 +173,38 @@ export async function readRoutes(app: FastifyInstance, opts: ReadRoutesOptions):
     const view = await changesView(reader, changesRequest(o, Date.now()));
     if ('unknownHost' in view) return reply.code(404).type('application/json').send(unknownHost(view));
     return sendListing(request, reply, cursors, { printable: changesPrintable(view), listKey: 'changes' });
+  });
+
+  app.get('/api/v1/audits', {
+    preHandler: read,
+    schema: {
+      summary: 'the audits with their pass/fail/exempt counts and failing production hosts (jellyfish audits)',
+      security,
+      querystring: { type: 'object', additionalProperties: false, properties: { failing: flag, ...hostFilterParams, ...PAGING_PARAMS } },
+      response: answer,
+    },
+  }, async (request, reply) => {
+    const p = request.query as Record<string, unknown>;
+    const view = await auditListView(reader, auditsRequest({ ...hostFilter(p), ...(on(p.failing) ? { failing: true } : {}) }));
+    return sendListing(request, reply, cursors, { printable: auditListPrintable(view), listKey: 'audits' });
+  });
+
+  app.get('/api/v1/audits/:name', {
+    preHandler: read,
+    schema: {
+      summary: "one audit's hosts with failing since and fixed at (jellyfish audits NAME)",
+      security,
+      params: { type: 'object', properties: { name: { type: 'string', maxLength: 1000 } }, required: ['name'] },
+      querystring: { type: 'object', additionalProperties: false, properties: { failing: flag, ...hostFilterParams, ...PAGING_PARAMS } },
+      response: { ...answer, 404: { description: 'no audit of that name was analyzed', type: 'object', additionalProperties: true } },
+    },
+  }, async (request, reply) => {
+    const p = request.query as Record<string, unknown>;
+    const { name } = request.params as { name: string };
+    const view = await auditDetailView(reader, name, auditsRequest({ ...hostFilter(p), ...(on(p.failing) ? { failing: true } : {}) }));
+    if ('unknownAudit' in view) {
+      return reply.code(404).type('application/json').send(errorBody(404, `no audit named ${view.unknownAudit} was analyzed`, { similar: view.similar }));
+    }
+    return sendListing(request, reply, cursors, { printable: auditDetailPrintable(view), listKey: 'hosts' });
   });
 }
