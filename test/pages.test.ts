@@ -110,6 +110,22 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
   check.close();
   t.not(oldKernel, NEW_KERNEL);
 
+  // Two audits, analyzed twice: curl is below the required build on every Debian host, openssl is not.
+  const audit = (name: string, pkg: string, version: string) => ({
+    [name]: {
+      'vuln-name': `${pkg} below ${version}`, 'vuln-short-description': `${pkg} must be at least ${version}`, 'vuln-long-description': `Upgrade ${pkg}.`,
+      'vuln-primary-link': `https://security-tracker.debian.org/tracker/source-package/${pkg}`, 'vuln-additional-links': { 'javascript link': 'javascript:alert(1)' }, 'vuln-priority': 6,
+      filters: { bookworm: { 'filter-collection-type': ['release'], 'filter-collection-subtype': ['ID'], 'filter-match': 'is', 'filter-match-value': ['debian'] } },
+      comparisons: { bookworm: { 'comparison-collection-type': 'packages', 'comparison-collection-subtype': pkg, 'comparison-match': 'aptge', 'comparison-match-value': version } },
+    },
+  });
+  fs.mkdirSync(path.join(dir, 'audits'));
+  fs.writeFileSync(path.join(dir, 'audits', 'site.json'), JSON.stringify({ ...audit('curl-too-old', 'curl', '7.88.1-10+deb12u99'), ...audit('openssl-too-old', 'openssl', '3.0.11-1~deb12u2') }));
+  for (const n of [1, 2]) {
+    const analyzed = await jf(['analyze', '-a', 'audits', '-c', 'scheduler.ini'], dir);
+    t.equal(analyzed.code, 0, `analyze ${n}: ${analyzed.stderr}`);
+  }
+
   const server = await startPagesServer({ ini: env.ini });
   t.teardown(() => server.close());
 
@@ -195,6 +211,22 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       await page.fill('form.jump input', `${BASE}3`);
       await Promise.all([page.waitForURL(/\/hosts\/127/), page.click('form.jump button')]);
       t.equal(await page.locator('h1').textContent(), `${BASE}3`);
+
+      // The audits: the list, then one audit with its chart over the two analyze runs and its hosts.
+      t.equal((await page.goto(`${server.url}/audits`))?.status(), 200);
+      const auditRows = await page.locator('main tbody tr').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+      t.ok(auditRows.some((r) => r.includes('curl-too-old')) && auditRows.some((r) => r.includes('openssl-too-old')), 'both audits are listed');
+      await page.click('form.filters input[name=failing]');
+      await Promise.all([page.waitForURL(/failing=1/), page.click('form.filters button')]);
+      t.same(await page.locator('main tbody td:first-child a').evaluateAll((els) => els.map((e) => e.textContent)), ['curl-too-old'], 'failing only: the curl audit');
+      await Promise.all([page.waitForURL(/\/audits\/curl-too-old/), page.click('main tbody td:first-child a')]);
+      t.same(await page.locator('svg.audit g[data-series="fail"] rect').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count')))), [5, 5], 'the chart: five failing hosts at each analyze');
+      const hostRows = await page.locator('main tbody tr').evaluateAll((els) => els.map((e) => [...e.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+      t.ok(hostRows.some((r) => r[0]!.startsWith(`${BASE}1`) && r[1] === 'fail'), 'a failing host with its result');
+      t.equal(await page.locator('a[href^="javascript:"]').count(), 0, 'a javascript: link in an audit file is not a link');
+      t.equal((await page.goto(`${server.url}/audits/curl-too`))?.status(), 404);
+      t.match(await page.locator('main').textContent(), /Similar: curl-too-old/);
+      w.problems.splice(0, w.problems.length, ...w.problems.filter((p) => p !== `HTTP 404: ${server.url}/audits/curl-too` && !p.startsWith('console error: Failed to load resource: the server responded with a status of 404') && !/favicon\.svg net::ERR_ABORTED/.test(p)));
 
       t.same(w.dialogs, [], 'no dialog opened');
       t.same(w.problems, [], 'no console error, no failed request, no HTTP error');

@@ -4,7 +4,7 @@
 import { html, queryString, raw, type Html, type Part } from './html.js';
 import { formatDuration, relativeAge, shortTime } from '../report/table.js';
 
-export type Section = 'fleet' | 'changes' | 'host' | 'none';
+export type Section = 'fleet' | 'changes' | 'audits' | 'host' | 'none';
 
 export interface PageFrame {
   title: string;
@@ -29,7 +29,7 @@ export function page(f: PageFrame): Html {
 <body>
 <header class="top"><div class="bar">
 <a class="brand" href="/">jelly<span>fish</span></a>
-<nav><a href="/" class="${here('fleet')}">Fleet</a><a href="/changes" class="${here('changes')}">Changes</a></nav>
+<nav><a href="/" class="${here('fleet')}">Fleet</a><a href="/changes" class="${here('changes')}">Changes</a><a href="/audits" class="${here('audits')}">Audits</a></nav>
 <form class="jump" method="get" action="/hosts" role="search"><input type="search" name="name" placeholder="Go to host…" aria-label="Host name" required><button type="submit">Go</button></form>
 </div></header>
 <main>

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
+import { auditPage, auditsPage, AUDIT_FIELDS, type AuditsQuery } from './audits-page.js';
 import { changesPage, CHANGE_FIELDS, type ChangesQuery } from './changes-page.js';
 import { fleetPage } from './fleet-page.js';
 import { hostPage } from './host-page.js';
@@ -85,6 +86,16 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, opts) =
 
   app.get('/changes', guard, async (req, reply) => {
     const r = await changesPage(store, pick(req.query, [...CHANGE_FIELDS, 'page'] as const) as ChangesQuery);
+    return send(reply, r.status, r.body);
+  });
+
+  app.get('/audits', guard, async (req, reply) => {
+    const r = await auditsPage(store, pick(req.query, AUDIT_FIELDS) as AuditsQuery);
+    return send(reply, r.status, r.body);
+  });
+
+  app.get<{ Params: { name: string } }>('/audits/:name', guard, async (req, reply) => {
+    const r = await auditPage(store, req.params.name, pick(req.query, AUDIT_FIELDS) as AuditsQuery);
     return send(reply, r.status, r.body);
   });
 

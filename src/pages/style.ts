@@ -77,6 +77,9 @@ svg.chart { display: block; width: 100%; height: auto; }
 svg .axis, svg .tick { stroke: var(--line); stroke-width: 1; }
 svg text { fill: var(--muted); font: 11px system-ui, sans-serif; }
 svg text.label { fill: var(--text); font-size: 12px; }
+.s-pass { fill: var(--ok); } .s-fail { fill: var(--failed); } .s-exempt { fill: var(--not-started); }
+.sw-pass { background: var(--ok); } .sw-fail { background: var(--failed); } .sw-exempt { background: var(--not-started); }
+.badge.pass { color: var(--ok); } .badge.fail { color: var(--failed); } .badge.exempt { color: var(--not-started); }
 .s-ok { fill: var(--ok); } .s-partial { fill: var(--partial); } .s-failed { fill: var(--failed); } .s-unreachable { fill: var(--unreachable); }
 .s-not-started { fill: var(--not-started); } .s-sapi { fill: var(--sapi); } .s-never { fill: var(--never); }
 .s-error, .s-auth_failed, .s-hostkey_mismatch, .s-timeout, .s-other { fill: var(--failed); }
@@ -95,6 +98,8 @@ dl.inv dt { color: var(--muted); } dl.inv dd { margin: 0; font-weight: 500; }
 .timeline td { vertical-align: middle; }
 .timeline svg { margin: 2px 0; }
 .warn { color: var(--failed); }
+.note { color: var(--muted); font-size: 12.5px; } .prose { white-space: pre-wrap; max-width: 72ch; }
+.filters label.check { flex-direction: row; align-items: center; gap: .35rem; }
 footer { max-width: 1180px; margin: 0 auto; padding: 8px 20px 30px; color: var(--muted); font-size: 12.5px; }
 @media (max-width: 640px) {
   main { padding: 12px; }
