@@ -50,7 +50,7 @@ export async function auditsPage(store: Store, q: AuditsQuery, now = Date.now())
   const view = await auditListView(store, request(q));
   const paged = paginate(view.audits, pageParam(q.page), PAGE_SIZE);
   const rows = paged.items.map((a) => [
-    html`<td><a href="${auditHref(a.name)}">${a.name}</a><div class="note">${a.vuln_name}</div></td>`,
+    html`<td><a href="${auditHref(a.name)}">${a.name}</a>${a.vuln_name !== a.name ? html`<div class="note">${a.vuln_name}</div>` : ''}</td>`,
     html`<td class="num">${a.priority}</td>`,
     html`<td class="num">${a.pass}</td>`,
     html`<td class="num">${a.fail ? badge('fail', String(a.fail)) : '0'}</td>`,
@@ -131,7 +131,7 @@ ${view.similar.length ? html`<p>Similar: ${view.similar.map((s, i) => html`${i ?
   const a = view.audit;
   const extra = Object.entries(a.links);
   const body = html`<h1>${a.name}</h1>
-<p class="sub">${a.vuln_name} · priority ${a.priority}${a.primary_link ? html` · ${link(a.primary_link, 'advisory')}` : ''}${extra.map(([label, url]) => html` · ${link(url, label)}`)}</p>
+<p class="sub">${a.vuln_name !== a.name ? html`${a.vuln_name} · ` : ''}priority ${a.priority}${a.primary_link ? html` · ${link(a.primary_link, 'advisory')}` : ''}${extra.map(([label, url]) => html` · ${link(url, label)}`)}</p>
 ${a.short_description ? html`<p>${a.short_description}</p>` : ''}
 <section class="panel"><h2>${view.fail} failing, ${view.pass} passing, ${view.exempt} exempt</h2>
 ${points.length ? auditChart(points) : html`<p>No analyze run counted this audit yet.</p>`}

@@ -99,7 +99,7 @@ dl.inv dt { color: var(--muted); } dl.inv dd { margin: 0; font-weight: 500; }
 .timeline svg { margin: 2px 0; }
 .warn { color: var(--failed); }
 .note { color: var(--muted); font-size: 12.5px; } .prose { white-space: pre-wrap; max-width: 72ch; }
-.filters label.check { flex-direction: row; align-items: center; gap: .35rem; }
+.filters label.check { flex-direction: row; align-items: center; gap: .35rem; padding-bottom: 9px; }
 footer { max-width: 1180px; margin: 0 auto; padding: 8px 20px 30px; color: var(--muted); font-size: 12.5px; }
 @media (max-width: 640px) {
   main { padding: 12px; }
