@@ -132,3 +132,13 @@ t.test('site locks on PostgreSQL', { skip: postgresSkipReason() ?? false }, asyn
     t.equal(words(e2!.message), words(e!.message), 'the same words');
   });
 });
+
+t.test('a lock left without its holder details (killed between taking it and writing them) is taken over', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'jf.lock');
+  fs.mkdirSync(`${file}.lock`);
+  const lock = await acquireLock(file, 'run', () => {});
+  t.equal(readHolder(file)?.pid, process.pid, 'this process holds it now');
+  await t.rejects(acquireLock(file, 'run', () => {}), LockHeldError, 'a lock with a live holder is still refused');
+  await lock.release();
+});

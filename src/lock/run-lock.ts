@@ -14,6 +14,8 @@ export const STALE_MS = 30_000;
 export const UPDATE_MS = 5_000;
 /** Before taking over a dead pid's lock, wait this long and re-read, in case a new holder is writing its details. */
 const DEAD_HOLDER_RECHECK_MS = 300;
+/** A lock with no holder's details is re-read after this long before it is taken over. */
+const MISSING_HOLDER_RECHECK_MS = 1_000;
 
 export interface LockHolder {
   pid: number;
@@ -94,6 +96,11 @@ export async function acquireLock(file: string, mode: string, onCompromised: (er
       await sleep(DEAD_HOLDER_RECHECK_MS);
       const again = readHolder(file);
       takeOver = again !== undefined && again.pid === holder.pid && again.started_at === holder.started_at;
+    } else if (!holder) {
+      // A lock without its holder's details: a live holder writes them right after taking it, so
+      // one still missing them after the recheck was killed in between (kill -9 at start-up).
+      await sleep(MISSING_HOLDER_RECHECK_MS);
+      takeOver = readHolder(file) === undefined && fs.existsSync(`${file}.lock`);
     }
     if (!takeOver) {
       throw new LockHeldError(`${file}: a ${holder?.mode ?? 'run'} is already running (pid ${holder?.pid ?? '?'} on ${holder?.hostname ?? '?'} since ${holder?.started_at ?? '?'})`, { ...(holder ?? {}) });
