@@ -114,7 +114,7 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     const text = await jf(['status', ...c], dir);
     t.equal(text.code, 0);
     t.match(text.stdout, /^idle: no run or gap-fix is active\n/);
-    t.match(text.stdout, /last run #2: started \d{4}-\d\d-\d\d \d\d:\d\dZ, finished (just now|\d+s ago) after \d+s, exit 0: 4 ok, 2 failed \(1 prod\), 0 sapi, 0 not started/);
+    t.match(text.stdout, /last run #2: started \d{4}-\d\d-\d\d \d\d:\d\dZ, finished (just now|\d+s ago|\d+m ago) after \d+s, exit 0: 4 ok, 2 failed \(1 prod\), 0 sapi, 0 not started/);
   });
 
   await t.test('status while a lock is held: exit 3 and the holder; reads still work', async (t) => {
@@ -192,8 +192,8 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     t.equal(lines.length, 2 + 6);
     t.match(lines[0], /^HOST\s+PROD\s+LAST ATTEMPT\s+LAST SUCCESS\s+OUTCOME\s+CODE$/);
     t.match(lines[1], /^-+( {2}-+){5}$/);
-    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}5\\s+yes\\s+(just now|\\d+s ago)\\s+never\\s+unreachable\\s+ECONNREFUSED`));
-    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}1\\s+yes\\s+(just now|\\d+s ago)\\s+(just now|\\d+s ago)\\s+ok`));
+    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}5\\s+yes\\s+(just now|\\d+s ago|\\d+m ago)\\s+never\\s+unreachable\\s+ECONNREFUSED`));
+    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}1\\s+yes\\s+(just now|\\d+s ago|\\d+m ago)\\s+(just now|\\d+s ago|\\d+m ago)\\s+ok`));
     const codeCol = lines[0]?.indexOf('CODE');
     for (const l of lines.slice(2)) if (l.length > (codeCol ?? 0)) t.match(l.slice(codeCol), /^[A-Z]+$/, 'the CODE column lines up');
 
@@ -267,7 +267,7 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     t.same(typeCells, ['memory', 'packages', 'release', 'rkernel'], 'the type is written once, on the first row of its group');
     t.notMatch(table.stdout, new RegExp(`[${ESC}\u0007]`), 'no raw control byte reaches the terminal');
     t.match(table.stdout, /evil\\x1b\[2J\s+6\.6\\x1b\]0;owned\\x07/);
-    t.match(table.stdout, /\s+openssl\s+1\.1\.1w-0\+deb11u1\s+\d{4}-\d\d-\d\d \d\d:\d\dZ\s+(just now|\d+s ago)/);
+    t.match(table.stdout, /\s+openssl\s+1\.1\.1w-0\+deb11u1\s+\d{4}-\d\d-\d\d \d\d:\d\dZ\s+(just now|\d+s ago|\d+m ago)/);
     const histTable = await jf(['facts', `${base}1`, ...c, '--type', 'rkernel', '--history'], dir);
     t.match(histTable.stdout, /^TYPE\s+SUBTYPE\s+VALUE\s+FIRST SEEN\s+LAST SEEN\s+STATE\n/);
     t.match(histTable.stdout, /rkernel\s+default\s+6\.18\.44-fc-v669\s+\S+ \S+Z\s+\S+ \S+Z\s+closed\n\s+default\s+6\.1\.0-99-amd64\s+\S+ \S+Z\s+\S+ \S+Z\s+current\n/);
@@ -304,7 +304,7 @@ t.test('status, hosts, facts, query on a database made by real runs', async (t) 
     const table = await jf(['query', ...c, '--type', 'release', '--subtype', 'ID'], dir);
     t.equal(table.code, 0);
     t.match(table.stdout, /^HOST\s+SUBTYPE\s+VALUE\s+SINCE\s+LAST SEEN\n-+/);
-    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}2\\s+ID\\s+debian\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ\\s+(just now|\\d+s ago)`));
+    t.match(table.stdout, new RegExp(`${base.replace(/\./g, '\\.')}2\\s+ID\\s+debian\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ\\s+(just now|\\d+s ago|\\d+m ago)`));
     t.equal(table.stdout.trimEnd().split('\n').length, 2 + 4);
 
     const typo = await jf(['query', ...c, '--type', 'package', '--subtype', 'openssl'], dir);
