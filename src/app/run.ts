@@ -54,6 +54,14 @@ const MAX_BUSY_RETRIES = 60;
  * main thread (deadline timer, lock refresh); the other writer's batches are short too.
  */
 const WRITER_BUSY_MS = 1_000;
+/**
+ * After the lock was lost (a PostgreSQL lock connection that stopped answering is the usual
+ * cause, and the store's connection to that server is then as silent), the last batch and the run
+ * summary get this long in all: the run ends with its JSON instead of waiting out one statement
+ * timeout after another. A database that still answers (a lock file someone deleted) writes
+ * within it.
+ */
+const LOST_LOCK_WRITE_BUDGET_MS = 10_000;
 
 export interface RunRequest {
   mode: 'run' | 'gap-fix';
@@ -308,7 +316,21 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (deadlineHit && !end.deadlineHit) log.warn('threadtimeout reached: the last hosts in flight were stopped');
     log.stopProgress();
     clearInterval(flushTimer);
-    await flush();
+    const lockLost = interrupted?.reason === 'run lock lost';
+    /** The final writes, bounded after a lost lock; on time out the database counts as failed. */
+    const finalWrite = async (what: string, write: () => Promise<void>): Promise<void> => {
+      if (!lockLost) return write();
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), LOST_LOCK_WRITE_BUDGET_MS); });
+      const done = write().then(() => 'done' as const);
+      const end = await Promise.race([done, gaveUp]).finally(() => clearTimeout(timer));
+      if (end === 'late') {
+        done.catch(() => { /* the store is closed below; its late error is the one already reported */ });
+        storageFailure ??= new StorageError(`${db.path}: no answer within ${LOST_LOCK_WRITE_BUDGET_MS / 1000} s after the lock was lost (${what})`);
+        log.error(storageFailure.message);
+      }
+    };
+    await finalWrite('the last results', flush);
 
     const finishedAt = new Date();
     const json = buildStatus({
@@ -324,7 +346,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (scopedRun) json.other_site_hosts = inventory.hosts.length - scoped.length;
     let exitCode = json.exit_code as number;
     try {
-      if (!storageFailure) await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json));
+      if (!storageFailure) await finalWrite('the run summary', async () => { await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json)); });
     } catch (e) {
       log.error(`${config.storage.database}: cannot record the run summary: ${(e as Error).message}`);
       storageFailure = new StorageError((e as Error).message);
