@@ -14,14 +14,19 @@ const CHECKER = path.resolve('../shared/tools/check-status-json.py');
 
 interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
-function run(args: string[], opts: { cwd: string; killAfterMs?: number; signal?: NodeJS.Signals } ): Promise<Ran> {
+/** `killOn`: send the signal once stderr shows this (a point the run has surely reached), not after a guessed time. */
+function run(args: string[], opts: { cwd: string; killAfterMs?: number; killOn?: RegExp; signal?: NodeJS.Signals } ): Promise<Ran> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, CI: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (opts.killOn && !sent && opts.killOn.test(stderr)) { sent = true; child.kill(opts.signal ?? 'SIGTERM'); }
+    });
     if (opts.killAfterMs) setTimeout(() => child.kill(opts.signal ?? 'SIGTERM'), opts.killAfterMs);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
   });
@@ -86,7 +91,8 @@ t.test('run: SIGTERM prints the JSON, releases the lock, exits 143', async (t) =
     dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`),
     ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '10m', host_timeout: '5m' } },
   });
-  const r = await run(['run', '-c', 'scheduler.ini'], { cwd: dir, killAfterMs: 2_500 });
+  // 127.31.2.3 answers: once it has, the run holds the lock and the hung host is in flight.
+  const r = await run(['run', '-c', 'scheduler.ini', '-V'], { cwd: dir, killOn: /127\.31\.2\.3 ok/ });
   t.equal(r.code, 143, r.stderr);
   const json = JSON.parse(r.stdout);
   t.match(json.Interrupted, /^SIGTERM at \d+\.\d seconds$/);
@@ -220,7 +226,7 @@ t.test('after kill -9 of a run, the next run takes the lock over and the databas
     dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`),
     ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '10m' } },
   });
-  const killed = await run(['run', '-c', 'scheduler.ini'], { cwd: dir, killAfterMs: 2_000, signal: 'SIGKILL' });
+  const killed = await run(['run', '-c', 'scheduler.ini', '-V'], { cwd: dir, killOn: /127\.31\.5\.\d ok/, signal: 'SIGKILL' });
   t.equal(killed.signal, 'SIGKILL');
   t.ok(fs.existsSync(path.join(dir, 'var/jf.lock.lock')), 'the killed run left its lock behind');
   const started = Date.now();

@@ -176,6 +176,15 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.notMatch(await page.locator('#stale').textContent(), new RegExp(`${BASE.replace(/\./g, '\\.')}5\\b`), 'a spare host is not');
       t.match(await page.locator('#changes').textContent(), /rkernel/, 'the latest changes show the kernel change');
       t.match(await page.locator('#runs').textContent(), /Now: idle/, 'the status question: nothing is running');
+      // Audit failures of the newest analyze: curl-too-old (priority 6) fails on five hosts.
+      const failureRows = await page.locator('#audit-failures tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      t.equal(failureRows.length, 1, 'one priority has failures');
+      t.same(failureRows[0]!.slice(0, 3), ['6', '1', '5'], 'priority 6: one audit, five failing results');
+      const byPop = await page.locator('#audit-failures td[data-pop]').evaluateAll((tds) => tds.map((td) => Number(td.textContent || 0)));
+      t.equal(byPop.reduce((a, b) => a + b, 0), 5, 'the pops add up to the row');
+      await Promise.all([page.waitForURL(/\/audits\?failing=1/), page.locator('#audit-failures td[data-pop] a').first().click()]);
+      t.match(await page.locator('main tbody').textContent(), /curl-too-old/, 'a cell leads to the failing audits of its pop');
+      t.notMatch(await page.locator('main tbody').textContent(), /openssl-too-old/, 'and to those only');
 
       // A host: its timeline holds the value that changed between the runs, the old one too.
       t.equal((await page.goto(`${server.url}/hosts/${BASE}1`))?.status(), 200);

@@ -102,6 +102,8 @@ t.test('read routes answer exactly what the CLI answers (--format json); paging 
   const metrics = await call(`${e.url}/metrics`);
   t.match(metrics.body, /jellyfish_api_pushes_total\{answer="200"\} 4/, 'pushes by answer');
   t.match(metrics.body, /jellyfish_store_hosts\{outcome="ok"\} 3/, 'hosts by last outcome');
+  t.match(metrics.body, /jellyfish_audit_failing_results\{priority="7"\} 1\n/, 'audit failures by priority (db1.fra fails ssl-min)');
+  t.match(metrics.body, /jellyfish_audit_failing_audits\{priority="7"\} 1\n/, 'failing audits by priority');
   t.match(metrics.body, /jellyfish_store_last_run_timestamp_seconds\{mode="ingest",scope=""\}/, 'last run per mode');
   t.match(metrics.body, /jellyfish_api_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/api\/v1\/query",status="200"\}/, 'request durations by route');
   const openapi = (await call(`${e.url}/openapi.json`)).json as { paths: Record<string, unknown> };

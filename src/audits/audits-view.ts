@@ -135,3 +135,33 @@ export async function hostAuditsView(store: Store, hostId: number): Promise<Host
     .filter((x): x is HostAuditEntry => x !== undefined)
     .sort((x, y) => (rank[x.result] ?? 3) - (rank[y.result] ?? 3) || y.priority - x.priority || compareNatural(x.audit, y.audit));
 }
+
+export interface AuditFailuresView {
+  /** the analyze run the counts come from (null: never analyzed) */
+  run_id: number | null;
+  analyzed_at: string | null;
+  /** pops with a failure, naturally sorted ('' = hosts without a pop) */
+  pops: string[];
+  /** one row per priority with a failure, highest first */
+  priorities: { priority: number; audits: number; results: number; by_pop: Record<string, number> }[];
+}
+
+/** Failing results of the newest analyze run by audit priority and pop (the front page's panel). */
+export async function auditFailuresView(store: Store): Promise<AuditFailuresView> {
+  const latest = await store.latestAuditFailures();
+  if (!latest) return { run_id: null, analyzed_at: null, pops: [], priorities: [] };
+  const byPriority = new Map<number, AuditFailuresView['priorities'][number]>();
+  const pops = new Set<string>();
+  for (const c of latest.cells) {
+    pops.add(c.pop);
+    let row = byPriority.get(c.priority);
+    if (!row) byPriority.set(c.priority, row = { priority: c.priority, audits: latest.auditsByPriority.get(c.priority) ?? 0, results: 0, by_pop: Object.create(null) as Record<string, number> });
+    row.results += c.results;
+    row.by_pop[c.pop] = (row.by_pop[c.pop] ?? 0) + c.results;
+  }
+  return {
+    run_id: latest.runId, analyzed_at: latest.at,
+    pops: [...pops].sort(compareNatural),
+    priorities: [...byPriority.values()].sort((a, b) => b.priority - a.priority),
+  };
+}

@@ -1,7 +1,9 @@
 // `/`: the fleet at a glance. Hosts by last outcome (with the hosts of one outcome listed, paged),
 // production hosts without a recent success (the [gapfix] max_age gap-fix goes by, with how long
-// since), the runs of the last 30 days as a chart, and the newest entries of the change feed.
+// since), the runs of the last 30 days as a chart, the newest analyze's audit failures by priority
+// and pop, and the newest entries of the change feed.
 import { changesView, type ChangesView } from '../app/changes.js';
+import { auditFailuresView, type AuditFailuresView } from '../audits/audits-view.js';
 import { hostsView, type HostRecord } from '../app/hosts-view.js';
 import { statusView, type StatusView } from '../app/status-view.js';
 import { compareNatural } from '../collections/parse.js';
@@ -21,6 +23,8 @@ export const RUNS_WINDOW_DAYS = 30;
 /** Rows per page of the host lists, and how many change-feed entries the page shows. */
 const LIST_PAGE = 25;
 const RECENT_CHANGES = 12;
+/** Pops shown as columns of the audit failures; the rest are summed into one column. */
+const FAILURE_POPS = 10;
 
 /** Success words first, then failures by name, hosts never attempted last. */
 const OUTCOME_ORDER = ['ok', 'partial'];
@@ -78,6 +82,40 @@ ${last ? html`<div class="kpi"><b>${last.ok ?? '-'} / ${(last.ok ?? 0) + (last.f
 </div>`;
 }
 
+/** A shade class for a count against the largest of its table (0 = none, 1-4 = light to strong). */
+function heat(n: number, max: number): string {
+  if (n <= 0 || max <= 0) return 'heat0';
+  return `heat${Math.min(4, Math.max(1, Math.ceil((4 * n) / max)))}`;
+}
+
+/** The newest analyze's failing results by audit priority (rows) and pop (columns), each cell a link to those audits. */
+function auditFailuresPanel(v: AuditFailuresView, now: number): Html {
+  if (v.run_id === null) {
+    return html`<p class="empty">No analyze has run yet: <code>jellyfish analyze</code> evaluates the audits on the fresh hosts.</p>`;
+  }
+  if (v.priorities.length === 0) {
+    return html`<p class="sub">The newest analyze (${when(v.analyzed_at, now)}) found no failing host. <a href="/audits">Every audit →</a></p>`;
+  }
+  const totals = new Map(v.pops.map((p) => [p, v.priorities.reduce((n, r) => n + (r.by_pop[p] ?? 0), 0)]));
+  const shown = [...v.pops].sort((a, b) => (totals.get(b) ?? 0) - (totals.get(a) ?? 0) || compareNatural(a, b)).slice(0, FAILURE_POPS).sort(compareNatural);
+  const rest = v.pops.filter((p) => !shown.includes(p));
+  const max = Math.max(...v.priorities.flatMap((r) => shown.map((p) => r.by_pop[p] ?? 0)));
+  const popLabel = (p: string) => (p === '' ? '(no pop)' : p);
+  const headers = ['Priority', 'Audits failing#', 'Failing results#', ...shown.map((p) => `${popLabel(p)}#`), ...(rest.length ? [`${rest.length} other pops#`] : [])];
+  const rows = v.priorities.map((r) => [
+    html`<td><b>${r.priority}</b></td>`,
+    html`<td class="num">${r.audits.toLocaleString('en')}</td>`,
+    html`<td class="num">${r.results.toLocaleString('en')}</td>`,
+    ...shown.map((p) => {
+      const n = r.by_pop[p] ?? 0;
+      return html`<td class="num ${heat(n, max)}" data-pop="${p}">${n ? html`<a href="${`/audits${queryString({ failing: '1', site: p || undefined })}`}">${n.toLocaleString('en')}</a>` : ''}</td>`;
+    }),
+    ...(rest.length ? [html`<td class="num">${rest.reduce((n, p) => n + (r.by_pop[p] ?? 0), 0).toLocaleString('en')}</td>`] : []),
+  ]);
+  return html`<p class="sub">Failing (audit, host) results of the newest analyze (${when(v.analyzed_at, now)}), by the audit's priority (10 = most urgent) and the host's pop. <a href="/audits?failing=1">The failing audits →</a></p>
+${table(headers, rows)}`;
+}
+
 export async function fleetPage(store: Store, config: Config, q: FleetQuery, now = Date.now()): Promise<Html> {
   // One hosts question (natural order); the lists below are its rows through the hosts filters.
   const hosts = (await hostsView(store)).hosts.map(asRow);
@@ -100,6 +138,7 @@ export async function fleetPage(store: Store, config: Config, q: FleetQuery, now
   const status = await statusView(config, { now, open: async () => Object.create(store, { close: { value: async () => {} } }) as Store });
   const runs = await store.runsSince(new Date(now - RUNS_WINDOW_DAYS * DAY).toISOString());
   const recent = await recentChanges(store, now);
+  const failures = await auditFailuresView(store);
   const keep = { outcome: chosen, page: q.page, stale_page: q.stale_page };
 
   const body = html`<h1>Fleet</h1>
@@ -127,6 +166,9 @@ ${pager(stalePage, '/', { ...keep, stale_page: undefined }, 'stale_page')}
 ${nowLine(status, now)}
 ${runsSummary(runs)}
 ${runs.length ? html`${runsLegend()}${runsChart(runs)}` : html`<p class="empty">No run or gap-fix in the last ${RUNS_WINDOW_DAYS} days.</p>`}
+</section>
+<section class="panel wide" id="audit-failures"><h2>Audit failures by priority and pop</h2>
+${auditFailuresPanel(failures, now)}
 </section>
 <section class="panel wide" id="hosts"><h2>${chosen !== undefined ? html`Hosts whose last outcome is ${badge(chosen)}` : 'Hosts whose last attempt failed'}</h2>
 ${table(['Host', 'Prod', 'Last attempt', 'Last success', 'Outcome', 'Code', 'Message'], listPage.items.map((h) => [

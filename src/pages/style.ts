@@ -98,6 +98,8 @@ dl.inv dt { color: var(--muted); } dl.inv dd { margin: 0; font-weight: 500; }
 .timeline td { vertical-align: middle; }
 .timeline svg { margin: 2px 0; }
 .warn { color: var(--failed); }
+td.heat1 { background: color-mix(in srgb, var(--failed) 10%, transparent); } td.heat2 { background: color-mix(in srgb, var(--failed) 22%, transparent); }
+td.heat3 { background: color-mix(in srgb, var(--failed) 36%, transparent); } td.heat4 { background: color-mix(in srgb, var(--failed) 52%, transparent); }
 .note { color: var(--muted); font-size: 12.5px; } .prose { white-space: pre-wrap; max-width: 72ch; }
 .filters label.check { flex-direction: row; align-items: center; gap: .35rem; padding-bottom: 9px; }
 footer { max-width: 1180px; margin: 0 auto; padding: 8px 20px 30px; color: var(--muted); font-size: 12.5px; }

@@ -3,6 +3,7 @@
 // histogram are kept in memory; the fleet gauges are read from the store at each scrape (one
 // hosts query and one runs query), so they are never older than the scrape.
 import client from 'prom-client';
+import { auditFailuresView } from '../audits/audits-view.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiMetrics {
@@ -68,6 +69,32 @@ export function createMetrics(opts: MetricsOptions): ApiMetrics {
     async collect() {
       this.reset();
       for (const m of await lastRuns()) this.set({ mode: m.mode, scope: m.scope ?? '' }, m.lastFinished!.exitCode ?? -1);
+    },
+  });
+  // The newest analyze's failures by audit priority: one collated read, shared by both gauges of a scrape.
+  let failures: ReturnType<typeof auditFailuresView> | undefined;
+  const failuresOnce = () => {
+    failures ??= auditFailuresView(reader).finally(() => setTimeout(() => { failures = undefined; }, 1_000).unref());
+    return failures;
+  };
+  new client.Gauge({
+    name: 'jellyfish_audit_failing_results',
+    help: 'Failing (audit, host) results of the newest analyze, by audit priority.',
+    labelNames: ['priority'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of (await failuresOnce()).priorities) this.set({ priority: String(p.priority) }, p.results);
+    },
+  });
+  new client.Gauge({
+    name: 'jellyfish_audit_failing_audits',
+    help: 'Audits with at least one failing host in the newest analyze, by priority.',
+    labelNames: ['priority'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of (await failuresOnce()).priorities) this.set({ priority: String(p.priority) }, p.audits);
     },
   });
   return { registry, pushes, requests };

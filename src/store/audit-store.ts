@@ -201,6 +201,29 @@ export async function collateHistory(all: AllRows, auditId: number, runs = 30): 
   return rows.map((r) => ({ runId: Number(r.run_id), at: String(r.started_at), result: String(r.result), hosts: Number(r.n) }));
 }
 
+export interface FailureCell { priority: number; pop: string; results: number }
+export interface LatestFailures { runId: number; at: string; cells: FailureCell[]; auditsByPriority: Map<number, number> }
+
+/**
+ * The failures of the newest analyze run, from its collated counts: failing (audit, host) results
+ * by audit priority and host pop ('' for hosts without one), and the failing audits per priority.
+ */
+export async function latestFailures(all: AllRows): Promise<LatestFailures | null> {
+  const [last] = await all('SELECT ar.id, ar.started_at FROM analyze_runs ar WHERE ar.id = (SELECT MAX(run_id) FROM audit_collate)', []);
+  if (!last) return null;
+  const cells = await all(
+    `SELECT a.priority, c.pop, SUM(c.hosts) AS n FROM audit_collate c JOIN audits a ON a.id = c.audit_id
+      WHERE c.run_id = ? AND c.result = 'fail' GROUP BY a.priority, c.pop`, [last.id]);
+  const audits = await all(
+    `SELECT a.priority, COUNT(DISTINCT c.audit_id) AS n FROM audit_collate c JOIN audits a ON a.id = c.audit_id
+      WHERE c.run_id = ? AND c.result = 'fail' GROUP BY a.priority`, [last.id]);
+  return {
+    runId: Number(last.id), at: String(last.started_at),
+    cells: cells.map((r) => ({ priority: Number(r.priority), pop: String(r.pop), results: Number(r.n) })),
+    auditsByPriority: new Map(audits.map((r) => [Number(r.priority), Number(r.n)])),
+  };
+}
+
 /** Stored host fields analyze reads, as SQL columns. */
 export const ANALYSIS_HOST_SQL = 'SELECT id, name, pop, srvtype, is_prod, last_success_at, audited_at FROM hosts';
 

@@ -335,6 +335,13 @@ CREATE TABLE api_tokens (
 );
 `,
   },
+  {
+    // The front page reads the newest analyze run's collated counts: found by run, not by audit.
+    version: 11,
+    name: 'collated audit counts found by analyze run',
+    sql: 'CREATE INDEX audit_collate_run ON audit_collate(run_id, result);\n',
+    postgresql: 'CREATE INDEX audit_collate_run ON audit_collate(run_id, result);\n',
+  },
 ];
 
 /** The schema version this jellyfish writes and reads. */

@@ -8,7 +8,7 @@ import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import type { HostAttempt, RunTally } from './fleet-history.js';
 import type {
-  AnalysisHost, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, FactWant, HostResultRow, OpenResults, StoredAudit,
+  AnalysisHost, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, LatestFailures, FactWant, HostResultRow, OpenResults, StoredAudit,
 } from './audit-store.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -171,6 +171,8 @@ export interface Store {
   currentAuditResults(by: { auditId: number } | { hostId: number }, f?: AuditFilter): Awaitable<HostResultRow[]>;
   auditsById(ids: number[]): Awaitable<Map<number, StoredAudit>>;
   auditCollate(auditId: number, runs?: number): Awaitable<{ runId: number; at: string; result: string; hosts: number }[]>;
+  /** the newest analyze run's failing results by audit priority and pop (null: no analyze yet) */
+  latestAuditFailures(): Awaitable<LatestFailures | null>;
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;
 }
