@@ -1,7 +1,7 @@
 // Everything human goes to stderr; stdout is for JSON (or a read command's table) only.
 // In cron (no TTY) only warnings and errors are printed; -V adds one line per host event;
 // a TTY gets an ora spinner with done/total, ok, failed, in flight and ETA.
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { cell } from '../report/table.js';
 
 export interface Progress {
@@ -20,6 +20,11 @@ export function printError(line: string): void {
 
 export class Log {
   private spinner: Ora | undefined;
+  /** bumped by stopProgress: a spinner whose module loads after that is never started */
+  private generation = 0;
+  /** the newest progress line, kept while the spinner loads */
+  private text = 'starting';
+  private wanted = false;
 
   constructor(readonly verboseOn: boolean, private readonly stream: NodeJS.WriteStream = process.stderr) {}
 
@@ -39,18 +44,27 @@ export class Log {
     if (!s.isTTY || !(s.columns > 0) || process.env.CI) return;
     // https://no-color.org: a non-empty NO_COLOR turns colour off (log lines never have any).
     const noColor = Boolean(process.env.NO_COLOR);
-    this.spinner = ora({ stream: s, text: 'starting', color: noColor ? false : 'cyan' }).start();
+    // ora loads only here, on a terminal: cron and every read command start without it.
+    const mine = ++this.generation;
+    this.wanted = true;
+    void import('ora').then(({ default: ora }) => {
+      if (mine !== this.generation || this.spinner) return;
+      this.spinner = ora({ stream: s, text: this.text, color: noColor ? false : 'cyan' }).start();
+    }, () => { /* no spinner is no loss */ });
   }
 
   progress(p: Progress): void {
-    if (!this.spinner) return;
+    if (!this.wanted) return;
     const elapsed = (Date.now() - p.startedAt) / 1000;
     const rate = p.done / Math.max(elapsed, 0.001);
     const eta = p.done > 0 && p.total > p.done ? `${Math.ceil((p.total - p.done) / rate)}s` : '-';
-    this.spinner.text = `${p.done}/${p.total} hosts, ${p.ok} ok, ${p.failed} failed, ${p.inFlight} in flight, ETA ${eta}`;
+    this.text = `${p.done}/${p.total} hosts, ${p.ok} ok, ${p.failed} failed, ${p.inFlight} in flight, ETA ${eta}`;
+    if (this.spinner) this.spinner.text = this.text;
   }
 
   stopProgress(): void {
+    this.generation += 1;
+    this.wanted = false;
     this.spinner?.stop();
     this.spinner = undefined;
   }

@@ -8,12 +8,11 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { advisoryKey } from '../lock/pg-lock.js';
 import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/pg-store.js';
+import { MIGRATE_BATCH } from '../store/database-url.js';
 import { openAnyStore, openStore } from '../store/store.js';
 import { LockHeldError, StorageError, UsageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
 
-/** Rows per target transaction: ~50-100 ms of work each, so a kill loses at most that much. */
-export const MIGRATE_BATCH = 5_000;
 /** A long copy says how far it is at least this often. */
 const PROGRESS_EVERY_MS = 10_000;
 /** Text a batch may carry (values can be megabytes): a batch ends early past this, after at least one row. */

@@ -1,6 +1,5 @@
 // `jellyfish doctor`: is this configuration ready for cron?
 import type { Command } from 'commander';
-import { runDoctor } from '../app/doctor.js';
 import { renderOutput } from '../report/output.js';
 import { cell } from '../report/table.js';
 import { addConfigFlag, addInventoryFlag, addOutputFlags, configFrom, inventoryFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
@@ -17,6 +16,7 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
   cmd.action(async (flags: CommonFlags & OutputFlags & { host?: string }) => {
     const out = outputFormat(flags);
     const config = configFrom(flags);
+    const { runDoctor } = await import('../app/doctor.js');
     const checks = await runDoctor(config, inventoryFrom(flags, config), flags.host);
     const width = Math.max(...checks.map((c) => c.name.length));
     // The detail may hold a host's own words (its output, its DISCONNECT text): escaped.

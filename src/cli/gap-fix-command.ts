@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { findGapHosts } from '../app/gap-fix.js';
 import { Log } from '../app/log.js';
-import { collectRun } from '../app/run.js';
 import { selectTargets, targetsJson } from '../app/targets.js';
 import { readInventory } from '../inventory/csv.js';
 import { gapfixLockFile } from '../lock/lock-files.js';
@@ -54,6 +53,7 @@ It runs beside a full \`run\` on the same database (SQLite: both write through i
       setExit(0);
       return;
     }
+    const { collectRun } = await import('../app/run.js');
     const { json, exitCode } = await collectRun({
       mode: 'gap-fix', config, inventoryFile, log,
       select: (hosts, store) => findGapHosts(hosts, store, config),

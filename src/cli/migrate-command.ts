@@ -3,13 +3,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
-import { MIGRATE_BATCH, migrateToPostgres } from '../app/migrate.js';
 import { convertSetting } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';
 import { parseInteger } from '../config/values.js';
 import { renderOutput } from '../report/output.js';
 import { renderTable } from '../report/table.js';
-import { displayUrl, pgTlsWarning } from '../store/database-url.js';
+import { displayUrl, MIGRATE_BATCH, pgTlsWarning } from '../store/database-url.js';
 import { isPostgresUrl } from '../store/store.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 
@@ -84,6 +83,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
       }
       from = config.storage.database;
     }
+    const { migrateToPostgres } = await import('../app/migrate.js');
     const summary = await migrateToPostgres({ from, to, batch, onProgress: (line) => printError(`jellyfish: migrate: ${line}`) });
     const next = `set [storage] database = ${summary.to} in ${flags.config ?? 'scheduler.ini'} (the password stays in PGPASSWORD or ~/.pgpass)`;
     process.stdout.write(renderOutput(out, {

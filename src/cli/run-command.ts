@@ -1,7 +1,6 @@
 // `jellyfish run`: the full collection run, the cron job. Takes the run lock.
 import type { Command } from 'commander';
 import { Log } from '../app/log.js';
-import { collectRun } from '../app/run.js';
 import { renderJson } from '../report/status-json.js';
 import { addConfigFlag, addInventoryFlag, addOverrideFlags, collectList, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
@@ -37,6 +36,8 @@ stdout carries only the status JSON; logs go to stderr.`);
   cmd.action(async (flags: CommonFlags & { limit?: string[] }) => {
     const config = configFrom(flags);
     const log = new Log(Boolean(flags.verbose));
+    // Loaded when a run starts: the pool, SSH and the lock stay out of every other command's start-up.
+    const { collectRun } = await import('../app/run.js');
     const { json, exitCode } = await collectRun({
       mode: 'run', config, inventoryFile: inventoryFrom(flags, config), log,
       lockFile: config.lockfile, threads: config.collector.threads, limitMs: config.collector.threadtimeoutMs,

@@ -4,9 +4,7 @@ import { ConfigError, StorageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { checkApiSettings } from '../app/serve-settings.js';
 import { SETTINGS } from '../config/settings.js';
-import { pagesPlugin } from '../pages/plugin.js';
-import { requirePageToken } from '../serve/auth.js';
-import { buildServer, type RequestLogLine } from '../serve/server.js';
+import type { RequestLogLine } from '../serve/server.js';
 import { cell } from '../report/table.js';
 import { openAnyStore, SqliteStore, type Store } from '../store/store.js';
 import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
@@ -69,6 +67,10 @@ database cannot be opened, 78 config error (also: the listen address is in use o
       throw e;
     }
     const json = flags.logFormat === 'json';
+    // Fastify, the routes and the pages load here: no other command pays for them at start-up.
+    const [{ buildServer }, { pagesPlugin }, { requirePageToken }] = await Promise.all([
+      import('../serve/server.js'), import('../pages/plugin.js'), import('../serve/auth.js'),
+    ]);
     const app = await buildServer({
       config, store, reader,
       inventoryFile: inventoryFrom(flags, config),

@@ -49,3 +49,6 @@ export function pgTlsWarning(database: string, env: NodeJS.ProcessEnv = process.
   return `the PostgreSQL server ${host} is not on this machine and sslmode is ${mode || 'not set'}, not verify-full or verify-ca: `
     + 'the login and the facts can be read or redirected on the way (add ?sslmode=verify-full, with sslrootcert if the CA is private)';
 }
+
+/** `jellyfish migrate`: rows per target transaction (~50-100 ms of work each, so a kill loses at most that much). */
+export const MIGRATE_BATCH = 5_000;
