@@ -56,8 +56,10 @@ const KEYS = [
 
 /**
  * Calls `emit(row)` for every interval opened on `night(n)` by hosts from..to, with how it ends:
- * [host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at]. Night 0 is every
- * host's first collection (all its facts); a later night opens the values that changed on it.
+ * [host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at], and
+ * `emit.change(row)` for the change-feed row the store appends with it ([at, host_id, type,
+ * subtype, change, old_value, new_value]). Night 0 is every host's first collection (all its
+ * facts, none in the feed); a later night opens the values that changed on it.
  */
 function generateNight(n, emit, from = 1, to = HOSTS) {
   for (let h = from; h <= to; h++) {
@@ -69,6 +71,8 @@ function generateNight(n, emit, from = 1, to = HOSTS) {
       while (end <= NIGHTS && !changes(h, k, end)) end++;
       const [type, subtype] = KEYS[k];
       const value = `1.${version}-${h % 7}`;
+      // After night 0 an opening is a change: the key's previous value closed at this collection.
+      if (n > 0) emit.change([night(n), h, type, subtype, 'changed', `1.${version - 1}-${h % 7}`, value]);
       if (end <= NIGHTS) emit([h, type, subtype, value, night(n), night(end - 1), 0, night(end)]);
       else emit([h, type, subtype, value, night(n), night(NIGHTS), 1, null]);
     }
@@ -85,7 +89,7 @@ async function generate(emit, block = HOSTS) {
   }
 }
 
-const hostRow = (h) => [h, `host${h}.${['ams', 'fra', 'lon', 'nyc'][h % 4]}`, h % 3 ? 'web' : 'db', h % 4 === 0 ? 'ams' : 'fra', 'prod', 1, night(0)];
+const hostRow = (h) => [h, `host${h}.${['ams', 'fra', 'lon', 'nyc'][h % 4]}`, h % 3 ? 'web' : 'db', h % 4 === 0 ? 'ams' : 'fra', 'prod', 1, night(0), night(0)];
 
 async function fillSqlite(file) {
   (await openAnyStore(file)).close();
@@ -93,10 +97,11 @@ async function fillSqlite(file) {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
-  const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'facts' AND sql IS NOT NULL").all();
+  const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('facts', 'fact_changes') AND sql IS NOT NULL").all();
   for (const i of indexes) db.exec(`DROP INDEX ${i.name}`);
-  const host = db.prepare('INSERT INTO hosts (id, name, srvtype, pop, status, is_prod, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const host = db.prepare('INSERT INTO hosts (id, name, srvtype, pop, status, is_prod, first_seen_at, first_facts_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   const fact = db.prepare('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const change = db.prepare('INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const ft = db.prepare('INSERT INTO fact_types (host_id, type, last_seen) VALUES (?, ?, ?)');
   let rows = 0;
   db.exec('BEGIN');
@@ -108,6 +113,7 @@ async function fillSqlite(file) {
     fact.run(...r);
     if (++rows % 500_000 === 0) { db.exec('COMMIT'); db.exec('BEGIN'); }
   };
+  emit.change = (r) => { change.run(...r); };
   await generate(emit);
   db.exec('COMMIT');
   for (const i of indexes) db.exec(i.sql);
@@ -122,26 +128,34 @@ async function fillPostgres(url, pgServer) {
   const { default: pg } = await import(path.join(ROOT, 'node_modules/pg/lib/index.js'));
   const c = new pg.Client({ connectionString: url, password: pgServer.password });
   await c.connect();
-  const indexes = (await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'facts' AND indexname <> 'facts_pkey'")).rows;
+  const indexes = (await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('facts', 'fact_changes') AND indexname NOT IN ('facts_pkey', 'fact_changes_pkey')")).rows;
   for (const i of indexes) await c.query(`DROP INDEX ${i.indexname}`);
   const hosts = Array.from({ length: HOSTS }, (_, i) => hostRow(i + 1));
   const col = (rows, i) => rows.map((r) => r[i]);
-  await c.query(`INSERT INTO hosts (id, name, srvtype, pop, status, is_prod, first_seen_at)
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])`, hosts[0].map((_, i) => col(hosts, i)));
+  await c.query(`INSERT INTO hosts (id, name, srvtype, pop, status, is_prod, first_seen_at, first_facts_at)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])`, hosts[0].map((_, i) => col(hosts, i)));
   for (const t of ['packages', ...OTHER_TYPES]) {
     await c.query('INSERT INTO fact_types (host_id, type, last_seen) SELECT h, $1, $2 FROM generate_series(1, $3::int) h', [t, night(NIGHTS), HOSTS]);
   }
   let batch = [];
+  let changed = [];
   let rows = 0;
   const flush = async () => {
-    if (!batch.length) return;
-    await c.query(`INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at)
-      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[])`, batch[0].map((_, i) => col(batch, i)));
+    if (batch.length) {
+      await c.query(`INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current, closed_at)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[])`, batch[0].map((_, i) => col(batch, i)));
+    }
+    if (changed.length) {
+      await c.query(`INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`, changed[0].map((_, i) => col(changed, i)));
+    }
     batch = [];
+    changed = [];
   };
   // Night by night, a few hundred hosts at a time (at most about 20,000 intervals a statement), so
   // the history is never all in memory.
   const emit = (r) => { batch.push(r); rows++; };
+  emit.change = (r) => { changed.push(r); };
   emit.batch = flush;
   await generate(emit, 20);
   for (const i of indexes) await c.query(i.indexdef);

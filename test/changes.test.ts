@@ -111,7 +111,55 @@ t.test('the change feed over SQLite, and the same answer over PostgreSQL', async
   t.ok(fromPg);
 });
 
-t.test('intervals closed before migration 8 are dated by the next opening, else their last sighting', async (t) => {
+/**
+ * The feed as the store writes it, on each engine: a pushed document's changes, a type first seen
+ * on a host already collected (added rows), a pushed host's first document (new_host only, its
+ * facts with --include-new-hosts), an unchanged collection (nothing), and prune: delete takes the
+ * feed of that time with it, archive keeps it.
+ */
+async function written(t: Tap.Test, store: Store): Promise<unknown> {
+  await history(store);
+  const ingest = await store.beginRun({ mode: 'ingest', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 0, workers: 0 });
+  await store.recordPush(ingest, { host: 'web2', timestamp: at(4), ok: true, statusText: 'ok', data: { packages: { openssl: '3.0.11-1~deb12u2', vim: '2:9.0.1378-2' }, kernel: { release: '6.1.0-26' } } });
+  await store.recordPush(ingest, { host: 'agent.fra', timestamp: at(4) + 5000, ok: true, statusText: 'ok', data: { packages: { curl: '7.88.1-10' } } });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(5)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  await store.recordResults(runId, [result('db1', at(5), [ok('packages', { openssl: '3.0.11-1~deb12u2', postgresql: '15.8-0' }), ok('release', { VERSION_ID: '12.2' })])]);
+  const view = await changesView(store, { since: at(4), until: at(10) });
+  t.same(rows(view), [
+    ['2026-11-05', 'web2', 'kernel', 'release', 'added', null, '6.1.0-26'],
+    ['2026-11-05', 'web2', 'packages', 'openssl', 'changed', '3.0.9-1', '3.0.11-1~deb12u2'],
+    ['2026-11-05', 'agent.fra', null, null, 'new_host', null, null],
+  ], 'a push: its changes and a new type; a new pushed host is one row; an unchanged collection adds nothing');
+  t.same(rows(await changesView(store, { since: at(4), until: at(10), includeNewHosts: true })).filter((r) => r[1] === 'agent.fra'),
+    [['2026-11-05', 'agent.fra', 'packages', 'curl', 'added', null, '7.88.1-10']], 'its first document with --include-new-hosts');
+  return { all: rows(await changesView(store, { since: at(0), until: at(10) })), view: rows(view) };
+}
+
+t.test('the feed is written with the facts: pushes, new types, first collections; prune', async (t) => {
+  const dir = t.testdir();
+  const sqlite = openStore(path.join(dir, 'jf.db'));
+  t.teardown(() => sqlite.close());
+  const fromSqlite = await written(t, sqlite);
+  // prune --older-than: archive keeps the feed, delete takes it with the intervals.
+  const { pruneFacts } = await import('../src/app/prune.js');
+  const feedRows = () => Number((sqlite.database.prepare('SELECT COUNT(*) AS n FROM fact_changes').get() as { n: number }).n);
+  const all = feedRows();
+  await pruneFacts(sqlite, { beforeMs: at(3), mode: 'archive', pauseMs: 0 });
+  t.equal(feedRows(), all, 'archive keeps the feed');
+  await pruneFacts(sqlite, { beforeMs: at(3), mode: 'delete', pauseMs: 0 });
+  const left = (sqlite.database.prepare('SELECT at FROM fact_changes ORDER BY at').all() as { at: string }[]).map((r) => r.at);
+  t.ok(left.length > 0 && left.length < all && left.every((a) => a >= iso(at(3))), `delete takes the feed before then (${all} -> ${left.length} rows)`);
+  const skip = postgresSkipReason();
+  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return; }
+  const pgs = await startPostgres();
+  t.teardown(() => pgs.stop());
+  process.env.PGPASSWORD = pgs.password;
+  const pg = await openAnyStore(await pgs.createDatabase('written'));
+  t.teardown(() => pg.close());
+  await t.test('PostgreSQL', async (t) => { t.same(await written(t, pg), fromSqlite, 'the very same feed'); });
+});
+
+t.test('intervals closed before migration 8 are dated by the next opening, else their last sighting; migration 12 writes them into the feed', async (t) => {
   const file = path.join(t.testdir(), 'old.db');
   const old = new Database(file);
   old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
@@ -132,8 +180,10 @@ t.test('intervals closed before migration 8 are dated by the next opening, else 
     ['2026-11-02', 'h1', 'packages', 'curl', 'removed', '7', null],
     ['2026-11-03', 'h1', 'packages', 'openssl', 'changed', '1', '2'],
   ]);
-  const plan = store.database.prepare(`EXPLAIN QUERY PLAN SELECT 1 FROM facts c WHERE c.is_current = 0 AND c.closed_at >= ? AND c.closed_at < ?`).all('a', 'b') as { detail: string }[];
-  t.match(plan.map((p) => p.detail).join(' '), /facts_closed_at/, 'the closed window walks its index');
+  const plan = (sql: string) => (store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('a', 'b', 'c') as { detail: string }[]).map((p) => p.detail).join(' ');
+  t.match(plan('SELECT * FROM fact_changes c WHERE c.at >= ? AND c.at < ? AND +c.type = ? ORDER BY c.at'), /fact_changes_at/, 'the window walks the feed\'s time index');
+  t.notMatch(plan('SELECT * FROM fact_changes c WHERE c.at >= ? AND c.at < ? AND +c.type = ? ORDER BY c.at'), /TEMP B-TREE/, 'in time order: nothing to sort');
+  t.match(plan('SELECT * FROM fact_changes c WHERE c.at >= ? AND c.at < ? AND c.host_id = ? ORDER BY c.at'), /fact_changes_host/, 'one host: its own index');
 });
 
 t.test('time arguments, and hosts in natural order', async (t) => {

@@ -127,7 +127,7 @@ t.test('jellyfish migrate', { skip: skip ?? false }, async (t) => {
   const srcRows = (sql: string) => Number((sqlite.database.prepare(sql).get() as { n: number }).n);
   const archived = srcRows('SELECT COUNT(*) AS n FROM facts_archive');
   t.ok(archived > 0, `${archived} archived intervals in the source`);
-  const total = ['hosts', 'runs', 'attempts', 'attempt_collections', 'facts', 'fact_types', 'facts_archive']
+  const total = ['hosts', 'runs', 'attempts', 'attempt_collections', 'facts', 'fact_types', 'facts_archive', 'fact_changes']
     .reduce((a, tb) => a + srcRows(`SELECT COUNT(*) AS n FROM ${tb}`), 0);
 
   t.test('a full copy: verified, the same answers, and the PostgreSQL store writes on', async (t) => {
@@ -142,7 +142,7 @@ t.test('jellyfish migrate', { skip: skip ?? false }, async (t) => {
     t.equal(out.copied, total, `${total} rows copied in ${secs.toFixed(1)} s (${Math.round(total / secs)} rows/s with the CLI start)`);
     t.equal(out.resumed, false);
     t.match(out.next, /\[storage\] database = postgresql:\/\/jellyfish@127\.0\.0\.1/);
-    t.same(Object.keys(out.tables), ['attempt_collections', 'attempts', 'fact_types', 'facts', 'facts_archive', 'facts_current', 'hosts', 'runs']);
+    t.same(Object.keys(out.tables), ['attempt_collections', 'attempts', 'fact_changes', 'fact_types', 'facts', 'facts_archive', 'facts_current', 'hosts', 'runs']);
     for (const [tb, c] of Object.entries(out.tables as Record<string, { source: number; target: number }>)) t.equal(c.target, c.source, `${tb}: ${c.source}`);
     t.match(r.stderr, /migrate: hosts: 201 rows copied/);
     t.match(r.stderr, /migrate: facts_archive: /);

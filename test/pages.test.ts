@@ -331,11 +331,11 @@ async function questions(t: Tap.Test, store: Store): Promise<unknown> {
   const row = await store.hostRow(web2);
   t.same(row, (await store.listHosts()).find((h) => h.name === 'web2'), "hostRow is the host's row of listHosts");
   t.equal(row?.lastOutcome, 'partial');
-  // Openings: web1 a,b at T0+1s, web2 a at T0+1h+0.5s, web1 a=2 at T0+2h+1s; closings: web1 a=1 and b at T0+2h+1s.
-  t.equal(await store.recentChangeStart(1), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'the newest opening and closing');
-  t.equal(await store.recentChangeStart(2), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'two closings at the last collection');
-  t.equal(await store.recentChangeStart(3), new Date(T0 + 1000).toISOString(), 'fewer closings than asked: the third newest opening decides');
-  t.equal(await store.recentChangeStart(4), new Date(T0 + 1000).toISOString(), 'the fourth opening is at the same instant');
+  // First collections: web1 at T0+1s, web2 at T0+1h+0.5s; changes: web1 a 1 -> 2 and b removed at T0+2h+1s.
+  t.equal(await store.recentChangeStart(1), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'the newest change, later than the newest new host');
+  t.equal(await store.recentChangeStart(2), new Date(T0 + 2 * HOUR + 1000).toISOString(), 'two changes at the last collection');
+  t.equal(await store.recentChangeStart(3), new Date(T0 + 1000).toISOString(), 'fewer of either than asked: from the oldest of them');
+  t.equal(await store.recentChangeStart(4), new Date(T0 + 1000).toISOString(), 'the same');
   t.equal(await store.recentChangeStart(100), new Date(T0 + 1000).toISOString(), 'more than there are: from the first');
   return { runs, attempts };
 }

@@ -69,7 +69,7 @@ t.test('PostgreSQL store', { skip: skip ?? false }, async (t) => {
     const versions = (await c.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
     t.same(versions, Array.from({ length: LATEST_VERSION }, (_, i) => i + 1), 'versions 1..latest, each once');
     const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).rows.map((r) => r.tablename);
-    t.same(tables, ['analyze_runs', 'api_tokens', 'attempt_collections', 'attempts', 'audit_collate', 'audit_results', 'audits', 'fact_types', 'facts', 'facts_archive', 'hosts', 'run_locks', 'runs', 'schema_migrations'], 'the SQLite schema');
+    t.same(tables, ['analyze_runs', 'api_tokens', 'attempt_collections', 'attempts', 'audit_collate', 'audit_results', 'audits', 'fact_changes', 'fact_types', 'facts', 'facts_archive', 'hosts', 'run_locks', 'runs', 'schema_migrations'], 'the SQLite schema');
     t.equal(a.dialect, 'postgresql');
     t.notMatch(a.path, new RegExp(pgs.password), 'the shown URL has no password');
     await a.close();

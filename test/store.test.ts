@@ -51,7 +51,7 @@ t.test('migrations are recorded once, also when several processes open a new fil
   const db = new Database(file, { readonly: true });
   t.same((db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version), versions);
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  t.match(tables, ['analyze_runs', 'api_tokens', 'attempt_collections', 'attempts', 'audit_collate', 'audit_results', 'audits', 'fact_types', 'facts', 'facts_archive', 'hosts', 'run_locks', 'runs', 'schema_migrations']);
+  t.match(tables, ['analyze_runs', 'api_tokens', 'attempt_collections', 'attempts', 'audit_collate', 'audit_results', 'audits', 'fact_changes', 'fact_types', 'facts', 'facts_archive', 'hosts', 'run_locks', 'runs', 'schema_migrations']);
   db.close();
 
   // Two processes open a new file together (a run and an ingest started by cron in the same

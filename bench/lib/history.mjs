@@ -134,7 +134,7 @@ export function* generateMonth({ hosts: HOSTS, nights: NIGHTS = 30, changeRate =
     const s = state[h];
     const a = s.lastAttempt;
     yield ['hosts', [h + 1, names[h], ROLES[h % ROLES.length], SITES[Math.floor(h / 7) % SITES.length], prod[h] ? 'prod' : 'spare', prod[h] ? 1 : 0, iso(hostAt(0, h)),
-      a ? iso(a.at) : null, s.lastSuccess ? iso(s.lastSuccess) : null, a?.outcome ?? null, a?.code ?? null, a?.message ?? null, a?.run ?? null]];
+      a ? iso(a.at) : null, s.lastSuccess ? iso(s.lastSuccess) : null, a?.outcome ?? null, a?.code ?? null, a?.message ?? null, a?.run ?? null, iso(hostAt(0, h))]];
   }
   yield* early.filter(([t]) => t === 'runs');
   yield* early.filter(([t]) => t !== 'runs');
@@ -152,7 +152,10 @@ export function* generateMonth({ hosts: HOSTS, nights: NIGHTS = 30, changeRate =
         if (hr() >= rate) continue;
         const at = hostAt(n, h);
         if (at > seenUntil) break;
-        yield ['facts', [h + 1, type, subtype, version ? `${base}+deb12u${version}` : base, iso(opened), iso(hostAt(n - 1, h)), 0, iso(at)]];
+        const old = version ? `${base}+deb12u${version}` : base;
+        yield ['facts', [h + 1, type, subtype, old, iso(opened), iso(hostAt(n - 1, h)), 0, iso(at)]];
+        // The change-feed row the store appends with the change (migration 12).
+        yield ['fact_changes', [iso(at), h + 1, type, subtype, 'changed', old, `${base}+deb12u${version + 1}`]];
         opened = at;
         version++;
       }
@@ -164,12 +167,13 @@ export function* generateMonth({ hosts: HOSTS, nights: NIGHTS = 30, changeRate =
 }
 
 export const COLUMNS = {
-  hosts: ['id', 'name', 'srvtype', 'pop', 'status', 'is_prod', 'first_seen_at', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code', 'last_message', 'last_run_id'],
+  hosts: ['id', 'name', 'srvtype', 'pop', 'status', 'is_prod', 'first_seen_at', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code', 'last_message', 'last_run_id', 'first_facts_at'],
   runs: ['id', 'mode', 'started_at', 'finished_at', 'pid', 'hostname', 'threads', 'workers', 'exit_code', 'summary', 'scope'],
   attempts: ['id', 'run_id', 'host_id', 'started_at', 'finished_at', 'duration_ms', 'outcome', 'code', 'message', 'output_bytes'],
   attempt_collections: ['attempt_id', 'type', 'status', 'exit_code', 'message', 'duration_ms'],
   facts: ['host_id', 'type', 'subtype', 'value', 'first_seen', 'last_seen', 'is_current', 'closed_at'],
   fact_types: ['host_id', 'type', 'last_seen'],
+  fact_changes: ['at', 'host_id', 'type', 'subtype', 'change', 'old_value', 'new_value'],
 };
 
 /** Fills a fresh SQLite store at `file` with the month (indexes built after the load, as the migrations define them). */
@@ -180,7 +184,7 @@ export async function fillSqlite(file, opts) {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
-  const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('facts', 'attempts') AND sql IS NOT NULL").all();
+  const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('facts', 'attempts', 'fact_changes') AND sql IS NOT NULL").all();
   for (const i of indexes) db.exec(`DROP INDEX ${i.name}`);
   const stmts = Object.fromEntries(Object.entries(COLUMNS).map(([t, cols]) => [t, db.prepare(`INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)]));
   let rows = 0;
@@ -210,14 +214,15 @@ export async function fillPostgres(url, opts, password) {
   const u = new URL(url);
   const c = new pg.Client({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: u.pathname.slice(1), password });
   await c.connect();
-  const indexes = (await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('facts', 'attempts') AND indexname NOT LIKE '%_pkey'")).rows;
+  const indexes = (await c.query("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('facts', 'attempts', 'fact_changes') AND indexname NOT LIKE '%_pkey'")).rows;
   for (const i of indexes) await c.query(`DROP INDEX ${i.indexname}`);
-  const types = { hosts: ['bigint', 'text', 'text', 'text', 'text', 'int', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint'],
+  const types = { hosts: ['bigint', 'text', 'text', 'text', 'text', 'int', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'text'],
     runs: ['bigint', 'text', 'text', 'text', 'int', 'text', 'int', 'int', 'int', 'text', 'text'],
     attempts: ['bigint', 'bigint', 'bigint', 'text', 'text', 'int', 'text', 'text', 'text', 'bigint'],
     attempt_collections: ['bigint', 'text', 'text', 'int', 'text', 'int'],
     facts: ['bigint', 'text', 'text', 'text', 'text', 'text', 'int', 'text'],
-    fact_types: ['bigint', 'text', 'text'] };
+    fact_types: ['bigint', 'text', 'text'],
+    fact_changes: ['text', 'bigint', 'text', 'text', 'text', 'text', 'text'] };
   const batches = Object.fromEntries(Object.keys(COLUMNS).map((t) => [t, []]));
   const counts = {};
   const flush = async (table) => {

@@ -33,15 +33,37 @@ export interface UnknownHost {
 
 const KIND_ORDER: Record<ChangeRow['change'], number> = { new_host: 0, removed: 1, changed: 2, added: 3 };
 
+const text = (a: string | null, b: string | null) => { const x = a ?? ''; const y = b ?? ''; return x < y ? -1 : x > y ? 1 : 0; };
+
 /**
  * Oldest first; at one instant by host (natural order), type, subtype, then the kind of change.
- * Hosts are ranked once (a window can hold millions of rows and a few thousand hosts).
+ * `ordered` is already oldest first (the store reads the feed in time order) and `extra` is in no
+ * order: the extra rows are sorted and merged in, and only the rows of one instant (one
+ * collection's changes) are sorted among themselves, so a month of millions of rows is never
+ * sorted whole. Hosts are ranked once (millions of rows, a few thousand hosts).
  */
-function sortRows(rows: ChangeRow[]): void {
-  const rank = new Map([...new Set(rows.map((r) => r.host))].sort(compareNatural).map((h, i) => [h, i]));
-  const text = (a: string | null, b: string | null) => { const x = a ?? ''; const y = b ?? ''; return x < y ? -1 : x > y ? 1 : 0; };
-  rows.sort((a, b) => text(a.at, b.at) || rank.get(a.host)! - rank.get(b.host)!
-    || text(a.type, b.type) || text(a.subtype, b.subtype) || KIND_ORDER[a.change] - KIND_ORDER[b.change]);
+function sortedRows(ordered: ChangeRow[], extra: ChangeRow[]): ChangeRow[] {
+  const hosts = new Set<string>();
+  for (const r of ordered) hosts.add(r.host);
+  for (const r of extra) hosts.add(r.host);
+  const rank = new Map([...hosts].sort(compareNatural).map((h, i) => [h, i]));
+  const byAll = (a: ChangeRow, b: ChangeRow) => text(a.at, b.at) || rank.get(a.host)! - rank.get(b.host)!
+    || text(a.type, b.type) || text(a.subtype, b.subtype) || KIND_ORDER[a.change] - KIND_ORDER[b.change];
+  extra.sort(byAll);
+  const rows: ChangeRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < ordered.length || j < extra.length) {
+    const at = j >= extra.length || (i < ordered.length && ordered[i]!.at <= extra[j]!.at) ? ordered[i]!.at : extra[j]!.at;
+    const from = rows.length;
+    for (; i < ordered.length && ordered[i]!.at === at; i++) rows.push(ordered[i]!);
+    for (; j < extra.length && extra[j]!.at === at; j++) rows.push(extra[j]!);
+    if (rows.length - from > 1) {
+      const group = rows.slice(from).sort(byAll);
+      for (let k = 0; k < group.length; k++) rows[from + k] = group[k]!;
+    }
+  }
+  return rows;
 }
 
 export async function changesView(store: Store, req: ChangesRequest): Promise<ChangesView | UnknownHost> {
@@ -61,13 +83,12 @@ export async function changesView(store: Store, req: ChangesRequest): Promise<Ch
     ...(req.srvtypes?.length ? { srvtypes: req.srvtypes } : {}),
     ...(req.prod ? { prod: true } : {}),
   };
-  const { events, newHosts } = await store.factChanges(q);
-  // A new host's first collection opened every fact it has: those rows fold into one.
-  const rows = req.includeNewHosts ? events : events.filter((e) => !(e.change === 'added' && newHosts.get(e.host) === e.at));
-  if (!req.includeNewHosts) {
-    for (const [name, at] of newHosts) rows.push({ at, host: name, type: null, subtype: null, change: 'new_host', old: null, new: null });
-  }
-  sortRows(rows);
+  const { events, newHosts, newHostFacts } = await store.factChanges(req.includeNewHosts ? { ...q, newHostFacts: true } : q);
+  // A new host's first collection opened every fact it has: one new_host row stands for them,
+  // unless they were asked for.
+  const extra: ChangeRow[] = req.includeNewHosts ? newHostFacts ?? []
+    : [...newHosts].map(([name, at]) => ({ at, host: name, type: null, subtype: null, change: 'new_host' as const, old: null, new: null }));
+  const rows = sortedRows(events, extra);
   const { since, until, ...filters } = q;
   return {
     since, until,

@@ -21,7 +21,7 @@ const BATCH_BYTES = 64 * 1024 * 1024;
 const MIGRATE_LOCK = advisoryKey('migrate');
 
 /** The tables copied, in an order their references allow. run_locks is live state: never copied. */
-export const COPIED_TABLES = ['hosts', 'runs', 'attempts', 'attempt_collections', 'facts', 'fact_types', 'facts_archive'] as const;
+export const COPIED_TABLES = ['hosts', 'runs', 'attempts', 'attempt_collections', 'facts', 'fact_types', 'facts_archive', 'fact_changes'] as const;
 type Table = (typeof COPIED_TABLES)[number];
 
 export interface MigrateRequest {
@@ -125,6 +125,7 @@ function units(db: Database.Database, cols: Record<Table, Column[]>, collections
         return rows.length ? { lastKey: Number(end), rows: { fact_types: rows } } : undefined;
       },
     },
+    byId('fact_changes'),
     {
       name: 'facts_archive', tables: ['facts_archive'], next(after, limit) {
         const rows = take(archive, after, limit);
@@ -311,7 +312,7 @@ async function insert(c: pg.Client, t: Table, cols: Column[], rows: unknown[][])
 
 /** Each identity past the largest id copied (never backwards), so the next insert gets a new id. */
 async function moveSequences(q: Q): Promise<void> {
-  for (const t of ['hosts', 'runs', 'attempts', 'facts']) {
+  for (const t of ['hosts', 'runs', 'attempts', 'facts', 'fact_changes']) {
     await q(`cannot move the id sequence of ${t}`,
       `SELECT setval(s.seq, m.id) FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq) s, (SELECT MAX(id) AS id FROM ${t}) m
         WHERE m.id IS NOT NULL AND m.id > COALESCE(pg_sequence_last_value(s.seq), 0)`, [t]);

@@ -35,7 +35,12 @@ export async function pruneFacts(store: Store, req: PruneRequest): Promise<numbe
     const n = await store.pruneBatch(before, req.mode, batch);
     total += n;
     req.onBatch?.(n);
-    if (n < batch) return total;
+    if (n < batch) break;
     await new Promise((r) => setTimeout(r, pauseMs));
   }
+  // Deleting the history deletes the change feed of that time too; an archive keeps it.
+  if (req.mode === 'delete') {
+    while ((await store.pruneChanges(before, batch)) === batch) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  return total;
 }

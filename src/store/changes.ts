@@ -1,8 +1,6 @@
-// The fleet's change feed (SPEC §9): the fact intervals that opened or closed in a window, paired
-// per key (host, type, subtype) into added / removed / changed, and the hosts whose first
-// collection falls in the window. One SQL text for both engines over the indexes of migration 8:
-// facts_opened and facts_closed_at find the window; a closing and an opening of the same key at
-// the same collection are paired here into a change.
+// The fleet's change feed (SPEC §9): the additions, removals and changes the store appended to
+// fact_changes as it wrote them (migration 12), in a window, and the hosts whose first collection
+// falls in it (hosts.first_facts_at). One SQL text for both engines.
 import type { AllRows } from './queries.js';
 
 /** Rows of one parameterised statement as arrays, columns in the statement's order (no object per row). */
@@ -21,6 +19,8 @@ export interface ChangeQuery {
   sites?: string[];
   srvtypes?: string[];
   prod?: boolean;
+  /** also each new host's first facts, as `added` rows (`--include-new-hosts`) */
+  newHostFacts?: boolean;
 }
 
 export type ChangeKind = 'added' | 'removed' | 'changed' | 'new_host';
@@ -37,10 +37,12 @@ export type ChangeRow = {
 };
 
 export interface ChangeRows {
-  /** every added, removed or changed interval, oldest first */
+  /** every addition, removal and change after a host's first collection, oldest first */
   events: ChangeRow[];
   /** host name -> its first collection (in the window) */
   newHosts: Map<string, string>;
+  /** with `newHostFacts`: the new hosts' first facts as added rows (in no order) */
+  newHostFacts?: ChangeRow[];
 }
 
 /**
@@ -80,7 +82,7 @@ function factWhere(q: ChangeQuery, f: string, dialect: 'sqlite' | 'postgresql', 
   return { sql: where.map((w) => ` AND ${w}`).join(''), params };
 }
 
-/** How much of the window one pair of scans reads (see changeRows). */
+/** How much of the window one scan reads (see changeRows). */
 const SLICE_MS = 86_400_000;
 
 export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite' | 'postgresql', q: ChangeQuery): Promise<ChangeRows> {
@@ -89,83 +91,51 @@ export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite
   const newHosts = new Map<string, string>();
   if (hosts.size === 0) return { events, newHosts };
   const oneHost = q.host !== undefined ? [...hosts.keys()][0] : undefined;
-  const opened = factWhere(q, 'f', dialect, oneHost);
-  // The window is read a day at a time: an instant falls in one slice, and a slice's rows are
-  // let go before the next is read, so a month never holds millions of raw rows at once.
+  const where = factWhere(q, 'c', dialect, oneHost);
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  const key = (r: unknown[]) => `${String(r[0])}\u0000${String(r[1])}\u0000${String(r[2])}`;
-  const windowHosts = new Set<number>();
-  const closedNow = new Map<string, unknown[]>();
+  // The store appends each change as it writes it (migration 12): the window is one range scan
+  // of fact_changes in time order, read a day at a time so a month is never one answer in memory
+  // (PostgreSQL's client holds a whole result). Rows come as arrays: a month is millions of them.
   const start = Date.parse(q.since);
   const end = Date.parse(q.until);
   for (let from = q.since, t = start; from < q.until; t += SLICE_MS) {
     const to = t + SLICE_MS >= end || !Number.isFinite(start + end) ? q.until : new Date(t + SLICE_MS).toISOString();
-    await pairSlice(from, to);
+    const rows = await raw(
+      `SELECT c.at, c.host_id, c.type, c.subtype, c.change, c.old_value, c.new_value FROM fact_changes c
+        WHERE c.at >= ? AND c.at < ?${where.sql} ORDER BY c.at`,
+      [from, to, ...where.params],
+    );
+    for (const r of rows) {
+      const name = hosts.get(Number(r[1]));
+      if (name === undefined) continue;
+      // Each row's keys in sorted order, as the JSON forms print them (nothing to reorder per row).
+      events.push({ at: String(r[0]), change: r[4] as ChangeKind, host: name, new: text(r[6]), old: text(r[5]), subtype: String(r[3]), type: String(r[2]) });
+    }
     from = to;
   }
 
-  // Two range scans over the slice, each in the order of its index (the instant), and a merge of
-  // the two by instant: a value closed by the collection that opened another for the same key is
-  // a change. Only the rows of one instant (one collection's changes) are held in a map at a
-  // time. (A join per row costs an index probe each: about twice the time on a month of 10,000
-  // hosts; one map of every closed row, about as much again in memory and hashing.)
-  // Rows come as arrays [host_id, type, subtype, value, at]: a month is millions of them.
-  async function pairSlice(from: string, to: string): Promise<void> {
-    const closedRows = await raw(
-      `SELECT f.host_id, f.type, f.subtype, f.value, f.closed_at FROM facts f
-        WHERE f.is_current = 0 AND f.closed_at >= ? AND f.closed_at < ?${opened.sql}
-        ORDER BY f.closed_at`,
-      [from, to, ...opened.params],
-    );
-    const openRows = await raw(
-      `SELECT f.host_id, f.type, f.subtype, f.value, f.first_seen FROM facts f
-        WHERE f.first_seen >= ? AND f.first_seen < ?${opened.sql}
-        ORDER BY f.first_seen`,
-      [from, to, ...opened.params],
-    );
-    let i = 0;
-    let j = 0;
-    while (i < closedRows.length || j < openRows.length) {
-      const at = String(j >= openRows.length || (i < closedRows.length && String(closedRows[i]![4]) < String(openRows[j]![4])) ? closedRows[i]![4] : openRows[j]![4]);
-      for (; i < closedRows.length && String(closedRows[i]![4]) === at; i++) {
-        const r = closedRows[i]!;
-        if (hosts.has(Number(r[0]))) closedNow.set(key(r), r);
-      }
-      // Each row's keys in sorted order, as the JSON forms print them (nothing to reorder per row).
-      for (; j < openRows.length && String(openRows[j]![4]) === at; j++) {
-        const r = openRows[j]!;
-        const id = Number(r[0]);
-        const name = hosts.get(id);
-        if (name === undefined) continue;
-        windowHosts.add(id);
-        const k = key(r);
-        const before = closedNow.get(k);
-        if (before) closedNow.delete(k);
-        events.push({ at, change: before ? 'changed' : 'added', host: name, new: text(r[3]), old: before ? text(before[3]) : null, subtype: String(r[2]), type: String(r[1]) });
-      }
-      for (const r of closedNow.values()) {
-        events.push({ at, change: 'removed', host: hosts.get(Number(r[0]))!, new: null, old: text(r[3]), subtype: String(r[2]), type: String(r[1]) });
-      }
-      closedNow.clear();
+  // Hosts first collected in the window (hosts.first_facts_at; their first facts are not in the feed).
+  const firsts = await select('SELECT id, first_facts_at FROM hosts WHERE first_facts_at >= ? AND first_facts_at < ?', [q.since, q.until]);
+  const fresh: number[] = [];
+  for (const r of firsts) {
+    const name = hosts.get(Number(r.id));
+    if (name === undefined) continue;
+    newHosts.set(name, String(r.first_facts_at));
+    fresh.push(Number(r.id));
+  }
+  // Asked for: a new host's first facts, as the additions they were.
+  const added: ChangeRow[] = [];
+  if (q.newHostFacts) {
+    const facts = factWhere({ ...q, host: undefined }, 'f', dialect, undefined);
+    for (let i = 0; i < fresh.length; i += 500) {
+      const ids = fresh.slice(i, i + 500);
+      const rows = await raw(
+        `SELECT f.host_id, f.type, f.subtype, f.value, h.first_facts_at FROM facts f JOIN hosts h ON h.id = f.host_id
+          WHERE f.host_id IN (${ids.map(() => '?').join(', ')}) AND f.first_seen = h.first_facts_at${facts.sql}`,
+        [...ids, ...facts.params],
+      );
+      for (const r of rows) added.push({ at: String(r[4]), change: 'added', host: hosts.get(Number(r[0]))!, new: text(r[3]), old: null, subtype: String(r[2]), type: String(r[1]) });
     }
   }
-
-  // Hosts first collected in the window: nothing (kept or archived) opened before it. A host
-  // seen before answers on the first index entry it finds, so this is one seek per host.
-  const candidates = q.type === undefined && q.subtype === undefined ? [...windowHosts]
-    : (await select(`SELECT DISTINCT f.host_id FROM facts f WHERE f.first_seen >= ? AND f.first_seen < ?${oneHost !== undefined ? ' AND f.host_id = ?' : ''}`,
-      [q.since, q.until, ...(oneHost !== undefined ? [oneHost] : [])])).map((r) => Number(r.host_id)).filter((id) => hosts.has(id));
-  for (let i = 0; i < candidates.length; i += 500) {
-    const ids = candidates.slice(i, i + 500);
-    const rows = await select(
-      `SELECT h.id, (SELECT MIN(f.first_seen) FROM facts f WHERE f.host_id = h.id) AS first
-         FROM hosts h
-        WHERE h.id IN (${ids.map(() => '?').join(', ')})
-          AND NOT EXISTS (SELECT 1 FROM facts b WHERE b.host_id = h.id AND b.first_seen < ?)
-          AND NOT EXISTS (SELECT 1 FROM facts_archive a WHERE a.host_id = h.id AND a.first_seen < ?)`,
-      [...ids, q.since, q.since],
-    );
-    for (const r of rows) newHosts.set(hosts.get(Number(r.id))!, String(r.first));
-  }
-  return { events, newHosts };
+  return { events, newHosts, ...(added.length ? { newHostFacts: added } : {}) };
 }

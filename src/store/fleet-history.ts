@@ -93,11 +93,11 @@ export async function hostAttempts(all: AllRows, dialect: Dialect, hostId: numbe
 }
 
 /**
- * The start of the shortest window ending now that holds the newest `n` openings or the newest
- * `n` closings of fact intervals (the later of the two instants), or null when nothing was ever
- * stored. Such a window holds at least `n` and fewer than 2n events (ties at one instant aside),
- * found by walking facts_opened and facts_closed_at backwards `n` entries: a 24-hour window of a
- * big fleet holds ~100,000 events, and the front page needs a dozen.
+ * The start of the shortest window ending now that holds the newest `n` rows of the change feed:
+ * the `n`th newest change (fact_changes, walked backwards on its time index) or first collection
+ * of a host (hosts.first_facts_at), whichever is later; when there are fewer than `n` of either,
+ * the oldest of them; null when nothing was ever stored. A 24-hour window of a big fleet holds
+ * ~100,000 changes, and the front page needs a dozen.
  */
 export async function recentChangeStart(all: AllRows, n: number): Promise<string | null> {
   /** the nth newest instant, or (fewer than n) the oldest one with `all: true`, or null for none */
@@ -107,14 +107,14 @@ export async function recentChangeStart(all: AllRows, n: number): Promise<string
     const [min] = await all(minSql, []);
     return min && min.t !== null && min.t !== undefined ? { at: String(min.t), all: true } : null;
   };
-  const opened = await nth('SELECT first_seen AS t FROM facts ORDER BY first_seen DESC LIMIT 1 OFFSET ?', 'SELECT MIN(first_seen) AS t FROM facts');
-  const closed = await nth(
-    'SELECT closed_at AS t FROM facts WHERE is_current = 0 AND closed_at IS NOT NULL ORDER BY closed_at DESC LIMIT 1 OFFSET ?',
-    'SELECT MIN(closed_at) AS t FROM facts WHERE is_current = 0 AND closed_at IS NOT NULL',
+  const changed = await nth('SELECT at AS t FROM fact_changes ORDER BY at DESC LIMIT 1 OFFSET ?', 'SELECT MIN(at) AS t FROM fact_changes');
+  const hosts = await nth(
+    'SELECT first_facts_at AS t FROM hosts WHERE first_facts_at IS NOT NULL ORDER BY first_facts_at DESC LIMIT 1 OFFSET ?',
+    'SELECT MIN(first_facts_at) AS t FROM hosts',
   );
-  // A side with n events decides (the later of two such); when neither has n, the window is everything.
-  const full = [opened, closed].filter((x): x is { at: string; all: boolean } => x !== null && !x.all).map((x) => x.at);
+  // A side with n rows decides (the later of two such); when neither has n, the window is everything.
+  const full = [changed, hosts].filter((x): x is { at: string; all: boolean } => x !== null && !x.all).map((x) => x.at);
   if (full.length) return full.reduce((a, b) => (a > b ? a : b));
-  const some = [opened, closed].filter((x): x is { at: string; all: boolean } => x !== null).map((x) => x.at);
+  const some = [changed, hosts].filter((x): x is { at: string; all: boolean } => x !== null).map((x) => x.at);
   return some.length ? some.reduce((a, b) => (a < b ? a : b)) : null;
 }

@@ -14,7 +14,7 @@ import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { displayUrl } from './database-url.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
+import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, PRUNE_CHANGES, sshAttemptSince } from './migrations.js';
 import {
   atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
@@ -94,7 +94,8 @@ export async function connect(url: string, onError: (e: Error) => void, applicat
   return client;
 }
 
-interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string }
+/** `feed`: the changes go into the change feed (not the host's first collection; see SqliteStore.changeFeedFor) */
+interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean }
 
 export class PgStore implements Store {
   readonly dialect = 'postgresql';
@@ -196,7 +197,7 @@ export class PgStore implements Store {
 
   /** Per-connection scratch tables the interval diff joins against (emptied by every commit). */
   private async createScratch(): Promise<void> {
-    await this.query(`CREATE TEMP TABLE IF NOT EXISTS jf_seen_types (host_id BIGINT NOT NULL, type TEXT NOT NULL, seen TEXT NOT NULL) ON COMMIT DELETE ROWS`);
+    await this.query(`CREATE TEMP TABLE IF NOT EXISTS jf_seen_types (host_id BIGINT NOT NULL, type TEXT NOT NULL, seen TEXT NOT NULL, feed INTEGER NOT NULL) ON COMMIT DELETE ROWS`);
     await this.query(`CREATE TEMP TABLE IF NOT EXISTS jf_seen_facts (host_id BIGINT NOT NULL, type TEXT NOT NULL, subtype TEXT NOT NULL, value TEXT NOT NULL, seen TEXT NOT NULL) ON COMMIT DELETE ROWS`);
   }
 
@@ -209,6 +210,12 @@ export class PgStore implements Store {
       for (const r of rows) this.hostIds.set(r.name, r.id);
     }
     return this.hostIds;
+  }
+
+  /** hosts.first_facts_at of these hosts (null: no facts stored yet). */
+  private async firstFacts(hostIds: number[]): Promise<Map<number, string | null>> {
+    const rows = (await this.query<{ id: number; first_facts_at: string | null }>('SELECT id, first_facts_at FROM hosts WHERE id = ANY($1::bigint[])', [hostIds])).rows;
+    return new Map(rows.map((r) => [r.id, r.first_facts_at]));
   }
 
   private async nextIds(table: 'attempts', n: number): Promise<number[]> {
@@ -282,11 +289,18 @@ export class PgStore implements Store {
     );
     const col = { attempt: [] as number[], type: [] as string[], status: [] as string[], exit: [] as (number | null)[], message: [] as (string | null)[], ms: [] as number[] };
     const facts: FactSet[] = [];
+    const firsts = await this.firstFacts([...new Set(results.map(hostIdOf))]);
+    const stored = results.map(() => 0);
     results.forEach((r, i) => {
+      const seen = iso(r.finishedAt);
+      const first = firsts.get(hostIdOf(r)) ?? null;
       for (const c of r.collections) {
         col.attempt.push(attemptIds[i]!); col.type.push(c.type); col.status.push(c.status);
         col.exit.push(c.exitCode ?? null); col.message.push(clean(c.message)); col.ms.push(c.durationMs);
-        if (c.status === 'ok' && c.values) facts.push({ hostId: hostIdOf(r), type: c.type, values: c.values, seen: iso(r.finishedAt) });
+        if (c.status === 'ok' && c.values) {
+          facts.push({ hostId: hostIdOf(r), type: c.type, values: c.values, seen, feed: first !== null && seen > first });
+          stored[i] = 1;
+        }
       }
     });
     if (col.attempt.length) {
@@ -299,11 +313,12 @@ export class PgStore implements Store {
     await this.applyFacts(facts);
     await this.query(
       `UPDATE hosts h SET last_attempt_at = u.fin, last_outcome = u.outcome, last_code = u.code, last_message = u.message, last_run_id = $1,
-         last_success_at = CASE WHEN u.ok = 1 THEN u.fin ELSE h.last_success_at END
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[]) AS u(id, fin, outcome, code, message, ok)
+         last_success_at = CASE WHEN u.ok = 1 THEN u.fin ELSE h.last_success_at END,
+         first_facts_at = CASE WHEN u.stored = 1 AND (h.first_facts_at IS NULL OR h.first_facts_at > u.fin) THEN u.fin ELSE h.first_facts_at END
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS u(id, fin, outcome, code, message, ok, stored)
        WHERE h.id = u.id`,
       [runId, results.map(hostIdOf), results.map((r) => iso(r.finishedAt)), results.map((r) => r.outcome), results.map((r) => r.code ?? null),
-        results.map((r) => clean(r.message)), results.map((r) => (r.outcome === 'ok' || r.outcome === 'partial' ? 1 : 0))],
+        results.map((r) => clean(r.message)), results.map((r) => (r.outcome === 'ok' || r.outcome === 'partial' ? 1 : 0)), stored],
     );
   }
 
@@ -324,16 +339,19 @@ export class PgStore implements Store {
     const t = { host: [] as number[], type: [] as string[], seen: [] as string[], digest: [] as string[] };
     const fresh = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
     const diff = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
-    const changed = { host: [] as number[], type: [] as string[], seen: [] as string[] };
+    const changed = { host: [] as number[], type: [] as string[], seen: [] as string[], feed: [] as number[] };
+    /** the fresh facts of types first seen on a host already collected: additions in the feed */
+    const added = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
     for (const s of sets) {
       const digest = valuesDigest(s.values);
       const key = `${s.hostId} ${s.type}`;
       t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen); t.digest.push(digest);
       if (stored.has(key) && stored.get(key) === digest) continue;
       const into = stored.has(key) ? diff : fresh;
-      if (into === diff) { changed.host.push(s.hostId); changed.type.push(s.type); changed.seen.push(s.seen); }
+      if (into === diff) { changed.host.push(s.hostId); changed.type.push(s.type); changed.seen.push(s.seen); changed.feed.push(s.feed ? 1 : 0); }
       for (const [subtype, value] of Object.entries(s.values)) {
         into.host.push(s.hostId); into.type.push(s.type); into.subtype.push(cleanText(subtype)); into.value.push(cleanText(value)); into.seen.push(s.seen);
+        if (into === fresh && s.feed) { added.host.push(s.hostId); added.type.push(s.type); added.subtype.push(cleanText(subtype)); added.value.push(cleanText(value)); added.seen.push(s.seen); }
       }
     }
     if (changed.host.length) await this.diffFacts(changed, diff);
@@ -342,6 +360,14 @@ export class PgStore implements Store {
         `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
            SELECT u.host_id, u.type, u.subtype, u.value, u.seen, u.seen, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
         [fresh.host, fresh.type, fresh.subtype, fresh.value, fresh.seen],
+      );
+    }
+    if (added.host.length) {
+      await this.query(
+        `INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
+           SELECT u.seen, u.host_id, u.type, u.subtype, 'added', NULL, u.value
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
+        [added.host, added.type, added.subtype, added.value, added.seen],
       );
     }
     // After the diff: its closing reads each type's previous sighting from here.
@@ -354,32 +380,47 @@ export class PgStore implements Store {
 
   /** Close and open the intervals of (host, type) pairs whose values changed, set-based through the scratch tables. */
   private async diffFacts(
-    types: { host: number[]; type: string[]; seen: string[] },
+    types: { host: number[]; type: string[]; seen: string[]; feed: number[] },
     facts: { host: number[]; type: string[]; subtype: string[]; value: string[]; seen: string[] },
   ): Promise<void> {
-    await this.query('INSERT INTO jf_seen_types (host_id, type, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])', [types.host, types.type, types.seen]);
+    await this.query('INSERT INTO jf_seen_types (host_id, type, seen, feed) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[])', [types.host, types.type, types.seen, types.feed]);
     await this.query('INSERT INTO jf_seen_facts (host_id, type, subtype, value, seen) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])',
       [facts.host, facts.type, facts.subtype, facts.value, facts.seen]);
     // Temporary tables have no statistics until analysed: without them the planner guesses a few
     // rows and may probe the facts index once per sighting instead of hashing both sides.
     await this.query('ANALYZE jf_seen_types');
     await this.query('ANALYZE jf_seen_facts');
+    // One statement: close the current values not seen again, open the new ones (both read the
+    // snapshot before either: a closed value was not seen, so it never matches an opening), and
+    // append their pairing to the change feed: closed and opened under one key is a change.
     await this.query(
-      `UPDATE facts SET is_current = 0, closed_at = x.seen, last_seen = COALESCE(x.type_seen, facts.last_seen)
-       FROM (SELECT c.id, t.seen, ft.last_seen AS type_seen
-               FROM jf_seen_types t
-               JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1
-               LEFT JOIN fact_types ft ON ft.host_id = t.host_id AND ft.type = t.type
-               LEFT JOIN jf_seen_facts s ON s.host_id = c.host_id AND s.type = c.type AND s.subtype = c.subtype AND s.value = c.value
-              WHERE s.host_id IS NULL) x
-       WHERE facts.id = x.id`,
-    );
-    await this.query(
-      `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
-       SELECT s.host_id, s.type, s.subtype, s.value, s.seen, s.seen, 1
-         FROM jf_seen_facts s
-         LEFT JOIN facts c ON c.host_id = s.host_id AND c.type = s.type AND c.is_current = 1 AND c.subtype = s.subtype AND c.value = s.value
-        WHERE c.id IS NULL`,
+      `WITH closed AS (
+         UPDATE facts SET is_current = 0, closed_at = x.seen, last_seen = COALESCE(x.type_seen, facts.last_seen)
+         FROM (SELECT c.id, t.seen, t.feed, ft.last_seen AS type_seen
+                 FROM jf_seen_types t
+                 JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1
+                 LEFT JOIN fact_types ft ON ft.host_id = t.host_id AND ft.type = t.type
+                 LEFT JOIN jf_seen_facts s ON s.host_id = c.host_id AND s.type = c.type AND s.subtype = c.subtype AND s.value = c.value
+                WHERE s.host_id IS NULL) x
+         WHERE facts.id = x.id
+         RETURNING facts.host_id, facts.type, facts.subtype, facts.value, x.seen, x.feed
+       ), opened AS (
+         INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
+         SELECT s.host_id, s.type, s.subtype, s.value, s.seen, s.seen, 1
+           FROM jf_seen_facts s
+           LEFT JOIN facts c ON c.host_id = s.host_id AND c.type = s.type AND c.is_current = 1 AND c.subtype = s.subtype AND c.value = s.value
+          WHERE c.id IS NULL
+         RETURNING host_id, type, subtype, value, first_seen
+       ), o AS (
+         SELECT opened.* FROM opened JOIN jf_seen_types t ON t.host_id = opened.host_id AND t.type = opened.type WHERE t.feed = 1
+       ), c AS (
+         SELECT * FROM closed WHERE feed = 1
+       )
+       INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
+       SELECT COALESCE(o.first_seen, c.seen), COALESCE(o.host_id, c.host_id), COALESCE(o.type, c.type), COALESCE(o.subtype, c.subtype),
+              CASE WHEN c.host_id IS NULL THEN 'added' WHEN o.host_id IS NULL THEN 'removed' ELSE 'changed' END, c.value, o.value
+         FROM c FULL JOIN o ON o.host_id = c.host_id AND o.type = c.type AND o.subtype = c.subtype
+        ORDER BY 1, 2, 3, 4`,
     );
     // Emptied at commit; emptied now too, so a second call in the same transaction starts clean.
     await this.query('TRUNCATE jf_seen_types, jf_seen_facts');
@@ -409,6 +450,8 @@ export class PgStore implements Store {
         const last = await this.lastObserved(hostId, types);
         const col = { type: [] as string[], status: [] as string[], message: [] as (string | null)[] };
         const sets: FactSet[] = [];
+        const first = (await this.firstFacts([hostId])).get(hostId) ?? null;
+        const feed = first !== null && at > first;
         for (const type of types) {
           const seen = last.get(type);
           if (seen !== undefined && seen > at) {
@@ -417,7 +460,7 @@ export class PgStore implements Store {
             continue;
           }
           col.type.push(type); col.status.push('ok'); col.message.push(null);
-          sets.push({ hostId, type, values: doc.data[type]!, seen: at });
+          sets.push({ hostId, type, values: doc.data[type]!, seen: at, feed });
           out.storedTypes.push(type);
         }
         if (col.type.length) {
@@ -437,9 +480,10 @@ export class PgStore implements Store {
            last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $5 ELSE last_message END,
            last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $6 ELSE last_run_id END,
            last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < $2 THEN $2 ELSE last_attempt_at END,
-           last_success_at = CASE WHEN $1 = 1 AND (last_success_at IS NULL OR last_success_at < $2) THEN $2 ELSE last_success_at END
+           last_success_at = CASE WHEN $1 = 1 AND (last_success_at IS NULL OR last_success_at < $2) THEN $2 ELSE last_success_at END,
+           first_facts_at = CASE WHEN $8 = 1 AND (first_facts_at IS NULL OR first_facts_at > $2) THEN $2 ELSE first_facts_at END
          WHERE id = $7`,
-        [doc.ok ? 1 : 0, at, outcome, code, clean(message), runId, hostId],
+        [doc.ok ? 1 : 0, at, outcome, code, clean(message), runId, hostId, out.storedTypes.length ? 1 : 0],
       );
     });
     return out;
@@ -478,6 +522,10 @@ export class PgStore implements Store {
       }
       return (await this.query(`DELETE FROM facts WHERE id IN (${pick})`, [before, batch])).rowCount ?? 0;
     });
+  }
+
+  async pruneChanges(before: string, batch: number): Promise<number> {
+    return this.write('cannot prune the change feed', async () => (await this.query(au.numbered(PRUNE_CHANGES), [before, batch])).rowCount ?? 0);
   }
 
   async countPrunable(before: string): Promise<number> {
@@ -560,10 +608,9 @@ export class PgStore implements Store {
 
 
   async factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    const numbered = (sql: string) => { let n = 0; return sql.replace(/\?/g, () => `$${++n}`); };
     return this.guard('cannot read the change feed', () => changeRows(
-      async (sql, params) => (await this.query(numbered(sql), params)).rows,
-      async (sql, params) => (await this.queryArrays(numbered(sql), params)).rows,
+      async (sql, params) => (await this.query(au.numbered(sql), params)).rows,
+      async (sql, params) => (await this.queryArrays(au.numbered(sql), params)).rows,
       'postgresql', query));
   }
 

@@ -11,7 +11,7 @@ import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
+import { FACT_LAST_SEEN, FIRST_FACTS_SET, PRUNE_CHANGES, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store, TokenRow } from './store.js';
 import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
@@ -193,15 +193,17 @@ export class SqliteStore implements Store {
       'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ).run(runId, hostId, iso(r.startedAt), finished, Math.max(0, r.finishedAt - r.startedAt), r.outcome, r.code ?? null, r.message ?? null, r.outputBytes).lastInsertRowid);
     const addCollection = this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?)');
+    const feed = this.changeFeedFor(hostId, finished);
+    let stored = false;
     for (const c of r.collections) {
       addCollection.run(attemptId, c.type, c.status, c.exitCode ?? null, c.message ?? null, c.durationMs);
-      if (c.status === 'ok' && c.values) this.recordFacts(hostId, c.type, c.values, finished);
+      if (c.status === 'ok' && c.values) { this.recordFacts(hostId, c.type, c.values, finished, feed); stored = true; }
     }
     const success = r.outcome === 'ok' || r.outcome === 'partial';
     this.stmt(
       `UPDATE hosts SET last_attempt_at = ?, last_outcome = ?, last_code = ?, last_message = ?, last_run_id = ?,
-         last_success_at = CASE WHEN ? = 1 THEN ? ELSE last_success_at END WHERE id = ?`,
-    ).run(finished, r.outcome, r.code ?? null, r.message ?? null, runId, success ? 1 : 0, finished, hostId);
+         last_success_at = CASE WHEN ? = 1 THEN ? ELSE last_success_at END, ${FIRST_FACTS_SET} WHERE id = ?`,
+    ).run(finished, r.outcome, r.code ?? null, r.message ?? null, runId, success ? 1 : 0, finished, stored ? 1 : 0, finished, finished, hostId);
   }
 
   /**
@@ -209,7 +211,7 @@ export class SqliteStore implements Store {
    * value opens a row; a current value not seen now is closed at its old last_seen. Only types
    * that were collected successfully get here, so a failed collection never closes anything.
    */
-  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string): void {
+  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string, feed: boolean): void {
     const digest = valuesDigest(values);
     const known = this.stmt('SELECT digest FROM fact_types WHERE host_id = ? AND type = ?', true).get(hostId, type) as [string | null] | undefined;
     const seenAgain = this.stmt(
@@ -223,6 +225,8 @@ export class SqliteStore implements Store {
     }
     // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
     const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
+    /** subtype -> value of the current facts this collection closed */
+    const closed = new Map<string, string>();
     // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
     if (known) {
       // Rows as arrays, not objects: this runs once per changed host and type.
@@ -237,12 +241,29 @@ export class SqliteStore implements Store {
       );
       for (const [id, subtype, value] of current) {
         if (seen.get(subtype) === value) seen.delete(subtype);
-        else closeRow.run(now, id);
+        else { closeRow.run(now, id); closed.set(subtype, value); }
       }
     }
     seenAgain.run(hostId, type, now, digest);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
-    for (const [subtype, value] of seen) open.run(hostId, type, subtype, value, now, now);
+    const change = this.stmt('INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const [subtype, value] of seen) {
+      open.run(hostId, type, subtype, value, now, now);
+      if (!feed) continue;
+      const old = closed.get(subtype);
+      if (old === undefined) change.run(now, hostId, type, subtype, 'added', null, value);
+      else { change.run(now, hostId, type, subtype, 'changed', old, value); closed.delete(subtype); }
+    }
+    if (feed) for (const [subtype, old] of closed) change.run(now, hostId, type, subtype, 'removed', old, null);
+  }
+
+  /**
+   * Whether a collection of this host at `at` goes into the change feed: not its first one (nor
+   * a pushed document older than that), whose facts are the new host itself.
+   */
+  private changeFeedFor(hostId: number, at: string): boolean {
+    const first = (this.stmt('SELECT first_facts_at FROM hosts WHERE id = ?', true).get(hostId) as [string | null] | undefined)?.[0] ?? null;
+    return first !== null && at > first;
   }
 
   /**
@@ -292,6 +313,7 @@ export class SqliteStore implements Store {
         'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)',
       ).run(runId, hostId, at, at, outcome, code, message).lastInsertRowid);
       const addCollection = this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, NULL, ?, 0)');
+      const feed = this.changeFeedFor(hostId, at);
       // A failed collection stores no facts (as in a run); the attempt keeps the agent's word.
       if (doc.ok) {
         for (const [type, values] of Object.entries(doc.data)) {
@@ -302,7 +324,7 @@ export class SqliteStore implements Store {
             continue;
           }
           addCollection.run(attemptId, type, 'ok', null);
-          this.recordFacts(hostId, type, values, at);
+          this.recordFacts(hostId, type, values, at, feed);
           out.storedTypes.push(type);
         }
       }
@@ -314,9 +336,10 @@ export class SqliteStore implements Store {
            last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @message ELSE last_message END,
            last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @runId ELSE last_run_id END,
            last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < @at THEN @at ELSE last_attempt_at END,
-           last_success_at = CASE WHEN @ok = 1 AND (last_success_at IS NULL OR last_success_at < @at) THEN @at ELSE last_success_at END
+           last_success_at = CASE WHEN @ok = 1 AND (last_success_at IS NULL OR last_success_at < @at) THEN @at ELSE last_success_at END,
+           first_facts_at = CASE WHEN @stored = 1 AND (first_facts_at IS NULL OR first_facts_at > @at) THEN @at ELSE first_facts_at END
          WHERE id = @hostId`,
-      ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId });
+      ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId, stored: out.storedTypes.length ? 1 : 0 });
     });
     return out;
   }
@@ -335,6 +358,10 @@ export class SqliteStore implements Store {
       }
       return this.stmt(`DELETE FROM facts WHERE id IN (${pick})`).run(before, batch).changes;
     });
+  }
+
+  pruneChanges(before: string, batch: number): number {
+    return this.write('cannot prune the change feed', () => this.stmt(PRUNE_CHANGES).run(before, batch).changes);
   }
 
   countPrunable(before: string): number {

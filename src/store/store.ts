@@ -117,6 +117,8 @@ export interface Store {
   pruneBatch(before: string, mode: PruneMode, batch: number): Awaitable<number>;
   /** how many closed fact intervals were last seen before `before` (what prune would move) */
   countPrunable(before: string): Awaitable<number>;
+  /** change-feed rows dated before `before`, at most `batch` in one transaction (prune's delete mode); rows deleted */
+  pruneChanges(before: string, batch: number): Awaitable<number>;
   // ---- the read side (hosts, facts, query, status) ----
   listHosts(): Awaitable<HostRow[]>;
   /** the host named exactly so, else the one host equal to it without regard to case */
