@@ -48,6 +48,8 @@ function changes(h, k, n) {
 const now = Date.now();
 /** night n of 0..NIGHTS, at an hour before now for the last: night 0 is just over 30 days ago */
 const night = (n) => new Date(now - (NIGHTS - n) * DAY - 3_600_000).toISOString();
+/** when night n's run finished host h: each host at its own moment of a 35-minute run, as a run records it */
+const hostNight = (n, h) => new Date(now - (NIGHTS - n) * DAY - 3_600_000 + Math.floor((h / HOSTS) * 35 * 60_000)).toISOString();
 
 const KEYS = [
   ...Array.from({ length: PACKAGES }, (_, k) => ['packages', `pkg${k}`]),
@@ -72,9 +74,9 @@ function generateNight(n, emit, from = 1, to = HOSTS) {
       const [type, subtype] = KEYS[k];
       const value = `1.${version}-${h % 7}`;
       // After night 0 an opening is a change: the key's previous value closed at this collection.
-      if (n > 0) emit.change([night(n), h, type, subtype, 'changed', `1.${version - 1}-${h % 7}`, value]);
-      if (end <= NIGHTS) emit([h, type, subtype, value, night(n), night(end - 1), 0, night(end)]);
-      else emit([h, type, subtype, value, night(n), night(NIGHTS), 1, null]);
+      if (n > 0) emit.change([hostNight(n, h), h, type, subtype, 'changed', `1.${version - 1}-${h % 7}`, value]);
+      if (end <= NIGHTS) emit([h, type, subtype, value, hostNight(n, h), hostNight(end - 1, h), 0, hostNight(end, h)]);
+      else emit([h, type, subtype, value, hostNight(n, h), hostNight(NIGHTS, h), 1, null]);
     }
   }
 }
@@ -89,7 +91,7 @@ async function generate(emit, block = HOSTS) {
   }
 }
 
-const hostRow = (h) => [h, `host${h}.${['ams', 'fra', 'lon', 'nyc'][h % 4]}`, h % 3 ? 'web' : 'db', h % 4 === 0 ? 'ams' : 'fra', 'prod', 1, night(0), night(0)];
+const hostRow = (h) => [h, `host${h}.${['ams', 'fra', 'lon', 'nyc'][h % 4]}`, h % 3 ? 'web' : 'db', h % 4 === 0 ? 'ams' : 'fra', 'prod', 1, hostNight(0, h), hostNight(0, h)];
 
 async function fillSqlite(file) {
   (await openAnyStore(file)).close();

@@ -10,7 +10,8 @@ import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 
 const BIN = path.resolve('bin/jellyfish');
-function jf(args: string[], cwd: string, o: { killAfterMs?: number; signal?: NodeJS.Signals; onStart?: () => void; shell?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** `killOn`: signal once stderr shows this (a point the run has surely reached), not after a guessed time. */
+function jf(args: string[], cwd: string, o: { killAfterMs?: number; killOn?: RegExp; signal?: NodeJS.Signals; onStart?: () => void; shell?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = o.shell
       ? spawn('sh', ['-c', `${o.shell}; exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd, env: { ...process.env, CI: '1' } })
@@ -18,7 +19,11 @@ function jf(args: string[], cwd: string, o: { killAfterMs?: number; signal?: Nod
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (o.killOn && !sent && o.killOn.test(stderr)) { sent = true; child.kill(o.signal ?? 'SIGTERM'); }
+    });
     if (o.killAfterMs) setTimeout(() => child.kill(o.signal ?? 'SIGTERM'), o.killAfterMs);
     o.onStart?.();
     child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -53,7 +58,8 @@ t.test('SIGINT mid-run: JSON, lock released, database intact, exit 130', async (
   t.teardown(() => fleet.close());
   const labels = fleet.hosts.map((h) => h.address);
   writeEnv({ dir, keyPath: fleet.userKeyPath, knownHosts: fleet.knownHostsPath, port: 2222, rows: labels.map((l) => `${l},web,ams,prod`), ini: { paramiko: { connect_timeout: '60s' }, collector: { threadtimeout: '10m' } } });
-  const r = await jf(['run', '-c', 'scheduler.ini'], dir, { killAfterMs: 2_500, signal: 'SIGINT' });
+  // Once the four answering hosts are in: the run holds the lock and the two hung ones are in flight.
+  const r = await jf(['run', '-c', 'scheduler.ini', '-V'], dir, { killOn: /\[4\/6\]/, signal: 'SIGINT' });
   t.equal(r.code, 130, r.stderr);
   const json = JSON.parse(r.stdout);
   t.match(json.Interrupted, /^SIGINT at /);

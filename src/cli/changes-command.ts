@@ -1,11 +1,13 @@
 // `jellyfish changes`: the fleet's change feed over a window (SPEC §9). Parses flags, calls
 // app/changes.ts, renders.
 import type { Command } from 'commander';
-import { changesView, type ChangesRequest, type ChangesView } from '../app/changes.js';
+import { changesStream, type ChangesRequest, type ChangesStream, type ChangesView } from '../app/changes.js';
 import { UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
-import { outputChunks, type Printable } from '../report/output.js';
+import { outputChunks, streamedRecordChunks, type OutputOptions, type Printable } from '../report/output.js';
+import { renderJsonStreamed } from '../report/status-json.js';
+import type { ChangeRow } from '../store/changes.js';
 import { firstLine, shortTime } from '../report/table.js';
 import { EXIT_UNKNOWN_HOST } from './facts-command.js';
 import { addConfigFlag, addHostFilterFlags, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
@@ -51,6 +53,28 @@ export function changesPrintable(view: ChangesView): Printable {
   };
 }
 
+/**
+ * The feed written as the store reads it, in the asked format: json, ndjson and csv a day of the
+ * window at a time (a month of a big fleet is millions of rows, never held); the table needs
+ * every row for its column widths.
+ */
+async function* changesChunks(out: OutputOptions, s: ChangesStream): AsyncGenerator<string> {
+  if (out.format === 'table') {
+    const changes: ChangeRow[] = [];
+    for await (const batch of s.batches) for (const r of batch) changes.push(r);
+    const { batches: _, ...rest } = s;
+    yield* outputChunks(out, changesPrintable({ ...rest, count: changes.length, changes }));
+    return;
+  }
+  if (out.format === 'json') {
+    let count = 0;
+    const counted = async function* () { for await (const b of s.batches) { count += b.length; yield b; } };
+    yield* renderJsonStreamed('changes', counted(), () => ({ count, filters: s.filters, new_hosts: s.new_hosts, since: s.since, until: s.until }), out.compact);
+    yield '\n';
+    return;
+  }
+  yield* streamedRecordChunks(out, COLUMNS, s.batches);
+}
 
 export function registerChanges(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -79,15 +103,17 @@ Exit codes: 0 (also when nothing changed), ${EXIT_UNKNOWN_HOST} --host is not in
     const out = outputFormat(flags);
     const req = changesRequest(flags, Date.now());
     const config = configFrom(flags);
-    const view = await withReadStore(config, (s) => changesView(s, req));
-    if ('unknownHost' in view) {
-      const hint = view.similar.length ? `; similar: ${view.similar.join(', ')}` : '';
-      printError(`jellyfish: ${view.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
-      setExit(EXIT_UNKNOWN_HOST);
-      return;
-    }
-    // A month of a big fleet is millions of rows: every format is written as it is made.
-    await writeChunks(outputChunks(out, changesPrintable(view)));
-    setExit(0);
+    // The rows are written while the store reads them: the store stays open until the last one.
+    const code = await withReadStore(config, async (store) => {
+      const stream = await changesStream(store, req);
+      if ('unknownHost' in stream) {
+        const hint = stream.similar.length ? `; similar: ${stream.similar.join(', ')}` : '';
+        printError(`jellyfish: ${stream.unknownHost} is not in the database (hosts are named as in the inventory)${hint}`);
+        return EXIT_UNKNOWN_HOST;
+      }
+      await writeChunks(changesChunks(out, stream));
+      return 0;
+    });
+    setExit(code);
   });
 }

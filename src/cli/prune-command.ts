@@ -14,7 +14,7 @@ export function registerPrune(program: Command, setExit: (code: number) => void)
     .usage('--older-than <age> [options]')
     .description('move fact history (closed intervals) last seen more than AGE ago to facts_archive, or delete it; current facts are never touched')
     .requiredOption('--older-than <age>', '(required) AGE: 90d, 12h, 30m, 45s (a bare number is seconds)')
-    .option('--delete', 'delete the rows instead of archiving them')
+    .option('--delete', 'delete the rows instead of archiving them (the change feed of that time goes with them)')
     .option('--dry-run', 'only count what would go')
     .option('--compact', 'print the JSON on one line');
   addConfigFlag(cmd);

@@ -3,16 +3,24 @@
 
 const CHUNK = 64 * 1024;
 
-export async function writeChunks(pieces: Iterable<string>, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+/** Pieces made as they are written: a generator's, or an async one's reading a database as it goes. */
+export async function writeChunks(pieces: Iterable<string> | AsyncIterable<string>, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   let buf = '';
   const flush = async () => {
     const more = out.write(buf);
     buf = '';
     if (!more) await new Promise<void>((resolve) => { out.once('drain', resolve); });
   };
-  for (const p of pieces) {
-    buf += p;
-    if (buf.length >= CHUNK) await flush();
+  if (Symbol.asyncIterator in pieces) {
+    for await (const p of pieces) {
+      buf += p;
+      if (buf.length >= CHUNK) await flush();
+    }
+  } else {
+    for (const p of pieces) {
+      buf += p;
+      if (buf.length >= CHUNK) await flush();
+    }
   }
   if (buf) await flush();
 }

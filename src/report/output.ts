@@ -84,6 +84,16 @@ export function* outputChunks(o: OutputOptions, p: Printable): Generator<string>
   }
 }
 
+/** ndjson lines or csv rows (header first unless left out) of records coming in batches, a batch of text at a time. */
+export async function* streamedRecordChunks(o: OutputOptions, columns: readonly string[], batches: AsyncIterable<readonly Record<string, unknown>[]>): AsyncGenerator<string> {
+  if (o.format === 'csv' && o.headers) yield csvHeader(columns);
+  for await (const batch of batches) {
+    const parts: string[] = [];
+    for (const r of batch) parts.push(o.format === 'csv' ? csvLine(columns, r) : ndjsonLine(r));
+    yield parts.join('');
+  }
+}
+
 export function renderOutput(o: OutputOptions, p: Printable): string {
   return [...outputChunks(o, p)].join('');
 }

@@ -128,6 +128,26 @@ export function renderJson(value: unknown, compact = false): string {
   return JSON.stringify(sortKeys(value), null, compact ? undefined : 2);
 }
 
+/**
+ * renderJson's very text of `{[key]: [rows...], ...rest}`, with the rows coming in batches as they
+ * are read (a month of the change feed is never held) and `rest` asked for after the last one (a
+ * count known only then). `key` must sort before every key of `rest`, as renderJson orders them.
+ */
+export async function* renderJsonStreamed(key: string, batches: AsyncIterable<readonly unknown[]>, rest: () => Record<string, unknown>, compact = false): AsyncGenerator<string> {
+  yield compact ? `{${JSON.stringify(key)}:[` : `{\n  ${JSON.stringify(key)}: [`;
+  let n = 0;
+  for await (const batch of batches) {
+    if (batch.length === 0) continue;
+    const parts: string[] = [];
+    for (const r of batch) parts.push(compact ? renderJson(r, true) : `\n    ${renderJson(r).replace(/\n/g, '\n    ')}`);
+    yield (n ? ',' : '') + parts.join(',');
+    n += batch.length;
+  }
+  const tail = renderJson(rest(), compact);
+  if (compact) yield `]${tail === '{}' ? '}' : `,${tail.slice(1)}`}`;
+  else yield `${n ? '\n  ' : ''}]${tail === '{}' ? '\n}' : `,\n${tail.slice(2)}`}`;
+}
+
 /** Lists longer than this are written element by element by renderJsonChunks. */
 const STREAMED_LIST = 256;
 

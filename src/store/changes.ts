@@ -36,9 +36,18 @@ export type ChangeRow = {
   new: string | null;
 };
 
+/**
+ * A piece of the feed, oldest first: `rows`, and `complete`, the instant before which every row of
+ * the window has been handed on (the rows of a later piece are at or after it; rows at it may
+ * continue there). The last piece's `complete` is the window's end.
+ */
+export interface ChangeSlice { complete: string; rows: ChangeRow[] }
+
 export interface ChangeRows {
-  /** every addition, removal and change after a host's first collection, oldest first */
-  events: ChangeRow[];
+  /** the names of the hosts the filters keep (whose rows these can be) */
+  hosts: string[];
+  /** every addition, removal and change after a host's first collection, oldest first, a stretch at a time */
+  slices: AsyncIterable<ChangeSlice>;
   /** host name -> its first collection (in the window) */
   newHosts: Map<string, string>;
   /** with `newHostFacts`: the new hosts' first facts as added rows (in no order) */
@@ -53,15 +62,21 @@ function sameSubtype(dialect: 'sqlite' | 'postgresql', a: string, b: string): st
   return dialect === 'postgresql' ? `left(${a}, 200) = left(${b}, 200) AND ${a} = ${b}` : `${a} = ${b}`;
 }
 
-/** The hosts the filters keep: id -> name (one read of the hosts table, a few thousand rows). */
-async function selectedHosts(select: AllRows, q: ChangeQuery): Promise<Map<number, string>> {
+/** The host filters over the alias `h` (the hosts table), as ` AND ...` terms and their parameters. */
+function hostWhere(q: ChangeQuery, h: string): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (q.host !== undefined) { where.push('name = ?'); params.push(q.host); }
-  if (q.sites?.length) { where.push(`lower(pop) IN (${q.sites.map(() => '?').join(', ')})`); params.push(...q.sites.map((s) => s.toLowerCase())); }
-  if (q.srvtypes?.length) { where.push(`srvtype IN (${q.srvtypes.map(() => '?').join(', ')})`); params.push(...q.srvtypes); }
-  if (q.prod) where.push('is_prod = 1');
-  const rows = await select(`SELECT id, name FROM hosts${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`, params);
+  if (q.host !== undefined) { where.push(`${h}.name = ?`); params.push(q.host); }
+  if (q.sites?.length) { where.push(`lower(${h}.pop) IN (${q.sites.map(() => '?').join(', ')})`); params.push(...q.sites.map((s) => s.toLowerCase())); }
+  if (q.srvtypes?.length) { where.push(`${h}.srvtype IN (${q.srvtypes.map(() => '?').join(', ')})`); params.push(...q.srvtypes); }
+  if (q.prod) where.push(`${h}.is_prod = 1`);
+  return { sql: where.map((w) => ` AND ${w}`).join(''), params };
+}
+
+/** The hosts the filters keep: id -> name (one read of the hosts table, a few thousand rows). */
+async function selectedHosts(select: AllRows, q: ChangeQuery): Promise<Map<number, string>> {
+  const where = hostWhere(q, 'h');
+  const rows = await select(`SELECT h.id, h.name FROM hosts h WHERE 1 = 1${where.sql}`, where.params);
   return new Map(rows.map((r) => [Number(r.id), String(r.name)]));
 }
 
@@ -82,36 +97,45 @@ function factWhere(q: ChangeQuery, f: string, dialect: 'sqlite' | 'postgresql', 
   return { sql: where.map((w) => ` AND ${w}`).join(''), params };
 }
 
-/** How much of the window one scan reads (see changeRows). */
-const SLICE_MS = 86_400_000;
+/** Rows one statement reads (see changeRows): a piece small enough to be let go young. */
+const PIECE_ROWS = 4096;
 
 export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite' | 'postgresql', q: ChangeQuery): Promise<ChangeRows> {
   const hosts = await selectedHosts(select, q);
-  const events: ChangeRow[] = [];
   const newHosts = new Map<string, string>();
-  if (hosts.size === 0) return { events, newHosts };
+  if (hosts.size === 0) return { hosts: [], slices: (async function* () { /* nothing */ })(), newHosts };
   const oneHost = q.host !== undefined ? [...hosts.keys()][0] : undefined;
   const where = factWhere(q, 'c', dialect, oneHost);
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   // The store appends each change as it writes it (migration 12): the window is one range scan
-  // of fact_changes in time order, read a day at a time so a month is never one answer in memory
-  // (PostgreSQL's client holds a whole result). Rows come as arrays: a month is millions of them.
-  const start = Date.parse(q.since);
-  const end = Date.parse(q.until);
-  for (let from = q.since, t = start; from < q.until; t += SLICE_MS) {
-    const to = t + SLICE_MS >= end || !Number.isFinite(start + end) ? q.until : new Date(t + SLICE_MS).toISOString();
-    const rows = await raw(
-      `SELECT c.at, c.host_id, c.type, c.subtype, c.change, c.old_value, c.new_value FROM fact_changes c
-        WHERE c.at >= ? AND c.at < ?${where.sql} ORDER BY c.at`,
-      [from, to, ...where.params],
-    );
-    for (const r of rows) {
-      const name = hosts.get(Number(r[1]));
-      if (name === undefined) continue;
-      // Each row's keys in sorted order, as the JSON forms print them (nothing to reorder per row).
-      events.push({ at: String(r[0]), change: r[4] as ChangeKind, host: name, new: text(r[6]), old: text(r[5]), subtype: String(r[3]), type: String(r[2]) });
+  // of fact_changes in time order (then id: the order they were written), read a few thousand
+  // rows at a time from where the last piece ended and handed on, so a month of millions of rows
+  // is never held and each piece dies young (PostgreSQL's client holds a whole answer). The rows
+  // come as the objects printed, keys in sorted order (the host filters are the join's).
+  const onHosts = hostWhere(q, 'h');
+  async function* slices(): AsyncGenerator<ChangeSlice> {
+    /** the instant the last piece ended at, and how many rows of that instant it held */
+    let at = q.since;
+    let skip = 0;
+    for (;;) {
+      const rows = await select(
+        `SELECT c.at, c.change, h.name AS host, c.new_value AS "new", c.old_value AS "old", c.subtype, c.type
+           FROM fact_changes c JOIN hosts h ON h.id = c.host_id
+          WHERE c.at >= ? AND c.at < ?${where.sql}${onHosts.sql}
+          ORDER BY c.at, c.id LIMIT ${PIECE_ROWS} OFFSET ${skip}`,
+        [at, q.until, ...where.params, ...onHosts.params],
+      ) as ChangeRow[];
+      const last = rows[rows.length - 1];
+      if (rows.length < PIECE_ROWS || !last) {
+        yield { complete: q.until, rows };
+        return;
+      }
+      let same = 0;
+      for (let i = rows.length - 1; i >= 0 && rows[i]!.at === last.at; i--) same++;
+      skip = last.at === at ? skip + same : same;
+      at = last.at;
+      yield { complete: at, rows };
     }
-    from = to;
   }
 
   // Hosts first collected in the window (hosts.first_facts_at; their first facts are not in the feed).
@@ -137,5 +161,5 @@ export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite
       for (const r of rows) added.push({ at: String(r[4]), change: 'added', host: hosts.get(Number(r[0]))!, new: text(r[3]), old: null, subtype: String(r[2]), type: String(r[1]) });
     }
   }
-  return { events, newHosts, ...(added.length ? { newHostFacts: added } : {}) };
+  return { hosts: [...hosts.values()], slices: slices(), newHosts, ...(added.length ? { newHostFacts: added } : {}) };
 }

@@ -399,7 +399,7 @@ CREATE TABLE fact_changes (
   new_value TEXT
 );
 ${BACKFILL}
-CREATE INDEX fact_changes_at ON fact_changes(at);
+CREATE INDEX fact_changes_at ON fact_changes(at, id);
 CREATE INDEX fact_changes_host ON fact_changes(host_id, at);
 CREATE INDEX fact_changes_key ON fact_changes(type, subtype, at);
 DROP INDEX facts_opened;
@@ -421,7 +421,7 @@ CREATE TABLE fact_changes (
   new_value TEXT
 );
 ${BACKFILL}
-CREATE INDEX fact_changes_at ON fact_changes(at);
+CREATE INDEX fact_changes_at ON fact_changes(at, id);
 CREATE INDEX fact_changes_host ON fact_changes(host_id, at);
 CREATE INDEX fact_changes_key ON fact_changes(type, left(subtype, 200), at);
 DROP INDEX facts_opened;

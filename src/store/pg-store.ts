@@ -608,10 +608,12 @@ export class PgStore implements Store {
 
 
   async factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return this.guard('cannot read the change feed', () => changeRows(
-      async (sql, params) => (await this.query(au.numbered(sql), params)).rows,
-      async (sql, params) => (await this.queryArrays(au.numbered(sql), params)).rows,
-      'postgresql', query));
+    // Each statement guarded on its own: the feed's slices are read after this returns.
+    const what = 'cannot read the change feed';
+    return changeRows(
+      (sql, params) => this.guard(what, async () => (await this.query(au.numbered(sql), params)).rows),
+      (sql, params) => this.guard(what, async () => (await this.queryArrays(au.numbered(sql), params)).rows),
+      'postgresql', query);
   }
 
   /** `?` placeholders as `$n`, rows as records: the shared SQL of fleet-history.ts. */
