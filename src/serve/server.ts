@@ -99,6 +99,28 @@ export class InventoryCache {
   }
 }
 
+/** How long a connection closed on a refused body still drops what the client sends. */
+const LINGER_MS = 2_000;
+
+/**
+ * A lingering close for a connection whose request body is refused half-way (413): Node would
+ * destroy the socket once the answer is written, with the client still sending, and a socket
+ * closed with unread bytes is reset, which makes the client's kernel drop the answer it has not
+ * read yet. Instead the answer is followed by a FIN, whatever still arrives is read and dropped,
+ * and the socket is destroyed when the client closes or after LINGER_MS, whichever is first.
+ */
+function lingerOnClose(socket: import('node:net').Socket | null | undefined): void {
+  if (!socket) return;
+  socket.destroySoon = function lingering(this: import('node:net').Socket) {
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.on('data', () => { /* dropped */ });
+    this.resume();
+    this.end();
+  };
+}
+
 export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> {
   const { config, store } = opts;
   const reader = opts.reader ?? store;
@@ -152,8 +174,10 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       status = 413;
       message = `the body is larger than [api] max_body (${config.api.maxBodyBytes} bytes)`;
-      // The rest of the body is not read: close the connection instead of draining it.
+      // The rest of the body is not read: the connection closes after the answer, lingering
+      // (see lingerOnClose) so the client reads the 413 before the close resets it.
       reply.header('connection', 'close');
+      lingerOnClose(request.raw.socket);
     } else if (error.validation) { status = 400; message = `${error.message}`; }
     else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) { status = error.statusCode; message = error.message; }
     else logError(`internal error on ${request.method} ${cell(request.url)}: ${error.stack ?? error.message}`);
