@@ -101,7 +101,7 @@ export async function changesStream(store: Store, req: ChangesRequest): Promise<
   // A new host's first collection opened every fact it has: one new_host row stands for them,
   // unless they were asked for.
   const extra: ChangeRow[] = req.includeNewHosts ? found.newHostFacts ?? []
-    : [...found.newHosts].map(([name, at]) => ({ at, host: name, type: null, subtype: null, change: 'new_host' as const, old: null, new: null }));
+    : [...found.newHosts].map(([name, at]) => ({ at, change: 'new_host' as const, host: name, new: null, old: null, subtype: null, type: null }));
   const { since, until, ...filters } = q;
   return {
     since, until,

@@ -69,11 +69,12 @@ async function* changesChunks(out: OutputOptions, s: ChangesStream): AsyncGenera
   if (out.format === 'json') {
     let count = 0;
     const counted = async function* () { for await (const b of s.batches) { count += b.length; yield b; } };
-    yield* renderJsonStreamed('changes', counted(), () => ({ count, filters: s.filters, new_hosts: s.new_hosts, since: s.since, until: s.until }), out.compact);
+    // Rows are flat with their keys in sorted order (the store's and changesStream's): printed as they are.
+    yield* renderJsonStreamed('changes', counted(), () => ({ count, filters: s.filters, new_hosts: s.new_hosts, since: s.since, until: s.until }), out.compact, true);
     yield '\n';
     return;
   }
-  yield* streamedRecordChunks(out, COLUMNS, s.batches);
+  yield* streamedRecordChunks(out, COLUMNS, s.batches, true);
 }
 
 export function registerChanges(program: Command, setExit: (code: number) => void): void {

@@ -84,12 +84,16 @@ export function* outputChunks(o: OutputOptions, p: Printable): Generator<string>
   }
 }
 
-/** ndjson lines or csv rows (header first unless left out) of records coming in batches, a batch of text at a time. */
-export async function* streamedRecordChunks(o: OutputOptions, columns: readonly string[], batches: AsyncIterable<readonly Record<string, unknown>[]>): AsyncGenerator<string> {
+/**
+ * ndjson lines or csv rows (header first unless left out) of records coming in batches, a batch
+ * of text at a time. `flat`: every record is flat (no object values) with its keys already in
+ * sorted order, so an ndjson line is JSON.stringify's text as it is (renderJson's, without its check).
+ */
+export async function* streamedRecordChunks(o: OutputOptions, columns: readonly string[], batches: AsyncIterable<readonly Record<string, unknown>[]>, flat = false): AsyncGenerator<string> {
   if (o.format === 'csv' && o.headers) yield csvHeader(columns);
   for await (const batch of batches) {
     const parts: string[] = [];
-    for (const r of batch) parts.push(o.format === 'csv' ? csvLine(columns, r) : ndjsonLine(r));
+    for (const r of batch) parts.push(o.format === 'csv' ? csvLine(columns, r) : flat ? `${JSON.stringify(r)}\n` : ndjsonLine(r));
     yield parts.join('');
   }
 }

@@ -132,14 +132,16 @@ export function renderJson(value: unknown, compact = false): string {
  * renderJson's very text of `{[key]: [rows...], ...rest}`, with the rows coming in batches as they
  * are read (a month of the change feed is never held) and `rest` asked for after the last one (a
  * count known only then). `key` must sort before every key of `rest`, as renderJson orders them.
+ * `flat`: every row is flat with its keys in sorted order (JSON.stringify's text is renderJson's).
  */
-export async function* renderJsonStreamed(key: string, batches: AsyncIterable<readonly unknown[]>, rest: () => Record<string, unknown>, compact = false): AsyncGenerator<string> {
+export async function* renderJsonStreamed(key: string, batches: AsyncIterable<readonly unknown[]>, rest: () => Record<string, unknown>, compact = false, flat = false): AsyncGenerator<string> {
+  const one = flat ? (r: unknown, c: boolean) => JSON.stringify(r, null, c ? undefined : 2) : renderJson;
   yield compact ? `{${JSON.stringify(key)}:[` : `{\n  ${JSON.stringify(key)}: [`;
   let n = 0;
   for await (const batch of batches) {
     if (batch.length === 0) continue;
     const parts: string[] = [];
-    for (const r of batch) parts.push(compact ? renderJson(r, true) : `\n    ${renderJson(r).replace(/\n/g, '\n    ')}`);
+    for (const r of batch) parts.push(compact ? one(r, true) : `\n    ${one(r, false).replace(/\n/g, '\n    ')}`);
     yield (n ? ',' : '') + parts.join(',');
     n += batch.length;
   }

@@ -25,7 +25,10 @@ export interface ChangeQuery {
 
 export type ChangeKind = 'added' | 'removed' | 'changed' | 'new_host';
 
-/** A type, not an interface: a row is also a plain record for the csv and ndjson formats. */
+/**
+ * A type, not an interface: a row is also a plain record for the csv and ndjson formats. Every
+ * row is made with its keys in this (sorted) order, so the JSON forms print it as it is.
+ */
 export type ChangeRow = {
   at: string;
   host: string;
