@@ -195,6 +195,11 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       t.match(await page.locator('#history').textContent(), /current/);
       t.match(await page.locator('#attempts').textContent(), /run #2/);
       t.match(await page.locator('#inventory').textContent(), /Server type\s*web/);
+      // Its audit results: curl below the required build fails since the first analyze, openssl passes.
+      const results = await page.locator('#audits tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.querySelector('td a')?.textContent, tr.querySelector('td[data-result]')?.getAttribute('data-result')]));
+      t.same(results, [['curl-too-old', 'fail'], ['openssl-too-old', 'pass']], 'failing first, each audit with its result');
+      t.match(await page.locator('#audits tbody tr').first().textContent(), /\d{4}-\d\d-\d\d \d\d:\d\dZ/, 'failing since when');
+      t.equal(await page.locator('#audits a[href="/audits/curl-too-old"]').count(), 1, 'linked to the audit');
 
       // The search form (a GET form: works without JavaScript).
       await page.fill('#search input[name=q]', NEW_KERNEL);
@@ -215,6 +220,15 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
       await Promise.all([page.waitForURL(/type=rkernel/), page.click('form.filters button')]);
       const kinds = await page.locator('main tbody tr').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
       t.ok(kinds.some((k) => k.includes('changed') && k.includes(oldKernel) && k.includes(NEW_KERNEL)), 'the kernel change, old and new');
+
+      // Production hosts only: the spare host's first collection leaves the feed.
+      const spare = `${BASE}5`;
+      t.equal((await page.goto(`${server.url}/changes`))?.status(), 200);
+      t.match(await page.locator('main tbody').textContent(), spare, 'every host, the spare one too');
+      await page.check('form.filters input[name=prod]');
+      await Promise.all([page.waitForURL(/prod=1/), page.click('form.filters button')]);
+      t.notMatch(await page.locator('main tbody').textContent(), spare, 'production hosts only');
+      t.ok(await page.locator('form.filters input[name=prod]').isChecked(), 'the box stays checked');
 
       // The host box in the header.
       await page.fill('form.jump input', `${BASE}3`);

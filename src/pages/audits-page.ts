@@ -42,7 +42,7 @@ function link(url: string, text: string): Html {
   return /^https?:\/\//i.test(url) ? html`<a href="${url}" rel="noreferrer">${text}</a>` : html`<span class="mono">${url}</span>`;
 }
 
-const auditHref = (name: string) => `/audits/${encodeURIComponent(name)}`;
+export const auditHref = (name: string) => `/audits/${encodeURIComponent(name)}`;
 
 export interface PageResult { status: number; body: Html }
 

@@ -13,7 +13,7 @@ const PAGE_SIZE = 100;
 /** The window when the form gives no `since`. */
 const DEFAULT_SINCE = '24h';
 
-export const CHANGE_FIELDS = ['since', 'until', 'type', 'subtype', 'host', 'site', 'srvtype'] as const;
+export const CHANGE_FIELDS = ['since', 'until', 'type', 'subtype', 'host', 'site', 'srvtype', 'prod'] as const;
 export type ChangesQuery = Partial<Record<(typeof CHANGE_FIELDS)[number] | 'page', string>>;
 
 export interface PageResult { status: number; body: Html }
@@ -45,6 +45,7 @@ ${field('subtype', 'Subtype', 'any')}
 ${field('host', 'Host', 'any')}
 ${field('site', 'Site (pop)', 'any, or a,b')}
 ${field('srvtype', 'Server type', 'any, or a,b')}
+<label class="check"><input type="checkbox" name="prod" value="1"${q.prod ? html` checked` : ''}> production hosts only</label>
 <datalist id="fact-types">${types.map((t) => html`<option value="${t}"></option>`)}</datalist>
 <button type="submit">Show</button>
 </form>`;
@@ -80,6 +81,7 @@ export async function changesPage(store: Store, q: ChangesQuery, now = Date.now(
     ...(q.host ? { host: q.host } : {}),
     ...(list(q.site).length ? { sites: list(q.site) } : {}),
     ...(list(q.srvtype).length ? { srvtypes: list(q.srvtype) } : {}),
+    ...(q.prod && q.prod !== '0' ? { prod: true } : {}),
   };
   const view = await changesView(store, req);
   if ('unknownHost' in view) {

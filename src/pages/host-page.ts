@@ -1,8 +1,10 @@
 // `/hosts/:host`: one host. Its inventory row, its last attempts with their error codes, its
 // current facts by type (searchable through a GET form, paged), and the history of every fact
-// that changed as a timeline: when each value appeared and when it was last seen. An unknown
-// name is a 404 page with similar names.
+// that changed as a timeline: when each value appeared and when it was last seen, and its audit
+// results (failing since, fixed at: `facts HOST --audits`). An unknown name is a 404 page with
+// similar names.
 import { factsView } from '../app/facts-view.js';
+import { hostAuditsView, type HostAuditEntry } from '../audits/audits-view.js';
 import { hostRecord, type HostRecord } from '../app/hosts-view.js';
 import { compareNatural } from '../collections/parse.js';
 import type { FactInterval, HostRef } from '../store/queries.js';
@@ -11,6 +13,7 @@ import { hostHref, html, queryString, type Html } from './html.js';
 import { age, badge, duration, page, pager, paginate, pageParam, table, when } from './layout.js';
 import type { PageResult } from './changes-page.js';
 import { timeline, type Span } from './svg.js';
+import { auditHref } from './audits-page.js';
 import { shortTime } from '../report/table.js';
 
 /** Attempts shown; current facts and changed facts per page. */
@@ -35,6 +38,20 @@ function inventory(row: HostRecord | undefined, now: number): Html {
 <dt>Agent push</dt><dd>${row.sapi_at ? age(row.sapi_at, now) : '-'}</dd>
 ${row.last_message ? html`<dt>Last message</dt><dd class="mono">${row.last_message}</dd>` : ''}
 </dl>`;
+}
+
+/** The host's audit results, failing and most urgent first, each with since when (and for a pass after a fail, when it was fixed). */
+function auditsBlock(results: HostAuditEntry[], now: number): Html {
+  const failing = results.filter((r) => r.result === 'fail' && !r.stale).length;
+  return html`<p class="sub">${results.length ? html`${failing} failing of ${results.length} audits that apply to this host.` : ''} <a href="/audits">Every audit →</a></p>
+${table(['Audit', 'Priority#', 'Result', 'Since', 'Fixed at', 'Last evaluated'], results.map((r) => [
+    html`<td><a href="${auditHref(r.audit)}">${r.audit}</a></td>`,
+    html`<td class="num">${r.priority}</td>`,
+    html`<td data-result="${r.result}">${badge(r.result)}${r.stale ? html` <span class="note" title="no fresh collection at the last analyze: kept, not counted">stale</span>` : ''}</td>`,
+    html`<td class="when">${when(r.since, now)}${r.result === 'fail' ? html` <span class="note">(${age(r.since, now)})</span>` : ''}</td>`,
+    html`<td class="when">${r.fixed_at ? when(r.fixed_at, now) : ''}</td>`,
+    html`<td class="when">${age(r.last_seen, now)}</td>`,
+  ]), 'No audit applies to this host, or no analyze has run yet (jellyfish analyze).')}`;
 }
 
 interface KeyHistory { type: string; subtype: string; intervals: FactInterval[] }
@@ -88,6 +105,7 @@ ${similar.length ? html`<p>Similar names:</p><ul>${similar.map((s) => html`<li><
   const stored = await store.hostRow(ref);
   const row = stored ? hostRecord(stored) : undefined;
   const attempts = await store.hostAttempts(ref, ATTEMPTS);
+  const audits = await hostAuditsView(store, ref.id);
   const types = [...new Set(history.map((f) => f.type))].sort(compareNatural);
   const text = (q.q ?? '').trim().toLowerCase();
   const type = q.type && types.includes(q.type) ? q.type : undefined;
@@ -127,6 +145,9 @@ ${table(['When', 'Run', 'Outcome', 'Code', 'Took#', 'Failed'], attempts.map((a) 
   ]), 'No attempt recorded.')}
 </section>
 </div>
+<section class="panel" id="audits"><h2>Audit results</h2>
+${auditsBlock(audits, now)}
+</section>
 <section class="panel slim" id="search">
 <form class="filters" method="get" action="${self}">
 <label>Search this host's facts (history and current)<input type="search" name="q" value="${q.q ?? ''}" placeholder="subtype or value"></label>
