@@ -29,6 +29,13 @@ if (args.includes('--synthetic')) {
   const { fillSqlite } = await import(path.join(root, 'bench/lib/history.mjs'));
   await fillSqlite(database, { hosts: 40, seed: 3, changeRate: 0.004 });
   log(`a simulated month of 40 hosts written to ${database}`);
+  // The shipped audits over it, so the pages show audit results too.
+  const ini = path.join(temp, 'scheduler.ini');
+  fs.writeFileSync(ini, `[storage]\ndatabase = month.db\n[analyze]\naudits = ${path.join(root, 'config/audits.d')}\n`);
+  const { spawnSync } = await import('node:child_process');
+  const analyzed = spawnSync(process.execPath, [path.join(root, 'bin/jellyfish'), 'analyze', '-c', ini], { encoding: 'utf8' });
+  if (analyzed.status !== 0) log(`analyze exited ${analyzed.status}: ${analyzed.stderr.trim()}`);
+  else log('analyzed with the shipped audits');
 }
 const { startPagesServer } = await import(path.join(root, 'scripts/lib/pages-server.mjs'));
 const server = await startPagesServer({ ini: path.join(root, 'scheduler.ini'), database, host: '127.0.0.1', port: 0 });
