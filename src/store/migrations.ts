@@ -412,6 +412,20 @@ CREATE TABLE api_tokens (
     sql: changeFeedSql('INTEGER PRIMARY KEY', 'INTEGER', 'subtype'),
     postgresql: changeFeedSql(PG_KEY, 'BIGINT', 'left(subtype, 200)'),
   },
+  {
+    // analyze reads every current fact of the types and subtypes its audits name (6 M on 10,000
+    // hosts): through facts_audit each one was a table fetch from a random page (41 s on SQLite).
+    // With the host and the current flag in the index, that read is an index-only walk (4.6 s).
+    // PostgreSQL's index holds a prefix of the subtype and no value (a B-tree entry is bounded):
+    // it stays as it is.
+    version: 13,
+    name: 'facts_audit covers what analyze reads (SQLite)',
+    sql: `
+DROP INDEX facts_audit;
+CREATE INDEX facts_audit ON facts(type, subtype, value, is_current, host_id);
+`,
+    postgresql: 'SELECT 1;\n',
+  },
 ];
 
 /** The schema version this jellyfish writes and reads. */
