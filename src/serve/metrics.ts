@@ -3,7 +3,7 @@
 // histogram are kept in memory; the fleet gauges are read from the store at each scrape (one
 // hosts query and one runs query), so they are never older than the scrape.
 import client from 'prom-client';
-import { auditFailuresView } from '../audits/audits-view.js';
+import { auditFailuresView, type AuditFailuresView } from '../audits/audits-view.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiMetrics {
@@ -77,25 +77,14 @@ export function createMetrics(opts: MetricsOptions): ApiMetrics {
     failures ??= auditFailuresView(reader).finally(() => setTimeout(() => { failures = undefined; }, 1_000).unref());
     return failures;
   };
-  new client.Gauge({
-    name: 'jellyfish_audit_failing_results',
-    help: 'Failing (audit, host) results of the newest analyze, by audit priority.',
-    labelNames: ['priority'] as const,
-    registers: [registry],
+  const byPriority = (name: string, help: string, value: (p: AuditFailuresView['priorities'][number]) => number) => new client.Gauge({
+    name, help, labelNames: ['priority'] as const, registers: [registry],
     async collect() {
       this.reset();
-      for (const p of (await failuresOnce()).priorities) this.set({ priority: String(p.priority) }, p.results);
+      for (const p of (await failuresOnce()).priorities) this.set({ priority: String(p.priority) }, value(p));
     },
   });
-  new client.Gauge({
-    name: 'jellyfish_audit_failing_audits',
-    help: 'Audits with at least one failing host in the newest analyze, by priority.',
-    labelNames: ['priority'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const p of (await failuresOnce()).priorities) this.set({ priority: String(p.priority) }, p.audits);
-    },
-  });
+  byPriority('jellyfish_audit_failing_results', 'Failing (audit, host) results of the newest analyze, by audit priority.', (p) => p.results);
+  byPriority('jellyfish_audit_failing_audits', 'Audits with at least one failing host in the newest analyze, by priority.', (p) => p.audits);
   return { registry, pushes, requests };
 }

@@ -115,7 +115,8 @@ export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite
   // rows at a time from where the last piece ended and handed on, so a month of millions of rows
   // is never held and each piece dies young (PostgreSQL's client holds a whole answer). The rows
   // come as the objects printed, keys in sorted order (the host filters are the join's).
-  const onHosts = hostWhere(q, 'h');
+  // --host is the feed's own filter (c.host_id, its index); the join filters the rest.
+  const onHosts = hostWhere({ ...q, host: undefined }, 'h');
   async function* slices(): AsyncGenerator<ChangeSlice> {
     /** the instant the last piece ended at, and how many rows of that instant it held */
     let at = q.since;

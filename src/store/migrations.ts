@@ -442,10 +442,21 @@ export const JOIN_FACT_TYPES = 'LEFT JOIN fact_types ft ON ft.host_id = f.host_i
 export const PRUNE_CHANGES = 'DELETE FROM fact_changes WHERE id IN (SELECT id FROM fact_changes WHERE at < ? ORDER BY at LIMIT ?)';
 
 /**
- * For an UPDATE of hosts, three `?` (stored: 1 when this collection or document stored facts, the
- * instant, the instant again): hosts.first_facts_at keeps the earliest collection that stored any.
+ * For an UPDATE of hosts, in the placeholders or columns of the caller's statement (`stored`: 1
+ * when this collection or document stored facts; `at`: its instant): hosts.first_facts_at keeps
+ * the earliest collection that stored any.
  */
-export const FIRST_FACTS_SET = 'first_facts_at = CASE WHEN ? = 1 AND (first_facts_at IS NULL OR first_facts_at > ?) THEN ? ELSE first_facts_at END';
+export function firstFactsSet(stored: string, at: string): string {
+  return `first_facts_at = CASE WHEN ${stored} = 1 AND (first_facts_at IS NULL OR first_facts_at > ${at}) THEN ${at} ELSE first_facts_at END`;
+}
+
+/**
+ * Whether a collection at `at` goes into the change feed, given the host's first_facts_at: not its
+ * first one (nor a pushed document older than that), whose facts are the new host itself.
+ */
+export function inChangeFeed(firstFactsAt: string | null, at: string): boolean {
+  return firstFactsAt !== null && at > firstFactsAt;
+}
 
 /**
  * For SQL over `hosts h`, the instant given as `param` (`?`, `$2`): the host had an SSH attempt (a

@@ -14,7 +14,7 @@ import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { displayUrl } from './database-url.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, PRUNE_CHANGES, sshAttemptSince } from './migrations.js';
+import { FACT_LAST_SEEN, firstFactsSet, inChangeFeed, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, PRUNE_CHANGES, sshAttemptSince } from './migrations.js';
 import {
   atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
   type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
@@ -94,7 +94,7 @@ export async function connect(url: string, onError: (e: Error) => void, applicat
   return client;
 }
 
-/** `feed`: the changes go into the change feed (not the host's first collection; see SqliteStore.changeFeedFor) */
+/** `feed`: the changes go into the change feed (not the host's first collection; see inChangeFeed) */
 interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean }
 
 export class PgStore implements Store {
@@ -293,12 +293,12 @@ export class PgStore implements Store {
     const stored = results.map(() => 0);
     results.forEach((r, i) => {
       const seen = iso(r.finishedAt);
-      const first = firsts.get(hostIdOf(r)) ?? null;
+      const feed = inChangeFeed(firsts.get(hostIdOf(r)) ?? null, seen);
       for (const c of r.collections) {
         col.attempt.push(attemptIds[i]!); col.type.push(c.type); col.status.push(c.status);
         col.exit.push(c.exitCode ?? null); col.message.push(clean(c.message)); col.ms.push(c.durationMs);
         if (c.status === 'ok' && c.values) {
-          facts.push({ hostId: hostIdOf(r), type: c.type, values: c.values, seen, feed: first !== null && seen > first });
+          facts.push({ hostId: hostIdOf(r), type: c.type, values: c.values, seen, feed });
           stored[i] = 1;
         }
       }
@@ -314,7 +314,7 @@ export class PgStore implements Store {
     await this.query(
       `UPDATE hosts h SET last_attempt_at = u.fin, last_outcome = u.outcome, last_code = u.code, last_message = u.message, last_run_id = $1,
          last_success_at = CASE WHEN u.ok = 1 THEN u.fin ELSE h.last_success_at END,
-         first_facts_at = CASE WHEN u.stored = 1 AND (h.first_facts_at IS NULL OR h.first_facts_at > u.fin) THEN u.fin ELSE h.first_facts_at END
+         ${firstFactsSet('u.stored', 'u.fin')}
        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS u(id, fin, outcome, code, message, ok, stored)
        WHERE h.id = u.id`,
       [runId, results.map(hostIdOf), results.map((r) => iso(r.finishedAt)), results.map((r) => r.outcome), results.map((r) => r.code ?? null),
@@ -450,8 +450,7 @@ export class PgStore implements Store {
         const last = await this.lastObserved(hostId, types);
         const col = { type: [] as string[], status: [] as string[], message: [] as (string | null)[] };
         const sets: FactSet[] = [];
-        const first = (await this.firstFacts([hostId])).get(hostId) ?? null;
-        const feed = first !== null && at > first;
+        const feed = inChangeFeed((await this.firstFacts([hostId])).get(hostId) ?? null, at);
         for (const type of types) {
           const seen = last.get(type);
           if (seen !== undefined && seen > at) {
@@ -481,7 +480,7 @@ export class PgStore implements Store {
            last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $6 ELSE last_run_id END,
            last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < $2 THEN $2 ELSE last_attempt_at END,
            last_success_at = CASE WHEN $1 = 1 AND (last_success_at IS NULL OR last_success_at < $2) THEN $2 ELSE last_success_at END,
-           first_facts_at = CASE WHEN $8 = 1 AND (first_facts_at IS NULL OR first_facts_at > $2) THEN $2 ELSE first_facts_at END
+           ${firstFactsSet('$8', '$2')}
          WHERE id = $7`,
         [doc.ok ? 1 : 0, at, outcome, code, clean(message), runId, hostId, out.storedTypes.length ? 1 : 0],
       );

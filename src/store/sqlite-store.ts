@@ -11,7 +11,7 @@ import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { isPostgresUrl } from './database-url.js';
 import { valuesDigest } from './digest.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
-import { FACT_LAST_SEEN, FIRST_FACTS_SET, PRUNE_CHANGES, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
+import { FACT_LAST_SEEN, firstFactsSet, inChangeFeed, PRUNE_CHANGES, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
 import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store, TokenRow } from './store.js';
 import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
@@ -200,9 +200,10 @@ export class SqliteStore implements Store {
       if (c.status === 'ok' && c.values) { this.recordFacts(hostId, c.type, c.values, finished, feed); stored = true; }
     }
     const success = r.outcome === 'ok' || r.outcome === 'partial';
+    // firstFactsSet's instant stands twice in its CASE: `finished` is given twice.
     this.stmt(
       `UPDATE hosts SET last_attempt_at = ?, last_outcome = ?, last_code = ?, last_message = ?, last_run_id = ?,
-         last_success_at = CASE WHEN ? = 1 THEN ? ELSE last_success_at END, ${FIRST_FACTS_SET} WHERE id = ?`,
+         last_success_at = CASE WHEN ? = 1 THEN ? ELSE last_success_at END, ${firstFactsSet('?', '?')} WHERE id = ?`,
     ).run(finished, r.outcome, r.code ?? null, r.message ?? null, runId, success ? 1 : 0, finished, stored ? 1 : 0, finished, finished, hostId);
   }
 
@@ -257,13 +258,9 @@ export class SqliteStore implements Store {
     if (feed) for (const [subtype, old] of closed) change.run(now, hostId, type, subtype, 'removed', old, null);
   }
 
-  /**
-   * Whether a collection of this host at `at` goes into the change feed: not its first one (nor
-   * a pushed document older than that), whose facts are the new host itself.
-   */
+  /** Whether a collection of this host at `at` goes into the change feed (see inChangeFeed). */
   private changeFeedFor(hostId: number, at: string): boolean {
-    const first = (this.stmt('SELECT first_facts_at FROM hosts WHERE id = ?', true).get(hostId) as [string | null] | undefined)?.[0] ?? null;
-    return first !== null && at > first;
+    return inChangeFeed((this.stmt('SELECT first_facts_at FROM hosts WHERE id = ?', true).get(hostId) as [string | null] | undefined)?.[0] ?? null, at);
   }
 
   /**
@@ -337,7 +334,7 @@ export class SqliteStore implements Store {
            last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @runId ELSE last_run_id END,
            last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < @at THEN @at ELSE last_attempt_at END,
            last_success_at = CASE WHEN @ok = 1 AND (last_success_at IS NULL OR last_success_at < @at) THEN @at ELSE last_success_at END,
-           first_facts_at = CASE WHEN @stored = 1 AND (first_facts_at IS NULL OR first_facts_at > @at) THEN @at ELSE first_facts_at END
+           ${firstFactsSet('@stored', '@at')}
          WHERE id = @hostId`,
       ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId, stored: out.storedTypes.length ? 1 : 0 });
     });
