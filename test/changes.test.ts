@@ -14,8 +14,8 @@ import { renderTable, tableLines } from '../src/report/table.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
-import { openAnyStore, openStore, type Store } from '../src/store/store.js';
-import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
+import { openStore, type Store } from '../src/store/store.js';
+import { openTestPgStore } from './helpers/postgres.js';
 import { BIN, jf } from './helpers/jellyfish-cli.js';
 
 const T0 = Date.parse('2026-11-01T02:00:00Z');
@@ -99,13 +99,8 @@ t.test('the change feed over SQLite, and the same answer over PostgreSQL', async
   await history(store);
   const fromSqlite = await scenario(t, store);
   store.close();
-  const skip = postgresSkipReason();
-  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return; }
-  const pgs = await startPostgres();
-  t.teardown(() => pgs.stop());
-  process.env.PGPASSWORD = pgs.password;
-  const pg = await openAnyStore(await pgs.createDatabase('changes'));
-  t.teardown(() => pg.close());
+  const pg = await openTestPgStore(t, 'changes');
+  if (!pg) return;
   await history(pg);
   const fromPg = await t.test('PostgreSQL', (t) => scenario(t, pg).then((v) => { t.same(v, fromSqlite, 'the very same view'); }));
   t.ok(fromPg);
@@ -149,13 +144,8 @@ t.test('the feed is written with the facts: pushes, new types, first collections
   await pruneFacts(sqlite, { beforeMs: at(3), mode: 'delete', pauseMs: 0 });
   const left = (sqlite.database.prepare('SELECT at FROM fact_changes ORDER BY at').all() as { at: string }[]).map((r) => r.at);
   t.ok(left.length > 0 && left.length < all && left.every((a) => a >= iso(at(3))), `delete takes the feed before then (${all} -> ${left.length} rows)`);
-  const skip = postgresSkipReason();
-  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return; }
-  const pgs = await startPostgres();
-  t.teardown(() => pgs.stop());
-  process.env.PGPASSWORD = pgs.password;
-  const pg = await openAnyStore(await pgs.createDatabase('written'));
-  t.teardown(() => pg.close());
+  const pg = await openTestPgStore(t, 'written');
+  if (!pg) return;
   await t.test('PostgreSQL', async (t) => { t.same(await written(t, pg), fromSqlite, 'the very same feed'); });
 });
 

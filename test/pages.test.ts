@@ -18,7 +18,7 @@ import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { BIN, jf } from './helpers/jellyfish-cli.js';
 import { loopbackListen } from './helpers/serve-process.js';
-import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
+import { openTestPgStore } from './helpers/postgres.js';
 import { writeEnv } from './helpers/run-env.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -360,13 +360,8 @@ t.test('runsSince, hostAttempts, recentChangeStart on SQLite and PostgreSQL', as
   await history(sqlite);
   const fromSqlite = await questions(t, sqlite);
   sqlite.close();
-  const skip = postgresSkipReason();
-  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return; }
-  const pgs = await startPostgres();
-  t.teardown(() => pgs.stop());
-  process.env.PGPASSWORD = pgs.password;
-  const pg = await openAnyStore(await pgs.createDatabase('pages'));
-  t.teardown(() => pg.close());
+  const pg = await openTestPgStore(t, 'pages');
+  if (!pg) return;
   t.equal(await pg.recentChangeStart(5), null);
   await history(pg);
   await t.test('PostgreSQL', async (t) => { t.same(await questions(t, pg), fromSqlite, 'the same answers'); });

@@ -21,7 +21,7 @@ import type { InventoryHost } from '../src/inventory/host.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
 import { auditPlan, findHost, hostFactsPlan } from '../src/store/queries.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
-import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
+import { openTestPgStore } from './helpers/postgres.js';
 import { jf } from './helpers/jellyfish-cli.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 
@@ -166,13 +166,8 @@ t.test('facts --at and query --at over SQLite, and the same answers over Postgre
   const sqliteAnswers = answers;
   store.close();
 
-  const skip = postgresSkipReason();
-  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return; }
-  const pgs = await startPostgres();
-  t.teardown(() => pgs.stop());
-  process.env.PGPASSWORD = pgs.password;
-  const pg = await openAnyStore(await pgs.createDatabase('pointintime'));
-  t.teardown(() => pg.close());
+  const pg = await openTestPgStore(t, 'pointintime');
+  if (!pg) return;
   await history(pg);
   await t.test('PostgreSQL', (t) => scenario(t, pg).then((a) => { t.same(a, sqliteAnswers, 'the very same views'); }));
 });

@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { openAnyStore, type Store } from '../../src/store/store.js';
 
 export interface PgServer {
   /** postgresql://jellyfish@127.0.0.1:PORT/jellyfish; never holds the password. */
@@ -322,4 +323,20 @@ export async function startPostgres(): Promise<PgServer> {
   }
   cleanup();
   throw lastError ?? new Error('postgres did not start');
+}
+
+/**
+ * A store on a database of its own in a private server, for a test's PostgreSQL half: started,
+ * PGPASSWORD set, closed and stopped at the test's end. Undefined (with a comment) when the
+ * server binaries are missing.
+ */
+export async function openTestPgStore(t: { comment(m: string): void; teardown(fn: () => unknown): void }, database: string): Promise<Store | undefined> {
+  const skip = postgresSkipReason();
+  if (skip) { t.comment(`PostgreSQL part skipped: ${skip}`); return undefined; }
+  const pgs = await startPostgres();
+  t.teardown(() => pgs.stop());
+  process.env.PGPASSWORD = pgs.password;
+  const store = await openAnyStore(await pgs.createDatabase(database));
+  t.teardown(() => store.close());
+  return store;
 }
