@@ -12,6 +12,7 @@ import type { InventoryHost } from '../src/inventory/host.js';
 import { OUTCOMES, type CollectionResult, type HostResult } from '../src/pool/messages.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
+import { CURRENT_OF_TYPE } from '../src/store/sqlite-store.js';
 import { jf } from './helpers/jellyfish-cli.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -428,4 +429,6 @@ t.test('1,000 hosts x 20 types x 30 facts in one batch; the same batch again add
   t.ok(h.every((f) => f.firstSeen === iso(at(1)) && f.lastSeen === iso(at(2))), 'last_seen moved, first_seen kept');
   const plan = (store.database.prepare('EXPLAIN QUERY PLAN SELECT id FROM facts WHERE is_current = 0 AND last_seen < ?').all('x') as { detail: string }[]).map((r) => r.detail).join();
   t.match(plan, /facts_closed/, 'prune finds closed intervals through the partial index');
+  const changed = (store.database.prepare(`EXPLAIN QUERY PLAN ${CURRENT_OF_TYPE}`).all(1, 'type19') as { detail: string }[]).map((r) => r.detail).join();
+  t.match(changed, /facts_host_type \(host_id=\? AND type=\? AND is_current=\?\)/, 'a changed collection reads its host\'s current facts through facts_host_type, not every host\'s');
 });

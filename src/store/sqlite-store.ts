@@ -18,6 +18,14 @@ import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
 
 const iso = (ms: number | Date): string => new Date(ms).toISOString();
 
+/**
+ * One host's current facts of one type, read when a collection's values differ from the stored
+ * ones. INDEXED BY: without statistics the planner prefers facts_audit, which covers these columns
+ * but is led by type alone, and walks every host's facts of the type (measured on 64 hosts: 2.9 ms
+ * for one host's 715 packages, against 1.2 ms through facts_host_type; it grows with the fleet).
+ */
+export const CURRENT_OF_TYPE = 'SELECT id, subtype, value FROM facts INDEXED BY facts_host_type WHERE host_id = ? AND type = ? AND is_current = 1';
+
 /** Another process (gap-fix beside a run, a read command) may hold the write lock briefly. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -231,7 +239,7 @@ export class SqliteStore implements Store {
     // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
     if (known) {
       // Rows as arrays, not objects: this runs once per changed host and type.
-      const current = this.stmt('SELECT id, subtype, value FROM facts WHERE host_id = ? AND type = ? AND is_current = 1', true)
+      const current = this.stmt(CURRENT_OF_TYPE, true)
         .all(hostId, type) as [number, string, string][];
       // A value not seen now was last seen at the type's previous sighting (its last_seen until
       // now) and closed by this collection.
