@@ -5,10 +5,11 @@
 // percentiles, beside the only ways an agent could push before: `jellyfish ingest` one process per
 // document, and one batch file. SQLite by default; `--engines sqlite,postgresql` adds PostgreSQL
 // (a private server, bench/lib/postgres.mjs).
-//   node bench/serve.mjs [--seconds 60] [--agents 64] [--engines sqlite] [--no-docs]
+//   node bench/serve.mjs [--seconds 60] [--agents 64] [--engines sqlite] [--no-docs] [--cpu-prof DIR]
 // Loopback 127.130.250.x only. Prints a markdown table; writes the serve section of docs/benchmarks.md.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +21,8 @@ const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0
 const SECONDS = Number(opt('seconds', '60'));
 const AGENTS = Number(opt('agents', '64'));
 const ENGINES = opt('engines', 'sqlite').split(',');
+/** a folder for a CPU profile of `serve` (node --cpu-prof) */
+const CPU_PROF = opt('cpu-prof', undefined);
 const BIN = path.join(ROOT, 'bin/jellyfish');
 const log = (m) => process.stderr.write(`bench serve: ${m}\n`);
 
@@ -41,20 +44,56 @@ const BASE = profile();
 const FACTS = Object.values(BASE).reduce((n, v) => n + Object.keys(v).length, 0);
 const KEYS = Object.entries(BASE).flatMap(([type, v]) => Object.keys(v).map((s) => [type, s]));
 
+/**
+ * The documents' JSON text, built once: the text of collection_data and where each value's JSON
+ * sits in it, so a push's text is a few slices of it with the changed values spliced in. (Building
+ * and serializing a 1,400-value object per push would cost the load generator more CPU than the
+ * server spends on many steps of a push; both share the machine's cores.)
+ */
+const DATA_TEXT = (() => {
+  let text = '{';
+  const spans = [];
+  Object.entries(BASE).forEach(([type, values], t) => {
+    text += `${t ? ',' : ''}${JSON.stringify(type)}:{`;
+    Object.entries(values).forEach(([sub, v], i) => {
+      text += `${i ? ',' : ''}${JSON.stringify(sub)}:`;
+      const start = text.length;
+      text += JSON.stringify(v);
+      spans.push([start, text.length, v]);
+    });
+    text += '}';
+  });
+  return { text: `${text}}`, spans };
+})();
+JSON.parse(DATA_TEXT.text); // a broken splice table would show here, not as 400s
+
 /** Host i's document at push n: 1 % of its values differ from push n-1. */
 function documentFor(host, n) {
-  // Changed in place and put back after: a deep copy per push would cost the load generator more
-  // CPU than the server spends storing the document (both share the machine's cores).
   const changed = Math.max(1, Math.round(FACTS / 100));
-  const saved = [];
-  for (let k = 0; k < changed; k++) {
-    const [type, sub] = KEYS[(n * 7919 + k * 104729) % KEYS.length];
-    saved.push([type, sub, BASE[type][sub]]);
-    BASE[type][sub] = `${BASE[type][sub]}+p${n}`;
+  const at = [...new Set(Array.from({ length: changed }, (_, k) => (n * 7919 + k * 104729) % KEYS.length))].sort((a, b) => a - b);
+  let data = '';
+  let from = 0;
+  for (const i of at) {
+    const [start, end, v] = DATA_TEXT.spans[i];
+    data += DATA_TEXT.text.slice(from, start) + JSON.stringify(`${v}+p${n}`);
+    from = end;
   }
-  const text = JSON.stringify({ collection_hostname: host, collection_timestamp: new Date().toISOString(), collection_data: BASE });
-  for (const [type, sub, v] of saved.reverse()) BASE[type][sub] = v;
-  return text;
+  data += DATA_TEXT.text.slice(from);
+  return `{"collection_hostname":${JSON.stringify(host)},"collection_timestamp":"${new Date().toISOString()}","collection_data":${data}}`;
+}
+
+/** POST over keep-alive connections with node:http (lighter on the shared CPU than fetch). */
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+function post(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: httpAgent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function jfSync(args, cwd, env = {}) {
@@ -66,13 +105,20 @@ function jfSync(args, cwd, env = {}) {
 const pct = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 
 async function startServe(dir, env) {
-  const child = spawn(process.execPath, [BIN, 'serve', '-c', 'scheduler.ini', '--log-format', 'json'], { cwd: dir, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []), BIN, 'serve', '-c', 'scheduler.ini', '--log-format', 'json'], { cwd: dir, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const url = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => { err += d; const m = /serving the storage API on (\S+)/.exec(err); if (m) resolve(m[1]); if (err.length > 1e6) err = err.slice(-1e5); });
     child.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
   });
-  return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  /** CPU seconds of the serve process so far (user + system, all its threads), from /proc */
+  const cpu = () => {
+    try {
+      const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch { return NaN; }
+  };
+  return { url, cpu, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
 async function engine(name) {
@@ -99,19 +145,24 @@ async function engine(name) {
     for (let n = 0; performance.now() < until; n++) {
       const body = documentFor(`agent${i}.bench`, n);
       const t0 = performance.now();
-      const r = await fetch(`${serve.url}/api/v1/push`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-      await r.arrayBuffer();
+      const status = await post(`${serve.url}/api/v1/push`, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body);
       lat.push(performance.now() - t0);
-      codes.set(r.status, (codes.get(r.status) ?? 0) + 1);
+      codes.set(status, (codes.get(status) ?? 0) + 1);
     }
   };
   const t0 = performance.now();
+  const serveCpu0 = serve.cpu();
+  const ownCpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: AGENTS }, (_, i) => agent(i)));
   const wall = (performance.now() - t0) / 1000;
+  const serveCpu = serve.cpu() - serveCpu0;
+  const own = process.cpuUsage(ownCpu0);
+  const loadCpu = (own.user + own.system) / 1e6;
   await serve.stop();
   lat.sort((a, b) => a - b);
   const accepted = codes.get(200) ?? 0;
-  const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes) };
+  const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes), serveCpuMs: (1000 * serveCpu) / lat.length, loadCpuMs: (1000 * loadCpu) / lat.length };
+  log(`${name}: serve used ${serveCpu.toFixed(1)} s of CPU in ${wall.toFixed(1)} s (${api.serveCpuMs.toFixed(2)} ms a push); the load generator ${loadCpu.toFixed(1)} s (${api.loadCpuMs.toFixed(2)} ms a push)`);
 
   // Baselines: one `jellyfish ingest` process per document, and one batch file.
   const perDoc = 10;
@@ -140,9 +191,9 @@ const table = [
   `${AGENTS} agents pushing full documents (${FACTS} facts, 1 % changed per push) for ${SECONDS} s; Node ${process.version}, ${os.cpus().length} cores; ${new Date().toISOString().slice(0, 10)}.`,
   'Targets (SQLite): >= 300 documents/s accepted, p99 <= 250 ms.',
   '',
-  '| engine | serve: documents/s | p50 ms | p99 ms | answers | `ingest`, one process per document: docs/s | `ingest`, one batch file: docs/s |',
-  '|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.engine} | ${f1(r.api.docsPerSecond)} | ${f1(r.api.p50)} | ${f1(r.api.p99)} | ${Object.entries(r.api.answers).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${f1(r.ingestOne)} | ${f1(r.ingestBatch)} |`),
+  '| engine | serve: documents/s | p50 ms | p99 ms | answers | serve CPU ms a push | load generator CPU ms a push | `ingest`, one process per document: docs/s | `ingest`, one batch file: docs/s |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.engine} | ${f1(r.api.docsPerSecond)} | ${f1(r.api.p50)} | ${f1(r.api.p99)} | ${Object.entries(r.api.answers).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${r.api.serveCpuMs.toFixed(2)} | ${r.api.loadCpuMs.toFixed(2)} | ${f1(r.ingestOne)} | ${f1(r.ingestBatch)} |`),
 ].join('\n');
 process.stdout.write(`${table}\n`);
 if (!argv.includes('--no-docs')) {

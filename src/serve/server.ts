@@ -17,6 +17,7 @@ import { Cursors } from './cursor.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { pushRoutes } from './routes/push.js';
 import { readRoutes } from './routes/read.js';
+import { DocumentChecker } from './check-pool.js';
 import { BusyError, SerialWriter } from './writer.js';
 
 /** One request as logged (never a header: tokens travel in Authorization). */
@@ -125,7 +126,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   const { config, store } = opts;
   const reader = opts.reader ?? store;
   const logError = opts.logError ?? (() => {});
-  const writer = new SerialWriter();
+  const writer = new SerialWriter((parts) => store.writeTogether(parts));
   const app = Fastify({
     logger: false,
     // Node checks the headers and request timeouts only every connectionsCheckingInterval (30 s by
@@ -194,7 +195,9 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   });
 
   const inventory = new InventoryCache(opts.inventoryFile, config, logError);
-  await app.register(pushRoutes, { config, store, writer, metrics, inInventory: (h) => inventory.has(h) });
+  const checker = new DocumentChecker();
+  app.addHook('onClose', async () => { await checker.close(); });
+  await app.register(pushRoutes, { config, store, writer, checker, metrics, inInventory: (h) => inventory.has(h) });
   await app.register(readRoutes, { config, reader, inventory: () => inventory.hosts(), cursors: new Cursors() });
 
   app.get('/healthz', { schema: { summary: 'liveness: 200 while the server takes requests', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, version: { type: 'string' } } } } } },

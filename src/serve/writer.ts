@@ -1,8 +1,10 @@
 // The store is single-writer per process: every write of `serve` (each pushed document, token use)
-// goes through this queue, one at a time. PostgreSQL needs it (one client: two transactions must
-// never interleave on it); SQLite gets the same order for free. A SQLite file busy with another
-// process's writer (a `run` storing a batch) is retried after an asynchronous pause, never by
-// blocking the event loop in busy_timeout, so reads and other requests go on meanwhile.
+// goes through this queue. PostgreSQL needs it (one client: two transactions must never interleave
+// on it); SQLite gets the same order for free. Requests that arrive while a write is running wait
+// together and are then written in one transaction (Store.writeTogether): one commit for many
+// pushes instead of three for each (the run row, the document, the run's end). A SQLite file busy
+// with another process's writer (a `run` storing a batch) is retried after an asynchronous pause,
+// never by blocking the event loop in busy_timeout, so reads and other requests go on meanwhile.
 import { StorageError } from '../app/errors.js';
 import type { Awaitable } from '../store/store.js';
 
@@ -11,38 +13,103 @@ const BUSY = /SQLITE_BUSY|SQLITE_LOCKED|database is locked|40P01|40001|55P03/;
 export const BUSY_GIVE_UP_MS = 30_000;
 /** Pause between tries: short, the other writer's transactions are short too. */
 const BUSY_PAUSE_MS = 50;
+/**
+ * Requests written in one transaction at most: enough for 64 agents pushing at once, few enough
+ * that one transaction holds the write lock for well under a second (a `run` beside waits that long).
+ */
+export const MAX_TOGETHER = 64;
+/** How long a transaction waits at most for the requests on their way (see expect). */
+export const GATHER_MS = 20;
 
 /** The database stayed busy past BUSY_GIVE_UP_MS: the push is answered 503 with Retry-After. */
 export class BusyError extends Error {}
 
-export class SerialWriter {
-  private tail: Promise<unknown> = Promise.resolve();
-  private pending = 0;
+/** Runs its parts in one transaction (Store.writeTogether). */
+export type Together = <T>(parts: (() => Promise<T>)[]) => Promise<PromiseSettledResult<T>[]>;
 
-  constructor(private readonly giveUpMs = BUSY_GIVE_UP_MS) {}
+type Write = <U>(w: () => Awaitable<U>) => Promise<U>;
+
+interface Turn {
+  fn: (write: Write) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class SerialWriter {
+  private readonly queue: Turn[] = [];
+  private draining = false;
+  private running = 0;
+
+  /** Requests past authentication and not yet queued here (their bodies are being checked). */
+  private coming = 0;
+
+  /** Without `together` each request is its own transaction (or several: the store's own calls). */
+  constructor(private readonly together?: Together, private readonly giveUpMs = BUSY_GIVE_UP_MS) {}
+
+  /**
+   * A request that will queue a turn soon (its body is being checked): the next transaction waits
+   * for it a little (GATHER_MS at most). One commit costs several milliseconds whatever it holds,
+   * so under load waiting for the pushes on their way is cheaper than committing each alone.
+   */
+  expect(): () => void {
+    this.coming++;
+    let done = false;
+    return () => { if (!done) { done = true; this.coming--; } };
+  }
 
   /** writes queued or running now */
   get depth(): number {
-    return this.pending;
+    return this.queue.length + this.running;
   }
 
   run<T>(fn: () => Awaitable<T>): Promise<T> {
-    this.pending++;
-    const next = this.tail.then(() => this.retrying(fn));
-    this.tail = next.catch(() => undefined).finally(() => { this.pending--; });
-    return next;
+    return this.turn((write) => write(fn));
   }
 
   /**
    * One request's writes as one turn of the queue (the run row, each document, the run's end), so
-   * concurrent pushes are served first come, first served: with one queue item per write, every
-   * push would wait behind every other push's run row and end, and the slowest ones for seconds.
+   * concurrent pushes are served first come, first served, never interleaved.
    */
-  turn<T>(fn: (write: <U>(w: () => Awaitable<U>) => Promise<U>) => Promise<T>): Promise<T> {
-    this.pending++;
-    const next = this.tail.then(() => fn((w) => this.retrying(w)));
-    this.tail = next.catch(() => undefined).finally(() => { this.pending--; });
-    return next;
+  turn<T>(fn: (write: Write) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      // After the event loop's I/O: SQLite answers synchronously, so a write started at once would
+      // always run alone. Started from setImmediate, it takes every push whose body arrived meanwhile.
+      if (!this.draining) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const since = Date.now();
+        while (this.together && this.coming > 0 && this.queue.length < MAX_TOGETHER && Date.now() - since < GATHER_MS) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        const turns = this.queue.splice(0, this.together ? MAX_TOGETHER : 1);
+        this.running = turns.length;
+        const write: Write = (w) => this.retrying(w);
+        if (!this.together) {
+          const [t] = turns as [Turn];
+          await t.fn(write).then(t.resolve, t.reject);
+          continue;
+        }
+        const together = this.together;
+        try {
+          // A busy file fails at BEGIN, before any part ran: the whole group is tried again.
+          const settled = await this.retrying(() => together(turns.map((t) => () => t.fn(write))));
+          settled.forEach((s, i) => (s.status === 'fulfilled' ? turns[i]!.resolve(s.value) : turns[i]!.reject(s.reason)));
+        } catch (e) {
+          for (const t of turns) t.reject(e);
+        }
+      }
+    } finally {
+      this.running = 0;
+      this.draining = false;
+    }
   }
 
   private async retrying<T>(fn: () => Awaitable<T>): Promise<T> {

@@ -95,12 +95,14 @@ export async function connect(url: string, onError: (e: Error) => void, applicat
 }
 
 /** `feed`: the changes go into the change feed (not the host's first collection; see inChangeFeed) */
-interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean }
+interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean; digest?: string }
 
 export class PgStore implements Store {
   readonly dialect = 'postgresql';
   private readonly hostIds = new Map<string, number>();
   private broken: Error | undefined;
+  /** inside writeTogether: write() takes a savepoint, not a transaction of its own */
+  private together = false;
 
   private constructor(readonly path: string, private readonly client: Client) {}
 
@@ -152,6 +154,8 @@ export class PgStore implements Store {
 
   /** One transaction; on failure it is rolled back whole and the host-id cache dropped (its new ids are gone). */
   private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    // Inside writeTogether: a savepoint, undone alone on failure.
+    if (this.together) return this.guard(what, () => this.savepoint('jf_write', fn));
     return this.guard(what, async () => {
       await this.query('BEGIN');
       try {
@@ -162,6 +166,59 @@ export class PgStore implements Store {
         this.hostIds.clear();
         await this.client.query('ROLLBACK').catch(() => undefined);
         throw e;
+      }
+    });
+  }
+
+  /** `fn` inside a savepoint: released on success, rolled back to (the transaction usable again) on failure. */
+  private async savepoint<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    await this.query(`SAVEPOINT ${name}`);
+    try {
+      const out = await fn();
+      await this.query(`RELEASE SAVEPOINT ${name}`);
+      return out;
+    } catch (e) {
+      this.hostIds.clear();
+      await this.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      await this.query(`RELEASE SAVEPOINT ${name}`);
+      throw e;
+    }
+  }
+
+  async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+    return this.guard('cannot write', async () => {
+      await this.query('BEGIN');
+      this.together = true;
+      const out: PromiseSettledResult<T>[] = [];
+      try {
+        for (const part of parts) {
+          // A part that failed keeps what it stored before (a document's failed write undid itself
+          // in its own savepoint). A failed statement outside one (the run row) leaves the
+          // transaction aborted, and COMMIT would then roll everything back without an error: then
+          // the part is undone whole, back to its savepoint, and the others go on.
+          await this.query('SAVEPOINT jf_part');
+          let settled: PromiseSettledResult<T>;
+          try {
+            settled = { status: 'fulfilled', value: await part() };
+          } catch (e) {
+            settled = { status: 'rejected', reason: e };
+            this.hostIds.clear();
+          }
+          await this.query('RELEASE SAVEPOINT jf_part').catch(async () => {
+            settled = { status: 'rejected', reason: settled.status === 'rejected' ? settled.reason : new StorageError(`${this.path}: a write failed; nothing of it was stored`) };
+            await this.query('ROLLBACK TO SAVEPOINT jf_part');
+            await this.query('RELEASE SAVEPOINT jf_part');
+          });
+          out.push(settled);
+        }
+        await this.query('COMMIT');
+        return out;
+      } catch (e) {
+        this.hostIds.clear();
+        await this.client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        this.together = false;
       }
     });
   }
@@ -343,7 +400,7 @@ export class PgStore implements Store {
     /** the fresh facts of types first seen on a host already collected: additions in the feed */
     const added = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
     for (const s of sets) {
-      const digest = valuesDigest(s.values);
+      const digest = s.digest ?? valuesDigest(s.values);
       const key = `${s.hostId} ${s.type}`;
       t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen); t.digest.push(digest);
       if (stored.has(key) && stored.get(key) === digest) continue;
@@ -459,7 +516,7 @@ export class PgStore implements Store {
             continue;
           }
           col.type.push(type); col.status.push('ok'); col.message.push(null);
-          sets.push({ hostId, type, values: doc.data[type]!, seen: at, feed });
+          sets.push({ hostId, type, values: doc.data[type]!, seen: at, feed, ...(doc.digests?.[type] ? { digest: doc.digests[type] } : {}) });
           out.storedTypes.push(type);
         }
         if (col.type.length) {

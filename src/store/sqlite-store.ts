@@ -220,9 +220,9 @@ export class SqliteStore implements Store {
    * value opens a row; a current value not seen now is closed at its old last_seen. Only types
    * that were collected successfully get here, so a failed collection never closes anything.
    */
-  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string, feed: boolean): void {
-    const digest = valuesDigest(values);
-    const known = this.stmt('SELECT digest FROM fact_types WHERE host_id = ? AND type = ?', true).get(hostId, type) as [string | null] | undefined;
+  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string, feed: boolean, given?: string): void {
+    const digest = given ?? valuesDigest(values);
+    const known = this.stmt('SELECT digest, last_seen FROM fact_types WHERE host_id = ? AND type = ?', true).get(hostId, type) as [string | null, string | null] | undefined;
     const seenAgain = this.stmt(
       'INSERT INTO fact_types (host_id, type, last_seen, digest) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, type) DO UPDATE SET last_seen = excluded.last_seen, digest = excluded.digest',
     );
@@ -243,14 +243,10 @@ export class SqliteStore implements Store {
         .all(hostId, type) as [number, string, string][];
       // A value not seen now was last seen at the type's previous sighting (its last_seen until
       // now) and closed by this collection.
-      const closeRow = this.stmt(
-        `UPDATE facts SET is_current = 0, closed_at = ?,
-           last_seen = COALESCE((SELECT last_seen FROM fact_types WHERE host_id = facts.host_id AND type = facts.type), last_seen)
-         WHERE id = ?`,
-      );
+      const closeRow = this.stmt('UPDATE facts SET is_current = 0, closed_at = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?');
       for (const [id, subtype, value] of current) {
         if (seen.get(subtype) === value) seen.delete(subtype);
-        else { closeRow.run(now, id); closed.set(subtype, value); }
+        else { closeRow.run(now, known[1], id); closed.set(subtype, value); }
       }
     }
     seenAgain.run(hostId, type, now, digest);
@@ -329,7 +325,7 @@ export class SqliteStore implements Store {
             continue;
           }
           addCollection.run(attemptId, type, 'ok', null);
-          this.recordFacts(hostId, type, values, at, feed);
+          this.recordFacts(hostId, type, values, at, feed, doc.digests?.[type]);
           out.storedTypes.push(type);
         }
       }
@@ -347,6 +343,28 @@ export class SqliteStore implements Store {
       ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId, stored: out.storedTypes.length ? 1 : 0 });
     });
     return out;
+  }
+
+  async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+    this.guard('cannot start a write', () => this.stmt('BEGIN IMMEDIATE').run());
+    const out: PromiseSettledResult<T>[] = [];
+    try {
+      for (const part of parts) {
+        // Each part's store calls are synchronous here (their writes nest as savepoints); a part that
+        // failed has already undone its own failed write, and keeps what it stored before (as ingest).
+        try {
+          out.push({ status: 'fulfilled', value: await part() });
+        } catch (e) {
+          out.push({ status: 'rejected', reason: e });
+        }
+      }
+      this.guard('cannot commit', () => this.stmt('COMMIT').run());
+      return out;
+    } catch (e) {
+      this.hostIds.clear();
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   /**

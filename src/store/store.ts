@@ -41,6 +41,8 @@ export interface PushDocument {
   status?: string;
   /** `status` read against [collector] prod_statuses, when a status was given */
   isProd?: boolean;
+  /** type -> valuesDigest of its values, when the caller computed them already (off the writer's thread) */
+  digests?: Record<string, string>;
 }
 
 /** What became of one pushed document. */
@@ -113,6 +115,13 @@ export interface Store {
   finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): Awaitable<void>;
   /** one document pushed by a host agent, in its own transaction (see app/ingest.ts) */
   recordPush(runId: number, doc: PushDocument): Awaitable<PushOutcome>;
+  /**
+   * Several writers' store calls in one transaction (the storage API's concurrent pushes share one
+   * commit). Each part's calls nest inside it: a document's failed write is undone alone, as in its
+   * own transaction. A part settles only once the whole transaction has committed; a failed BEGIN
+   * or COMMIT throws and no part is stored.
+   */
+  writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
   /** closed fact intervals last seen before `before` (ISO), archived or deleted; one transaction of at most `batch` rows */
   pruneBatch(before: string, mode: PruneMode, batch: number): Awaitable<number>;
   /** how many closed fact intervals were last seen before `before` (what prune would move) */

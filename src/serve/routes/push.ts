@@ -4,18 +4,21 @@
 // [sapi] limits, one transaction per document. Before anything is stored every document's host is
 // checked against the token's patterns: one foreign host and nothing of the push is stored (403).
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { checkDocuments, pushOptions, storeDocuments, type IngestSummary } from '../../app/ingest.js';
+import { pushOptions, storeDocuments, type IngestSummary } from '../../app/ingest.js';
 import { tokenAllowsHost } from '../../app/tokens.js';
 import type { Config } from '../../config/load.js';
 import type { Store, TokenRow } from '../../store/store.js';
 import { errorBody, requireScope } from '../auth.js';
 import type { ApiMetrics } from '../metrics.js';
+import type { DocumentChecker } from '../check-pool.js';
 import type { SerialWriter } from '../writer.js';
 
 export interface PushRoutesOptions {
   config: Config;
   store: Store;
   writer: SerialWriter;
+  /** parses and validates bodies off the event loop */
+  checker: DocumentChecker;
   /** whether the inventory names this host (undefined: no inventory to ask) */
   inInventory: (host: string) => boolean | undefined;
   metrics: ApiMetrics;
@@ -39,13 +42,19 @@ const answerSchema = {
 const errorSchema = { type: 'object', additionalProperties: true, properties: { error: { type: 'string' }, status: { type: 'integer' } } } as const;
 
 export async function pushRoutes(app: FastifyInstance, opts: PushRoutesOptions): Promise<void> {
-  const { config, store, writer, metrics } = opts;
+  const { config, store, writer, metrics, checker } = opts;
   const push = requireScope('push');
   const validate = pushOptions(config);
 
   const handler = async (body: unknown, token: TokenRow, reply: FastifyReply): Promise<FastifyReply> => {
     const input = typeof body === 'string' ? body : '';
-    const checked = checkDocuments(input, validate);
+    const arrived = writer.expect();
+    let checked;
+    try {
+      checked = await checker.check(input, validate);
+    } finally {
+      arrived();
+    }
     const send = (code: number, doc: string) => reply.code(code).type('application/json').send(doc);
     if (checked.count === 0) return send(400, errorBody(400, 'no document found in the body (one JSON document, an array of them, or one per line)'));
     const named = [...checked.valid.map((v) => v.doc.host), ...checked.rejected.flatMap((r) => (r.host ? [r.host] : []))];
