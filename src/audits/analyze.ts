@@ -1,8 +1,11 @@
-// `jellyfish analyze` (SPEC §10): every audit on every fresh host, in memory. The current facts of
-// only the (type, subtype) pairs the audits read are read once; each distinct filter is
-// evaluated once per host and shared by the audits that use it; only results that changed are
-// written (a steady fleet writes one row per host and per audit), in one transaction with the
-// collated counts of this run.
+// `jellyfish analyze` (SPEC §10): every audit on every fresh host, in memory. Only what may have
+// changed since the last analyze is evaluated again (hosts whose facts changed, audits whose
+// definition changed); the other current results are kept and counted. The current facts of only
+// the (type, subtype) pairs the audits read are read once; each distinct filter is evaluated once
+// per host and shared by the audits that use it; only results that changed are written (a steady
+// fleet writes one row per host and per audit), in one transaction with the collated counts of
+// this run.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { LockHeldError } from '../app/errors.js';
@@ -13,8 +16,9 @@ import type { Config } from '../config/load.js';
 import { analyzeLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { acquireLock, lockState, type HeldLock } from '../lock/run-lock.js';
 import { renderAnalyzeMetrics } from '../report/metrics.js';
-import type { AnalysisHost, AnalysisWrite } from '../store/audit-store.js';
+import type { AnalysisHost, AnalysisWrite, ResultCount } from '../store/audit-store.js';
 import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
+import { conditionKey } from './compile.js';
 import { comparisonResult, factsNeeded, filterHolds, type CheckMemo } from './evaluate.js';
 import { FleetFacts } from './fleet-facts.js';
 import { loadAudits } from './load.js';
@@ -27,12 +31,18 @@ export interface AnalyzeRequest {
   log: Log;
   /** the clock (tests) */
   now?: () => number;
+  /** evaluate every audit on every fresh host, not only what changed since the last analyze */
+  full?: boolean;
 }
 
 export interface AnalyzeSummary {
   audits: number;
   audit_files: number;
   hosts_evaluated: number;
+  /** fresh hosts every audit was evaluated on again (the others changed nothing the audits read) */
+  hosts_reevaluated: number;
+  /** audits evaluated again on every fresh host (new, edited, or not analyzed last time) */
+  audits_reevaluated: number;
   pass: number;
   fail: number;
   exempt: number;
@@ -99,7 +109,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
     const at = new Date(started).toISOString();
     let summary: Analysis;
     try {
-      summary = await analyzeWith(store, runId, at, started, config.analyze.maxAgeMs, loaded.audits, log);
+      summary = await analyzeWith(store, runId, at, started, config.analyze.maxAgeMs, loaded.audits, log, { full: req.full });
     } catch (e) {
       try {
         await store.finishAnalysis(runId, new Date(clock()).toISOString(), (e as { exitCode?: number }).exitCode ?? 70, JSON.stringify({ error: (e as Error).message }));
@@ -113,6 +123,8 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
       audits: loaded.audits.length,
       audit_files: loaded.files,
       hosts_evaluated: summary.hostsEvaluated,
+      hosts_reevaluated: summary.hostsReevaluated,
+      audits_reevaluated: summary.auditsReevaluated,
       pass: summary.counts.pass, fail: summary.counts.fail, exempt: summary.counts.exempt,
       stale: summary.stale,
       errors, warnings: loaded.warnings,
@@ -129,7 +141,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
     out.jobtime = secondsSince(started, () => done);
     out.finished_at = new Date(done).toISOString();
     await store.finishAnalysis(runId, out.finished_at, out.exit_code, JSON.stringify(out));
-    log.verbose(`analyze: ${out.audits} audits on ${out.hosts_evaluated} hosts; load ${loadS} s, read ${out.phases.read} s, evaluate ${out.phases.evaluate} s, write ${out.phases.write} s`);
+    log.verbose(`analyze: ${out.audits} audits on ${out.hosts_evaluated} hosts (every audit again on ${out.hosts_reevaluated}, ${out.audits_reevaluated} audits again on all); load ${loadS} s, read ${out.phases.read} s, evaluate ${out.phases.evaluate} s, write ${out.phases.write} s`);
     if (config.results.metricsFile) {
       const file = config.results.metricsFile;
       let previous = '';
@@ -155,6 +167,8 @@ interface Analysis {
   readS: number;
   evaluateS: number;
   hostsEvaluated: number;
+  hostsReevaluated: number;
+  auditsReevaluated: number;
   stale: number;
   counts: Record<AuditResult, number>;
   errors: AuditProblem[];
@@ -163,28 +177,91 @@ interface Analysis {
   commit(summary: AnalyzeSummary): Promise<void>;
 }
 
-/** The work between the locks: read, evaluate, diff; `commit` writes. Exported for the benchmark. */
-export async function analyzeWith(store: Store, runId: number, at: string, nowMs: number, maxAgeMs: number, audits: Audit[], log: Log): Promise<Analysis> {
+/** The definition an audit's results depend on (its buckets), and the version that evaluates it. */
+export function auditDigest(a: Audit): string {
+  const h = crypto.createHash('sha1');
+  h.update(JSON.stringify([VERSION, a.buckets.map((b) => [b.name, b.filterKey, conditionKey(b.comparison)])]));
+  return h.digest('base64');
+}
+
+/**
+ * Past this share of hosts or audits to evaluate again, everything is read and evaluated as on a
+ * first analyze: reading the facts of a host at a time, and the open results of a host or an audit
+ * at a time, costs more then than reading them whole.
+ */
+const REEVALUATE_ALL_ABOVE = 0.25;
+
+export interface AnalyzeOptions {
+  /** evaluate every audit on every fresh host, whatever changed */
+  full?: boolean;
+}
+
+/**
+ * The work between the locks: read, evaluate, diff; `commit` writes. Exported for the benchmark.
+ *
+ * Only what may have changed since the last analyze is evaluated again: every audit on the hosts
+ * with a fact of the types the audits read opened or closed since (or not evaluated then: new,
+ * back from stale), and every fresh host on the audits whose definition changed (or that were
+ * not analyzed then). Any other current result is what evaluating it again would give (the same
+ * facts, the same definition): it is kept, and counted from the database.
+ */
+export async function analyzeWith(store: Store, runId: number, at: string, nowMs: number, maxAgeMs: number, audits: Audit[], log: Log, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const readStart = Date.now();
   const ids = await store.upsertAudits(audits.map((a) => ({
     name: a.name, vulnName: a.vulnName, file: a.file, line: a.line, priority: a.priority, shortDescription: a.shortDescription,
     longDescription: a.longDescription, primaryLink: a.primaryLink, links: a.links,
   })), at);
-  const prevAnalyzed = new Map((await store.storedAudits()).map((a) => [a.id, a.lastAnalyzed]));
+  const stored = new Map((await store.storedAudits()).map((a) => [a.id, a]));
   const allHosts = await store.analysisHosts();
   const freshSince = nowMs - maxAgeMs;
   const hosts: AnalysisHost[] = allHosts.filter((h) => h.lastSuccessAt !== null && Date.parse(h.lastSuccessAt) >= freshSince);
   const index = new Map(hosts.map((h, i) => [h.id, i]));
   const want = factsNeeded(audits);
+  const digests = new Map(audits.map((a) => [a.name, auditDigest(a)]));
+
+  // How far the facts go, read before them: whatever is written later is past this mark.
+  const mark = await store.analysisMark();
+  const base = opts.full ? null : await store.analysisBaseline();
+  // Per fresh host: 1 when every audit is evaluated on it; per audit id: every fresh host evaluated.
+  const dirtyHost = new Uint8Array(hosts.length);
+  const dirtyAudits = new Set<number>();
+  let everything = base === null || mark.facts < base.mark.facts || mark.changes < base.mark.changes;
+  if (!everything) {
+    const changed = new Set(await store.changedHostsSince(base!.mark, [...want.pairs.keys(), ...want.wholeTypes]));
+    let n = 0;
+    hosts.forEach((h, i) => { if (h.auditedAt !== base!.at || changed.has(h.id)) { dirtyHost[i] = 1; n++; } });
+    for (const a of audits) {
+      const id = ids.get(a.name);
+      const s = id === undefined ? undefined : stored.get(id);
+      if (id !== undefined && (s?.lastAnalyzed !== base!.at || s?.digest !== digests.get(a.name))) dirtyAudits.add(id);
+    }
+    everything = n > hosts.length * REEVALUATE_ALL_ABOVE || dirtyAudits.size > audits.length * REEVALUATE_ALL_ABOVE;
+  }
+  if (everything) {
+    dirtyHost.fill(1);
+    for (const a of audits) { const id = ids.get(a.name); if (id !== undefined) dirtyAudits.add(id); }
+  }
+  const dirtyIdx: number[] = [];
+  const cleanIds: number[] = [];
+  hosts.forEach((h, i) => { if (dirtyHost[i]) dirtyIdx.push(i); else cleanIds.push(h.id); });
+  const dirtyIds = dirtyIdx.map((i) => hosts[i]!.id);
+
   const facts = new FleetFacts(hosts.length, want.wholeTypes);
-  await store.scanFacts(want, (hostId, type, subtype, value) => {
+  const sink = (hostId: number, type: string, subtype: string, value: string) => {
     const i = index.get(hostId);
     if (i !== undefined) facts.set(i, type, subtype, value);
-  });
+  };
+  if (everything) await store.scanFacts(want, sink);
+  else {
+    if (dirtyAudits.size) await store.scanFacts(factsNeeded(audits.filter((a) => dirtyAudits.has(ids.get(a.name)!))), sink);
+    if (dirtyIds.length) await store.scanFacts(want, sink, dirtyIds);
+  }
 
   // Open intervals by audit: per fresh host, 1 + its position in `open` (0: none). Rows of hosts
   // not evaluated now are left alone, so they need no place here.
-  const open = await store.openAuditResults();
+  const open = everything ? await store.openAuditResults()
+    : dirtyIds.length || dirtyAudits.size ? await store.openAuditResults({ hosts: dirtyIds, audits: [...dirtyAudits] })
+      : { ids: [], audits: [], hosts: [], results: [] };
   const openByAudit = new Map<number, Int32Array>();
   for (let i = 0; i < open.ids.length; i++) {
     const h = index.get(open.hosts[i]!);
@@ -194,12 +271,21 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
     m[h] = i + 1;
   }
   const none = new Int32Array(hosts.length);
+  // The kept results (audits not evaluated again, on hosts not evaluated again), counted.
+  const keptAudits = [...ids.values()].filter((id) => !dirtyAudits.has(id));
+  const kept = new Map<number, ResultCount[]>();
+  if (keptAudits.length && cleanIds.length) {
+    for (const c of await store.currentResultCounts(keptAudits, cleanIds)) {
+      const l = kept.get(c.auditId);
+      if (l) l.push(c); else kept.set(c.auditId, [c]);
+    }
+  }
 
   const readS = secondsSince(readStart, Date.now);
   const evalStart = Date.now();
   const w: AnalysisWrite = {
     runId, at, close: { ids: [], lastSeen: [] }, open: { audits: [], hosts: [], results: [], buckets: [] },
-    evaluatedHosts: hosts.map((h) => h.id), analyzedAudits: [],
+    evaluatedHosts: hosts.map((h) => h.id), analyzedAudits: [], analyzedDigests: [], mark,
     collate: { audits: [], pops: [], srvtypes: [], results: [], hosts: [] }, finishedAt: at, exitCode: 0, summary: '',
   };
   const counts: Record<AuditResult, number> = { pass: 0, fail: 0, exempt: 0 };
@@ -217,10 +303,11 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
   /** A closing interval was last seen at the earlier of its host's and its audit's last evaluation. */
   const lastSeenOf = (hostIdx: number, auditId: number): string => {
     const h = hosts[hostIdx]!.auditedAt;
-    const a = prevAnalyzed.get(auditId) ?? null;
+    const a = stored.get(auditId)?.lastAnalyzed ?? null;
     const cands = [h, a].filter((x): x is string => x !== null);
     return cands.length ? cands.reduce((x, y) => (x < y ? x : y)) : at;
   };
+  const allIdx = hosts.map((_, i) => i);
 
   for (const audit of audits) {
     const auditId = ids.get(audit.name);
@@ -233,8 +320,14 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
     const tally: Record<AuditResult, number> = { pass: 0, fail: 0, exempt: 0 };
     const collate = new Map<string, number>();
     let prodFailing = 0;
+    const count = (pop: string | null, srvtype: string | null, prod: boolean, verdict: AuditResult, n: number) => {
+      tally[verdict] += n;
+      const key = `${pop ?? ''}\0${srvtype ?? ''}\0${verdict}`;
+      collate.set(key, (collate.get(key) ?? 0) + n);
+      if (verdict === 'fail' && prod) prodFailing += n;
+    };
     try {
-      for (let i = 0; i < hosts.length; i++) {
+      for (const i of dirtyAudits.has(auditId) ? allIdx : dirtyIdx) {
         const h = hosts[i]!;
         let verdict: AuditResult | 'none' = 'none';
         let bucket: string | undefined;
@@ -244,12 +337,7 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
         const slot = mine[i]!;
         const pos = slot === 0 ? undefined : slot - 1;
         const current = pos === undefined ? undefined : open.results[pos];
-        if (verdict !== 'none') {
-          tally[verdict]++;
-          const key = `${h.pop ?? ''}\0${h.srvtype ?? ''}\0${verdict}`;
-          collate.set(key, (collate.get(key) ?? 0) + 1);
-          if (verdict === 'fail' && h.isProd) prodFailing++;
-        }
+        if (verdict !== 'none') count(h.pop, h.srvtype, h.isProd, verdict, 1);
         if (current === verdict) continue;
         if (pos !== undefined) { closeIds.push(open.ids[pos]!); closeSeen.push(lastSeenOf(i, auditId)); }
         if (verdict !== 'none') opens.push([h.id, verdict, bucket!]);
@@ -259,9 +347,11 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
       log.error(`${audit.file}:${audit.line}: audit ${audit.name}: evaluation failed: ${(e as Error).message}`);
       continue;
     }
+    for (const c of kept.get(auditId) ?? []) count(c.pop, c.srvtype, c.prod, c.result as AuditResult, c.hosts);
     w.close.ids.push(...closeIds); w.close.lastSeen.push(...closeSeen);
     for (const [hostId, r, b] of opens) { w.open.audits.push(auditId); w.open.hosts.push(hostId); w.open.results.push(r); w.open.buckets.push(b); }
     w.analyzedAudits.push(auditId);
+    w.analyzedDigests.push(digests.get(audit.name)!);
     for (const r of ['pass', 'fail', 'exempt'] as const) counts[r] += tally[r];
     for (const [key, n] of collate) {
       const [pop, srvtype, result] = key.split('\0') as [string, string, string];
@@ -276,6 +366,8 @@ export async function analyzeWith(store: Store, runId: number, at: string, nowMs
   return {
     readS, evaluateS: secondsSince(evalStart, Date.now),
     hostsEvaluated: hosts.length,
+    hostsReevaluated: dirtyIdx.length,
+    auditsReevaluated: dirtyAudits.size,
     stale: allHosts.length - hosts.length,
     counts, errors,
     failuresByPriority: [...byPriority.values()].sort((a, b) => b.priority - a.priority),

@@ -229,7 +229,8 @@ export function compileAudit(name: string, raw: PyValue, file: string, lines: Li
   };
 }
 
-function conditionKey(c: Condition): string {
+/** A canonical text of a condition (equal texts: the same condition). */
+export function conditionKey(c: Condition): string {
   return JSON.stringify([c.match, c.checks.map((k) => {
     switch (k.kind) {
       case 'equal': return [k.type, k.subtype, k.values];

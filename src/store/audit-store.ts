@@ -53,9 +53,70 @@ export interface AnalysisWrite {
   evaluatedHosts: number[];
   analyzedAudits: number[];
   collate: { audits: number[]; pops: string[]; srvtypes: string[]; results: string[]; hosts: number[] };
+  /** the definition digest of each analyzed audit, in the order of analyzedAudits */
+  analyzedDigests: string[];
+  /** how far this analyze's read went (the next one evaluates again what changed past it) */
+  mark: AnalysisMark;
   finishedAt: string;
   exitCode: number;
   summary: string;
+}
+
+/** How far an analyze's read went: the newest facts and fact_changes ids it saw written. */
+export interface AnalysisMark { facts: number; changes: number }
+
+/** The newest analyze that wrote its results: its instant (hosts.audited_at, audits.last_analyzed) and mark. */
+export interface AnalysisBaseline { at: string; mark: AnalysisMark }
+
+export const ANALYSIS_BASELINE_SQL = 'SELECT started_at, facts_through, changes_through FROM analyze_runs WHERE facts_through IS NOT NULL AND changes_through IS NOT NULL ORDER BY id DESC LIMIT 1';
+
+export function toBaseline(r: Record<string, unknown> | undefined): AnalysisBaseline | null {
+  return r ? { at: String(r.started_at), mark: { facts: Number(r.facts_through), changes: Number(r.changes_through) } } : null;
+}
+
+/** Which of `ids` a result scope names: a list bound as one parameter (a PostgreSQL array, a SQLite JSON text). */
+type ListIn = (column: string) => string;
+const pgIn: ListIn = (c) => `${c} = ANY(?)`;
+const sqliteIn: ListIn = (c) => `${c} IN (SELECT value FROM json_each(?))`;
+export const listIn = (dialect: 'sqlite' | 'postgresql'): ListIn => (dialect === 'postgresql' ? pgIn : sqliteIn);
+
+/**
+ * Hosts with a fact interval opened, or a change-feed row written, past a mark, of these types
+ * (`?` 1 and 3: the ids; 2 and 4: the types as one list). Ids, not instants: a pushed document can
+ * carry an instant older than the analyze that did not see it yet.
+ */
+export function changedHostsSql(dialect: 'sqlite' | 'postgresql'): string {
+  const inTypes = listIn(dialect)('type');
+  return `SELECT host_id FROM facts WHERE id > ? AND ${inTypes} UNION SELECT host_id FROM fact_changes WHERE id > ? AND ${inTypes}`;
+}
+
+/** Current results of some audits on some hosts, counted per audit, host pop, srvtype, prod flag and result. */
+export interface ResultCount { auditId: number; pop: string | null; srvtype: string | null; prod: boolean; result: string; hosts: number }
+
+/** ResultCount rows (`?` 1: the audit ids, 2: the host ids, each as one list). */
+export function resultCountsSql(dialect: 'sqlite' | 'postgresql'): string {
+  // Most of the table is counted (analyze evaluates everything again past a quarter of the hosts
+  // or audits): one walk over it, the lists as hash joins (PostgreSQL) or Bloom-filtered lookups
+  // (SQLite; through audit_results_audit, a lookup per audit and host took three times as long).
+  const scope = dialect === 'postgresql'
+    ? 'audit_results r JOIN unnest(?::bigint[]) AS ca(id) ON ca.id = r.audit_id JOIN unnest(?::bigint[]) AS ch(id) ON ch.id = r.host_id'
+    : 'audit_results r NOT INDEXED';
+  const where = dialect === 'postgresql' ? '' : ` AND ${sqliteIn('r.audit_id')} AND ${sqliteIn('r.host_id')}`;
+  return `SELECT r.audit_id, h.pop, h.srvtype, h.is_prod, r.result, COUNT(*) AS n
+            FROM ${scope} JOIN hosts h ON h.id = r.host_id
+           WHERE r.is_current = 1${where}
+           GROUP BY r.audit_id, h.pop, h.srvtype, h.is_prod, r.result`;
+}
+
+export function toResultCount(r: unknown[]): ResultCount {
+  const [a, pop, srvtype, prod, result, n] = r;
+  return { auditId: Number(a), pop: pop == null ? null : String(pop), srvtype: srvtype == null ? null : String(srvtype), prod: Number(prod) === 1, result: String(result), hosts: Number(n) };
+}
+
+/** Open results of these hosts (any audit) or of these audits (any host) (`?` 1: host ids, 2: audit ids, each as one list). */
+export function openResultsOfSql(dialect: 'sqlite' | 'postgresql'): string {
+  const inList = listIn(dialect);
+  return `SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1 AND (${inList('host_id')} OR ${inList('audit_id')})`;
 }
 
 /** `?` placeholders -> PostgreSQL's `$1`, `$2`, ... */
@@ -85,9 +146,11 @@ export interface StoredAudit extends AuditMeta {
   firstSeen: string;
   lastAnalyzed: string | null;
   active: boolean;
+  /** the definition digest its current results were evaluated with (null: none recorded) */
+  digest: string | null;
 }
 
-const AUDIT_COLUMNS = 'a.id, a.name, a.vuln_name, a.file, a.line, a.priority, a.short_description, a.long_description, a.primary_link, a.links, a.first_seen, a.last_analyzed, a.active';
+const AUDIT_COLUMNS = 'a.id, a.name, a.vuln_name, a.file, a.line, a.priority, a.short_description, a.long_description, a.primary_link, a.links, a.first_seen, a.last_analyzed, a.active, a.digest';
 
 function toAudit(r: Record<string, unknown>): StoredAudit {
   let links: Record<string, string> = {};
@@ -97,6 +160,7 @@ function toAudit(r: Record<string, unknown>): StoredAudit {
     priority: Number(r.priority), shortDescription: String(r.short_description), longDescription: String(r.long_description),
     primaryLink: String(r.primary_link), links, firstSeen: String(r.first_seen),
     lastAnalyzed: r.last_analyzed == null ? null : String(r.last_analyzed), active: Number(r.active) === 1,
+    digest: r.digest == null ? null : String(r.digest),
   };
 }
 

@@ -426,6 +426,19 @@ CREATE INDEX facts_audit ON facts(type, subtype, value, is_current, host_id);
 `,
     postgresql: 'SELECT 1;\n',
   },
+  {
+    // analyze evaluates again only what may have changed since the last analyze: the hosts with a
+    // fact interval opened or a change-feed row written since, and the audits whose definition
+    // changed. Each audit keeps the digest of the definition its current results were evaluated
+    // with, and each analyze run the newest facts and fact_changes ids its read covered.
+    version: 14,
+    name: 'analyze remembers audit definitions and how far its read went',
+    sql: `
+ALTER TABLE audits ADD COLUMN digest TEXT;
+ALTER TABLE analyze_runs ADD COLUMN facts_through BIGINT;
+ALTER TABLE analyze_runs ADD COLUMN changes_through BIGINT;
+`,
+  },
 ];
 
 /** The schema version this jellyfish writes and reads. */

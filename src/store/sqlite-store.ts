@@ -489,8 +489,21 @@ export class SqliteStore implements Store {
     return this.guard('cannot read hosts', () => (this.stmt(au.ANALYSIS_HOST_SQL).all() as Record<string, unknown>[]).map(au.toAnalysisHost));
   }
 
-  scanFacts(want: au.FactWant, sink: au.FactSink): void {
+  scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): void {
     this.guard('cannot read facts', () => {
+      if (hostIds) {
+        // A few hosts: their current facts of the types read, through the host's index (facts_audit
+        // would walk every host's facts of the type), the subtypes picked here.
+        const types = JSON.stringify([...want.pairs.keys(), ...want.wholeTypes]);
+        const of = this.stmt(`SELECT host_id, type, subtype, value FROM facts INDEXED BY facts_host_type
+          WHERE host_id IN (SELECT value FROM json_each(?)) AND type IN (SELECT value FROM json_each(?)) AND is_current = 1`, true);
+        for (let i = 0; i < hostIds.length; i += 500) {
+          for (const [h, t, s, v] of of.iterate(JSON.stringify(hostIds.slice(i, i + 500)), types) as Iterable<[number, string, string, string]>) {
+            if (want.wholeTypes.has(t) || want.pairs.get(t)?.has(s)) sink(h, t, s, v);
+          }
+        }
+        return;
+      }
       // facts_audit (type, subtype, value) finds them; rows as arrays, one at a time (millions on a big fleet).
       const some = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND subtype IN (SELECT value FROM json_each(?)) AND is_current = 1', true);
       const whole = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND is_current = 1', true);
@@ -503,14 +516,41 @@ export class SqliteStore implements Store {
     });
   }
 
-  openAuditResults(): au.OpenResults {
+  openAuditResults(of?: { hosts: readonly number[]; audits: readonly number[] }): au.OpenResults {
     return this.guard('cannot read audit results', () => {
       const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
-      for (const [id, a, h, r] of this.stmt('SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1', true).iterate() as Iterable<[number, number, number, string]>) {
+      const rows = of
+        ? this.stmt(au.openResultsOfSql('sqlite'), true).iterate(JSON.stringify(of.hosts), JSON.stringify(of.audits))
+        : this.stmt('SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1', true).iterate();
+      for (const [id, a, h, r] of rows as Iterable<[number, number, number, string]>) {
         out.ids.push(id); out.audits.push(a); out.hosts.push(h); out.results.push(r);
       }
       return out;
     });
+  }
+
+  analysisBaseline(): au.AnalysisBaseline | null {
+    return this.guard('cannot read the analyze runs', () => au.toBaseline(this.stmt(au.ANALYSIS_BASELINE_SQL).get() as Record<string, unknown> | undefined));
+  }
+
+  /** One writer at a time, and a row's id is larger than every committed one: the newest ids are the mark. */
+  analysisMark(): au.AnalysisMark {
+    return this.guard('cannot read facts', () => {
+      const [facts, changes] = this.stmt('SELECT (SELECT MAX(id) FROM facts), (SELECT MAX(id) FROM fact_changes)', true).get() as [number | null, number | null];
+      return { facts: facts ?? 0, changes: changes ?? 0 };
+    });
+  }
+
+  changedHostsSince(mark: au.AnalysisMark, types: readonly string[]): number[] {
+    return this.guard('cannot read the change feed', () => {
+      const t = JSON.stringify(types);
+      return (this.stmt(au.changedHostsSql('sqlite'), true).all(mark.facts, t, mark.changes, t) as [number][]).map((r) => r[0]);
+    });
+  }
+
+  currentResultCounts(auditIds: readonly number[], hostIds: readonly number[]): au.ResultCount[] {
+    return this.guard('cannot read audit results', () =>
+      (this.stmt(au.resultCountsSql('sqlite'), true).all(JSON.stringify(auditIds), JSON.stringify(hostIds)) as unknown[][]).map(au.toResultCount));
   }
 
   writeAnalysis(w: au.AnalysisWrite): void {
@@ -521,12 +561,13 @@ export class SqliteStore implements Store {
       for (let i = 0; i < w.open.audits.length; i++) open.run(w.open.audits[i], w.open.hosts[i], w.open.results[i], w.open.buckets[i], w.at, w.at);
       const host = this.stmt('UPDATE hosts SET audited_at = ? WHERE id = ?');
       for (const id of w.evaluatedHosts) host.run(w.at, id);
-      const audit = this.stmt('UPDATE audits SET last_analyzed = ? WHERE id = ?');
-      for (const id of w.analyzedAudits) audit.run(w.at, id);
+      const audit = this.stmt('UPDATE audits SET last_analyzed = ?, digest = ? WHERE id = ?');
+      for (let i = 0; i < w.analyzedAudits.length; i++) audit.run(w.at, w.analyzedDigests[i], w.analyzedAudits[i]);
       const col = this.stmt('INSERT INTO audit_collate (run_id, audit_id, pop, srvtype, result, hosts) VALUES (?, ?, ?, ?, ?, ?)');
       const c = w.collate;
       for (let i = 0; i < c.audits.length; i++) col.run(w.runId, c.audits[i], c.pops[i], c.srvtypes[i], c.results[i], c.hosts[i]);
-      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?').run(w.finishedAt, w.exitCode, w.summary, w.runId);
+      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ?, facts_through = ?, changes_through = ? WHERE id = ?')
+        .run(w.finishedAt, w.exitCode, w.summary, w.mark.facts, w.mark.changes, w.runId);
     });
   }
 

@@ -8,7 +8,7 @@ import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import type { HostAttempt, RunTally } from './fleet-history.js';
 import type {
-  AnalysisHost, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, LatestFailures, FactWant, HostResultRow, OpenResults, StoredAudit,
+  AnalysisBaseline, AnalysisHost, AnalysisMark, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, LatestFailures, FactWant, HostResultRow, OpenResults, ResultCount, StoredAudit,
 } from './audit-store.js';
 import { isPostgresUrl } from './database-url.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -168,9 +168,21 @@ export interface Store {
   /** insert or refresh these audits (one transaction); the others are marked inactive; name -> id */
   upsertAudits(audits: AuditMeta[], at: string): Awaitable<Map<string, number>>;
   analysisHosts(): Awaitable<AnalysisHost[]>;
-  /** every current fact the audits read, one sink call per row */
-  scanFacts(want: FactWant, sink: FactSink): Awaitable<void>;
-  openAuditResults(): Awaitable<OpenResults>;
+  /** every current fact the audits read, one sink call per row; of these hosts only, when given */
+  scanFacts(want: FactWant, sink: FactSink, hostIds?: readonly number[]): Awaitable<void>;
+  /** the open results: all of them, or those of some hosts (any audit) and of some audits (any host) */
+  openAuditResults(of?: { hosts: readonly number[]; audits: readonly number[] }): Awaitable<OpenResults>;
+  /** the newest analyze that wrote its results with a mark, or null */
+  analysisBaseline(): Awaitable<AnalysisBaseline | null>;
+  /**
+   * The newest facts and fact_changes ids, read so that every row up to them is committed and
+   * every row written later has a larger id (read before the facts an analyze evaluates).
+   */
+  analysisMark(): Awaitable<AnalysisMark>;
+  /** hosts with facts of these types opened, or change-feed rows of them written, past the mark */
+  changedHostsSince(mark: AnalysisMark, types: readonly string[]): Awaitable<number[]>;
+  /** current results of these audits on these hosts, counted per audit, pop, srvtype, prod flag and result */
+  currentResultCounts(auditIds: readonly number[], hostIds: readonly number[]): Awaitable<ResultCount[]>;
   /** one transaction: intervals closed and opened, hosts and audits marked evaluated, collate rows, the run finished */
   writeAnalysis(w: AnalysisWrite): Awaitable<void>;
   /** an analyze that ended without writeAnalysis (its exit code and summary) */
