@@ -5,7 +5,10 @@
 // percentiles, beside the only ways an agent could push before: `jellyfish ingest` one process per
 // document, and one batch file. SQLite by default; `--engines sqlite,postgresql` adds PostgreSQL
 // (a private server, bench/lib/postgres.mjs).
-//   node bench/serve.mjs [--seconds 60] [--agents 64] [--engines sqlite] [--no-docs] [--cpu-prof DIR]
+// The database holds --hosts (default 10,000) other hosts first, with a few dozen facts each, and
+// --readers (default 2) clients read `/api/v1/hosts?limit=100` and `/api/v1/query` meanwhile:
+// their latency is the read side's while pushes run.
+//   node bench/serve.mjs [--seconds 60] [--agents 64] [--hosts 10000] [--readers 2] [--engines sqlite] [--no-docs] [--cpu-prof DIR]
 // Loopback 127.130.250.x only. Prints a markdown table; writes the serve section of docs/benchmarks.md.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +23,8 @@ const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
 const SECONDS = Number(opt('seconds', '60'));
 const AGENTS = Number(opt('agents', '64'));
+const HOSTS = Number(opt('hosts', '10000'));
+const READERS = Number(opt('readers', '2'));
 const ENGINES = opt('engines', 'sqlite').split(',');
 /** a folder for a CPU profile of `serve` (node --cpu-prof) */
 const CPU_PROF = opt('cpu-prof', undefined);
@@ -29,6 +34,35 @@ const log = (m) => process.stderr.write(`bench serve: ${m}\n`);
 if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) { log('dist/ is missing: npm run build'); process.exit(1); }
 const { parseOutput } = await import(path.join(ROOT, 'dist/collections/parse.js'));
 const { loadCollections } = await import(path.join(ROOT, 'dist/collections/load.js'));
+const { openAnyStore } = await import(path.join(ROOT, 'dist/store/store.js'));
+
+/** The fleet already stored: HOSTS hosts with a release, a kernel and 40 packages each (one run). */
+async function fill(database) {
+  const store = await openAnyStore(database);
+  const at = Date.now() - 3_600_000;
+  await store.upsertHosts(Array.from({ length: HOSTS }, (_, i) => ({
+    label: `host${i + 1}.fleet`, host: `host${i + 1}.fleet`, srvtype: i % 3 ? 'web' : 'db', pop: ['ams', 'fra', 'lon', 'nyc'][i % 4], status: 'prod', notes: '', isProd: true, line: i + 2,
+  })));
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at), pid: process.pid, hostname: os.hostname(), threads: 1, workers: 0 });
+  for (let h = 1; h <= HOSTS; h += 500) {
+    const batch = [];
+    for (let i = h; i < Math.min(HOSTS + 1, h + 500); i++) {
+      const packages = Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`pkg${k}`, `1.${k}.${i % 7}-1`]));
+      packages.openssl = `3.0.${i % 15}-1~deb12u1`;
+      batch.push({
+        label: `host${i}.fleet`, outcome: 'ok', startedAt: at - 1000, finishedAt: at, outputBytes: 0,
+        collections: [
+          { type: 'release', status: 'ok', durationMs: 1, values: { ID: 'debian', VERSION_ID: '12', VERSION_CODENAME: 'bookworm' } },
+          { type: 'rkernel', status: 'ok', durationMs: 1, values: { default: `6.1.0-${i % 20}-amd64` } },
+          { type: 'packages', status: 'ok', durationMs: 1, values: packages },
+        ],
+      });
+    }
+    await store.recordResults(runId, batch);
+  }
+  await store.finishRun(runId, new Date(at), 0, '{}');
+  await store.close();
+}
 
 /** The recorded Debian 12 host, parsed by the shipped collections: type -> subtype -> value. */
 function profile() {
@@ -84,6 +118,17 @@ function documentFor(host, n) {
 
 /** POST over keep-alive connections with node:http (lighter on the shared CPU than fetch). */
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+function get(url, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: httpAgent, headers }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 function post(url, headers, body) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent: httpAgent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -136,6 +181,13 @@ async function engine(name) {
   const listen = `127.130.250.${1 + Math.floor(Math.random() * 250)}:${20000 + Math.floor(Math.random() * 40000)}`;
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[storage]\ndatabase = ${database}\n[api]\nlisten = ${listen}\n`);
   const token = JSON.parse(jfSync(['token', 'add', 'bench', '--scope', 'push', '-c', 'scheduler.ini'], dir, env)).token;
+  const readToken = JSON.parse(jfSync(['token', 'add', 'reader', '--scope', 'read', '-c', 'scheduler.ini'], dir, env)).token;
+  if (HOSTS > 0) {
+    const t = performance.now();
+    Object.assign(process.env, env);
+    await fill(name === 'postgresql' ? database : path.join(dir, database));
+    log(`${name}: ${HOSTS} hosts stored in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
   const serve = await startServe(dir, env);
   log(`${name}: ${AGENTS} agents for ${SECONDS} s against ${serve.url} (${FACTS} facts a document)`);
   const lat = [];
@@ -150,18 +202,32 @@ async function engine(name) {
       codes.set(status, (codes.get(status) ?? 0) + 1);
     }
   };
+  const reads = [];
+  const readCodes = new Map();
+  const reader = async (i) => {
+    const paths = ['/api/v1/hosts?limit=100', '/api/v1/query?type=packages&subtype=openssl&limit=100'];
+    for (let n = i; performance.now() < until; n++) {
+      const t0 = performance.now();
+      const status = await get(`${serve.url}${paths[n % paths.length]}`, { authorization: `Bearer ${readToken}` });
+      reads.push(performance.now() - t0);
+      readCodes.set(status, (readCodes.get(status) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   const t0 = performance.now();
   const serveCpu0 = serve.cpu();
   const ownCpu0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: AGENTS }, (_, i) => agent(i)));
+  await Promise.all([...Array.from({ length: AGENTS }, (_, i) => agent(i)), ...Array.from({ length: READERS }, (_, i) => reader(i))]);
   const wall = (performance.now() - t0) / 1000;
   const serveCpu = serve.cpu() - serveCpu0;
   const own = process.cpuUsage(ownCpu0);
   const loadCpu = (own.user + own.system) / 1e6;
   await serve.stop();
   lat.sort((a, b) => a - b);
+  reads.sort((a, b) => a - b);
   const accepted = codes.get(200) ?? 0;
-  const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes), serveCpuMs: (1000 * serveCpu) / lat.length, loadCpuMs: (1000 * loadCpu) / lat.length };
+  const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes), serveCpuMs: (1000 * serveCpu) / lat.length, loadCpuMs: (1000 * loadCpu) / lat.length,
+    reads: reads.length, readP50: pct(reads, 50), readP99: pct(reads, 99), readAnswers: Object.fromEntries(readCodes) };
   log(`${name}: serve used ${serveCpu.toFixed(1)} s of CPU in ${wall.toFixed(1)} s (${api.serveCpuMs.toFixed(2)} ms a push); the load generator ${loadCpu.toFixed(1)} s (${api.loadCpuMs.toFixed(2)} ms a push)`);
 
   // Baselines: one `jellyfish ingest` process per document, and one batch file.
@@ -188,12 +254,12 @@ const results = [];
 for (const e of ENGINES) results.push(await engine(e));
 const f1 = (x) => x.toFixed(1);
 const table = [
-  `${AGENTS} agents pushing full documents (${FACTS} facts, 1 % changed per push) for ${SECONDS} s; Node ${process.version}, ${os.cpus().length} cores; ${new Date().toISOString().slice(0, 10)}.`,
-  'Targets (SQLite): >= 300 documents/s accepted, p99 <= 250 ms.',
+  `${AGENTS} agents pushing full documents (${FACTS} facts, 1 % changed per push) for ${SECONDS} s into a database of ${HOSTS} other hosts, ${READERS} clients reading meanwhile; Node ${process.version}, ${os.cpus().length} cores; ${new Date().toISOString().slice(0, 10)}.`,
+  'Targets (SQLite): >= 300 documents/s accepted, p99 <= 250 ms; reads p99 <= 50 ms.',
   '',
-  '| engine | serve: documents/s | p50 ms | p99 ms | answers | serve CPU ms a push | load generator CPU ms a push | `ingest`, one process per document: docs/s | `ingest`, one batch file: docs/s |',
-  '|---|---|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.engine} | ${f1(r.api.docsPerSecond)} | ${f1(r.api.p50)} | ${f1(r.api.p99)} | ${Object.entries(r.api.answers).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${r.api.serveCpuMs.toFixed(2)} | ${r.api.loadCpuMs.toFixed(2)} | ${f1(r.ingestOne)} | ${f1(r.ingestBatch)} |`),
+  '| engine | serve: documents/s | p50 ms | p99 ms | answers | reads p50 / p99 ms (answers) | serve CPU ms a push | load generator CPU ms a push | `ingest`, one process per document: docs/s | `ingest`, one batch file: docs/s |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.engine} | ${f1(r.api.docsPerSecond)} | ${f1(r.api.p50)} | ${f1(r.api.p99)} | ${Object.entries(r.api.answers).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${f1(r.api.readP50)} / ${f1(r.api.readP99)} (${Object.entries(r.api.readAnswers).map(([k, v]) => `${k}: ${v}`).join(', ')}) | ${r.api.serveCpuMs.toFixed(2)} | ${r.api.loadCpuMs.toFixed(2)} | ${f1(r.ingestOne)} | ${f1(r.ingestBatch)} |`),
 ].join('\n');
 process.stdout.write(`${table}\n`);
 if (!argv.includes('--no-docs')) {

@@ -6,19 +6,13 @@ import { checkApiSettings } from '../app/serve-settings.js';
 import { SETTINGS } from '../config/settings.js';
 import type { RequestLogLine } from '../serve/server.js';
 import { cell } from '../report/table.js';
-import { openAnyStore, SqliteStore, type Store } from '../store/store.js';
+import { openAnyStore, type Store } from '../store/store.js';
 import { addConfigFlag, addInventoryFlag, configFrom, inventoryFrom, type CommonFlags } from './options.js';
 
 interface ServeFlags extends CommonFlags { logFormat: 'text' | 'json' }
 
 /** SIGTERM lets in-flight requests finish this long; then the server stops anyway. */
 const DRAIN_MS = 30_000;
-/**
- * The writer waits this long for another process's write lock per try, blocking the event loop
- * meanwhile: short, and the request queue retries asynchronously (serve/writer.ts).
- */
-const SERVE_BUSY_TIMEOUT_MS = 50;
-
 function textLine(l: RequestLogLine): string {
   return cell(`${l.time} ${l.address} ${l.method} ${l.path} ${l.status} ${l.ms}ms`);
 }
@@ -56,14 +50,21 @@ database cannot be opened, 78 config error (also: the listen address is in use o
     const config = configFrom(flags);
     const api = checkApiSettings(config);
     for (const w of api.warnings) printError(`jellyfish: warning: ${w}`);
-    const store = await openAnyStore(config.storage.database);
-    let reader: Store | undefined;
+    // The writer thread opens the database first (creating or upgrading it): the read handle needs its schema.
+    const { PushWriter } = await import('../serve/push-writer.js');
+    const writer = new PushWriter(config.storage.database);
     try {
-      if (store instanceof SqliteStore) store.database.pragma(`busy_timeout = ${SERVE_BUSY_TIMEOUT_MS}`);
+      await writer.start();
+    } catch (e) {
+      await writer.close();
+      throw e;
+    }
+    let reader: Store;
+    try {
       // Reads on their own handle: a PostgreSQL read never runs inside a push's transaction.
       reader = await openAnyStore(config.storage.database, { readonly: true });
     } catch (e) {
-      await store.close();
+      await writer.close();
       throw e;
     }
     const json = flags.logFormat === 'json';
@@ -72,17 +73,17 @@ database cannot be opened, 78 config error (also: the listen address is in use o
       import('../serve/server.js'), import('../pages/plugin.js'), import('../serve/auth.js'),
     ]);
     const app = await buildServer({
-      config, store, reader,
+      config, writer, reader,
       inventoryFile: inventoryFrom(flags, config),
       ...(api.https ? { https: api.https } : {}),
       logRequest: (l) => process.stderr.write(`${json ? JSON.stringify(l) : textLine(l)}\n`),
       logError: (m) => printError(json ? JSON.stringify({ time: new Date().toISOString(), error: m }) : `jellyfish: error: ${m}`),
       // The fleet pages (SPEC §12) over the read side, behind a read token unless [api] ui_auth = none.
       pages: async (app) => {
-        await app.register(pagesPlugin, { store: reader ?? store, config, ...(config.api.uiAuth === 'token' ? { preHandler: requirePageToken() } : {}) });
+        await app.register(pagesPlugin, { store: reader, config, ...(config.api.uiAuth === 'token' ? { preHandler: requirePageToken() } : {}) });
       },
     });
-    const closeStores = async () => { await reader?.close(); await store.close(); };
+    const closeStores = async () => { await reader.close(); await writer.close(); };
     try {
       await app.listen({ host: config.api.host, port: config.api.port });
     } catch (e) {
@@ -91,7 +92,7 @@ database cannot be opened, 78 config error (also: the listen address is in use o
       const err = e as NodeJS.ErrnoException;
       throw new ConfigError(`[api] listen ${config.api.host}:${config.api.port}: cannot listen: ${err.code === 'EADDRINUSE' ? 'the address is in use (another serve?)' : err.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : err.message}`);
     }
-    printError(`jellyfish: serving the storage API on ${api.url} (database ${store.path})`);
+    printError(`jellyfish: serving the storage API on ${api.url} (database ${reader.path})`);
     await new Promise<void>((resolve) => {
       const stop = (sig: NodeJS.Signals) => {
         process.off('SIGTERM', stop);

@@ -14,26 +14,57 @@ export const VALUE_JOINER = ', ';
  * combined value is the same for the same set on every host and every run.
  */
 export function compareNatural(a: string, b: string): number {
-  const pa = a.match(/\d+|\D+/g) ?? [];
-  const pb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i] as string;
-    const y = pb[i] as string;
-    if (x === y) continue;
-    const xd = /^\d/.test(x);
-    const yd = /^\d/.test(y);
-    if (xd && yd) {
-      // Compare digit runs by value without Number(): they may exceed 2^53.
-      const xs = x.replace(/^0+(?=\d)/, '');
-      const ys = y.replace(/^0+(?=\d)/, '');
-      if (xs.length !== ys.length) return xs.length - ys.length;
-      if (xs !== ys) return xs < ys ? -1 : 1;
-      continue;
+  // A scan over both texts, token by token (runs of ASCII digits, runs of anything else), without
+  // building the tokens: sorting 10,000 host names calls this 140,000 times.
+  const la = a.length;
+  const lb = b.length;
+  let i = 0;
+  let j = 0;
+  while (i < la && j < lb) {
+    const ad = isDigit(a.charCodeAt(i));
+    const bd = isDigit(b.charCodeAt(j));
+    let ie = i + 1;
+    while (ie < la && isDigit(a.charCodeAt(ie)) === ad) ie++;
+    let je = j + 1;
+    while (je < lb && isDigit(b.charCodeAt(je)) === bd) je++;
+    if (ad && bd) {
+      // Digit runs by value, without Number() (they may exceed 2^53): leading zeros off, then
+      // the longer run is the larger number, then digit by digit.
+      let is = i;
+      while (is < ie - 1 && a.charCodeAt(is) === 48) is++;
+      let js = j;
+      while (js < je - 1 && b.charCodeAt(js) === 48) js++;
+      if (ie - is !== je - js) return (ie - is) - (je - js);
+      for (let k = 0; k < ie - is; k++) {
+        const d = a.charCodeAt(is + k) - b.charCodeAt(js + k);
+        if (d !== 0) return d < 0 ? -1 : 1;
+      }
+    } else {
+      // Other runs (or a digit run against another kind) in plain code-unit order.
+      const n = Math.min(ie - i, je - j);
+      for (let k = 0; k < n; k++) {
+        const d = a.charCodeAt(i + k) - b.charCodeAt(j + k);
+        if (d !== 0) return d < 0 ? -1 : 1;
+      }
+      if (ie - i !== je - j) return ie - i < je - j ? -1 : 1;
     }
-    return x < y ? -1 : 1;
+    i = ie;
+    j = je;
   }
-  if (pa.length !== pb.length) return pa.length - pb.length;
+  const rest = tokensFrom(a, i) - tokensFrom(b, j);
+  if (rest !== 0) return rest;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** How many digit and non-digit runs `s` has from `at` on. */
+function tokensFrom(s: string, at: number): number {
+  let n = 0;
+  for (let k = at; k < s.length; k++) if (k === at || isDigit(s.charCodeAt(k)) !== isDigit(s.charCodeAt(k - 1))) n++;
+  return n;
 }
 
 /** NUL cannot be stored in every database text column; U+FFFD marks where it was. */

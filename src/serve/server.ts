@@ -1,6 +1,6 @@
 // `jellyfish serve`: the storage API (SPEC §11) as a Fastify instance, built but not listening
-// (the command listens; tests use inject or listen on loopback). Pushes write through one queue
-// (the store is single-writer per process); reads use their own store handle.
+// (the command listens; tests listen on loopback). Pushes are checked and written in the writer
+// thread (push-writer.ts), so a write never holds up the event loop; reads use their own handle.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
@@ -17,18 +17,18 @@ import { Cursors } from './cursor.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { pushRoutes } from './routes/push.js';
 import { readRoutes } from './routes/read.js';
-import { DocumentChecker } from './check-pool.js';
-import { BusyError, SerialWriter } from './writer.js';
+import type { PushWriter } from './push-writer.js';
+import { BusyError } from './writer.js';
 
 /** One request as logged (never a header: tokens travel in Authorization). */
 export interface RequestLogLine { time: string; address: string; method: string; path: string; status: number; ms: number }
 
 export interface ServeOptions {
   config: Config;
-  /** the writer (pushes, token use) */
-  store: Store;
-  /** the read side; default `store` */
-  reader?: Store;
+  /** the writer thread (pushes, token use) */
+  writer: PushWriter;
+  /** the read side */
+  reader: Store;
   /** the inventory file: pushes for hosts it does not name are flagged unknown_host */
   inventoryFile?: string;
   /** one call per finished request */
@@ -123,10 +123,8 @@ function lingerOnClose(socket: import('node:net').Socket | null | undefined): vo
 }
 
 export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> {
-  const { config, store } = opts;
-  const reader = opts.reader ?? store;
+  const { config, reader, writer } = opts;
   const logError = opts.logError ?? (() => {});
-  const writer = new SerialWriter((parts) => store.writeTogether(parts));
   const app = Fastify({
     logger: false,
     // Node checks the headers and request timeouts only every connectionsCheckingInterval (30 s by
@@ -147,7 +145,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   app.decorate('jellyfishMetrics', metrics);
   app.decorate('jellyfishAuth', new Authenticator({
     tokens: () => reader.listTokens(),
-    touch: (name) => { writer.run(() => store.touchToken(name, new Date().toISOString())).catch((e: Error) => logError(`cannot record the use of token ${name}: ${e.message}`)); },
+    touch: (name) => { writer.touch(name, new Date().toISOString()).catch((e: Error) => logError(`cannot record the use of token ${name}: ${e.message}`)); },
     ...(opts.maxAuthFailures ? { maxFailures: opts.maxAuthFailures } : {}),
   }));
   app.decorateRequest('jellyfishToken', null);
@@ -195,9 +193,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   });
 
   const inventory = new InventoryCache(opts.inventoryFile, config, logError);
-  const checker = new DocumentChecker();
-  app.addHook('onClose', async () => { await checker.close(); });
-  await app.register(pushRoutes, { config, store, writer, checker, metrics, inInventory: (h) => inventory.has(h) });
+  await app.register(pushRoutes, { config, writer, metrics, inInventory: (h) => inventory.has(h) });
   await app.register(readRoutes, { config, reader, inventory: () => inventory.hosts(), cursors: new Cursors() });
 
   app.get('/healthz', { schema: { summary: 'liveness: 200 while the server takes requests', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, version: { type: 'string' } } } } } },

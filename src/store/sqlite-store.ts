@@ -26,6 +26,9 @@ const iso = (ms: number | Date): string => new Date(ms).toISOString();
  */
 export const CURRENT_OF_TYPE = 'SELECT id, subtype, value FROM facts INDEXED BY facts_host_type WHERE host_id = ? AND type = ? AND is_current = 1';
 
+/** How much of the file a read-only handle maps into memory (address space, not memory used). */
+const READ_MMAP_BYTES = 1 << 30;
+
 /** Another process (gap-fix beside a run, a read command) may hold the write lock briefly. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -53,6 +56,9 @@ export class SqliteStore implements Store {
     try {
       if (opts.readonly) {
         db = new Database(file, { readonly: true, fileMustExist: true });
+        // Reads through memory-mapped pages, not a read() call each: a query over every host's fact
+        // touches a page of the facts table per host (measured on 10,000 hosts: 52 -> 21 ms).
+        db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
       } else {
         const dir = path.dirname(file);
         if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

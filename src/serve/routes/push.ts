@@ -1,24 +1,21 @@
 // Pushes from host agents (SPEC §11): `POST /api/v1/push` (Bearer) and the old agents'
 // `POST /sapi/puthostjson/` (`Authorization: NAME:TOKEN`). The body is what `jellyfish ingest`
 // reads (one document, an array, NDJSON) and goes through the same code: validateDocument, the
-// [sapi] limits, one transaction per document. Before anything is stored every document's host is
-// checked against the token's patterns: one foreign host and nothing of the push is stored (403).
+// [sapi] limits, each document whole or absent, in the writer thread (write-worker.ts). Before
+// anything is stored every document's host is checked against the token's patterns: one foreign
+// host and nothing of the push is stored (403).
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { pushOptions, storeDocuments, type IngestSummary } from '../../app/ingest.js';
-import { tokenAllowsHost } from '../../app/tokens.js';
+import { pushOptions, type IngestSummary } from '../../app/ingest.js';
 import type { Config } from '../../config/load.js';
-import type { Store, TokenRow } from '../../store/store.js';
+import type { TokenRow } from '../../store/store.js';
 import { errorBody, requireScope } from '../auth.js';
 import type { ApiMetrics } from '../metrics.js';
-import type { DocumentChecker } from '../check-pool.js';
-import type { SerialWriter } from '../writer.js';
+import type { PushWriter } from '../push-writer.js';
 
 export interface PushRoutesOptions {
   config: Config;
-  store: Store;
-  writer: SerialWriter;
-  /** parses and validates bodies off the event loop */
-  checker: DocumentChecker;
+  /** checks and stores pushes in its own thread */
+  writer: PushWriter;
   /** whether the inventory names this host (undefined: no inventory to ask) */
   inInventory: (host: string) => boolean | undefined;
   metrics: ApiMetrics;
@@ -42,40 +39,24 @@ const answerSchema = {
 const errorSchema = { type: 'object', additionalProperties: true, properties: { error: { type: 'string' }, status: { type: 'integer' } } } as const;
 
 export async function pushRoutes(app: FastifyInstance, opts: PushRoutesOptions): Promise<void> {
-  const { config, store, writer, metrics, checker } = opts;
+  const { config, writer, metrics } = opts;
   const push = requireScope('push');
   const validate = pushOptions(config);
 
   const handler = async (body: unknown, token: TokenRow, reply: FastifyReply): Promise<FastifyReply> => {
     const input = typeof body === 'string' ? body : '';
-    const arrived = writer.expect();
-    let checked;
-    try {
-      checked = await checker.check(input, validate);
-    } finally {
-      arrived();
-    }
     const send = (code: number, doc: string) => reply.code(code).type('application/json').send(doc);
-    if (checked.count === 0) return send(400, errorBody(400, 'no document found in the body (one JSON document, an array of them, or one per line)'));
-    const named = [...checked.valid.map((v) => v.doc.host), ...checked.rejected.flatMap((r) => (r.host ? [r.host] : []))];
-    const foreign = [...new Set(named.filter((h) => !tokenAllowsHost(token, h)))];
-    if (foreign.length) {
-      return send(403, errorBody(403, `token ${token.name} may not push for ${foreign.join(', ')} (its hosts: ${token.hosts?.join(',')}); nothing of this push was stored`, { hosts: foreign }));
+    const result = await writer.push(input, { ...validate, now: Date.now() }, token);
+    if (result.kind === 'empty') return send(400, errorBody(400, 'no document found in the body (one JSON document, an array of them, or one per line)'));
+    if (result.kind === 'forbidden') {
+      return send(403, errorBody(403, `token ${token.name} may not push for ${result.hosts.join(', ')} (its hosts: ${token.hosts?.join(',')}); nothing of this push was stored`, { hosts: result.hosts }));
     }
-    const unknown = new Set<string>();
-    let allSkipped = 0;
-    const { summary } = await writer.turn((write) => storeDocuments(store, checked, {
-      ...validate,
-      write,
-      onStored: (_raw, _doc, outcome) => {
-        if (opts.inInventory(outcome.host) === false) unknown.add(outcome.host);
-        if (outcome.storedTypes.length === 0 && outcome.skippedTypes.length > 0) allSkipped++;
-      },
-    }));
-    const answer: PushAnswer = { ...summary, unknown_host: [...unknown].sort() };
+    const { summary } = result;
+    const unknown = [...new Set(result.hosts.filter((h) => opts.inInventory(h) === false))].sort();
+    const answer: PushAnswer = { ...summary, unknown_host: unknown };
     // 400 names every refused document (the valid ones of the same body are stored, as ingest does);
     // 409: a document older than every type stored for its host changed nothing.
-    const code = summary.rejected.length ? 400 : allSkipped ? 409 : 200;
+    const code = summary.rejected.length ? 400 : result.allSkipped ? 409 : 200;
     return send(code, `${JSON.stringify(answer)}\n`);
   };
 
