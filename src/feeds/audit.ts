@@ -44,7 +44,7 @@ export type Verdict = { fixed: string } | { unfixed: true };
 
 export interface Bucket { target: Target; verdict: Verdict }
 
-/** The marker in an unfixed audit's short description and file name (see docs/operators.md). */
+/** The marker in an unfixed audit's short description and file name (see docs/audits.md). */
 export const UNFIXED = 'unfixed';
 /** Audit short descriptions are one line in a table: longer text goes to the long description. */
 const SHORT_MAX = 200;
