@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { checkApiSettings } from '../src/app/serve-settings.js';
 import { loadConfig } from '../src/config/load.js';
+import { openAnyStore } from '../src/store/store.js';
 import { startFleetProcess } from './helpers/fleet-process.js';
 import { jf } from './helpers/jellyfish-cli.js';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
@@ -57,6 +58,50 @@ t.test('PostgreSQL: concurrent pushes each stored whole, reads answer as the CLI
   const facts = JSON.parse((await jf(['facts', 'pg5.ams', '--json', '-c', 'scheduler.ini'], dir, pgs.env)).stdout) as { facts: unknown[] };
   t.equal(facts.facts.length, 300, 'each document whole');
   t.equal(await serve.stop(), 0, 'serve exits 0 on SIGTERM');
+});
+
+t.test('PostgreSQL: two serve processes take pushes for the same host at once: no interval lost or duplicated', async (t) => {
+  const skip = postgresSkipReason();
+  if (skip) { t.skip(`PostgreSQL: ${skip}`); return; }
+  const pgs = await startPostgres();
+  t.teardown(() => pgs.stop());
+  const url = await pgs.createDatabase('two');
+  const dirs = [t.testdir({ a: {}, b: {} })].flatMap((d) => [path.join(d, 'a'), path.join(d, 'b')]);
+  for (const d of dirs) writeServeIni(d, loopbackListen(NET).listen, {}, url);
+  const token = await addToken(dirs[0]!, 'agents', 'push', undefined, pgs.env);
+  const serves = [await startServe(dirs[0]!, [], pgs.env), await startServe(dirs[1]!, [], pgs.env)];
+  t.teardown(() => Promise.all(serves.map((s) => s.stop())));
+  // 40 documents of one host, a second apart, `a` changing with each and `b` never; in pairs, one
+  // to each server at the same moment, with other hosts' pushes beside them.
+  const base = Date.now() - 3_600_000;
+  const valueOf = (i: number) => `v${i}`;
+  const answers: { i: number; code: number }[] = [];
+  for (let i = 0; i < 40; i += 2) {
+    const pair = [i, i + 1].map(async (k) => {
+      const code = await post(serves[k % 2]!.url, token, doc('shared.ams', { pkg: { a: valueOf(k), b: 'same' } }, new Date(base + k * 1000).toISOString()));
+      answers.push({ i: k, code });
+    });
+    const others = [0, 1].map((k) => post(serves[k]!.url, token, doc(`other${i + k}.ams`, types(3, 20))));
+    await Promise.all([...pair, ...others]);
+  }
+  // Of a pair, the later document may be stored first: the earlier one is then older than what is
+  // stored, and answered 409 without storing anything.
+  t.same(answers.filter((x) => x.code !== 200 && x.code !== 409), [], 'every push answered 200, or 409 when the other server stored a later one first');
+  const stored = answers.filter((x) => x.code === 200).map((x) => x.i).sort((x, y) => x - y);
+  t.ok(stored.length >= 20, `${stored.length} of 40 stored`);
+  process.env.PGPASSWORD = pgs.password;
+  const check = await openAnyStore(url, { readonly: true });
+  t.teardown(() => check.close());
+  const ref = await check.findHost('shared.ams');
+  const history = await check.hostFacts(ref!, { history: true });
+  const a = history.filter((f) => f.subtype === 'a');
+  const b = history.filter((f) => f.subtype === 'b');
+  t.equal(b.length, 1, 'the value that never changed is one interval, never duplicated');
+  t.equal(a.filter((f) => f.current).length, 1, 'one current interval of the changing value');
+  const byStart = [...a].sort((x, y) => (x.firstSeen < y.firstSeen ? -1 : 1));
+  t.same(byStart.map((f) => f.value), stored.map(valueOf), 'one interval for each stored document, in their times\' order: none lost, none twice');
+  t.same(byStart.map((f) => f.firstSeen), stored.map((i) => new Date(base + i * 1000).toISOString()), 'each opened at its document\'s time');
+  t.ok(byStart.every((f, k) => k === 0 || byStart[k - 1]!.lastSeen < f.firstSeen), 'no two intervals overlap');
 });
 
 t.test('a run over the fixture fleet and serve taking pushes on one SQLite file: both finish, every write present', async (t) => {
