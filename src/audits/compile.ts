@@ -47,6 +47,83 @@ function linearEngine(): boolean {
 /** Nested quantifiers (`(a+)+`), the shape of catastrophic backtracking, for engines without `l`. */
 const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]/;
 
+/** The other case of one character, when it has a single-character one. */
+function otherCase(c: string): string | undefined {
+  const l = c.toLowerCase();
+  const u = c.toUpperCase();
+  const o = l !== c ? l : u !== c ? u : undefined;
+  return o !== undefined && o.length === 1 && o.toLowerCase() === l ? o : undefined;
+}
+
+/** Where the escape at `i` (a backslash) ends: `\xHH`, `\uHHHH`, `\cX`, else the backslash and one character. */
+function escapeEnd(p: string, i: number): number {
+  const c = p[i + 1];
+  return Math.min(p.length, i + (c === 'x' ? 4 : c === 'u' ? 6 : c === 'c' ? 3 : 2));
+}
+
+/** The other case of the letter an escape spells (`\x41`: `a`), if it is one. */
+function escapedOtherCase(e: string): string | undefined {
+  const hex = /^\\(?:x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4}))$/.exec(e);
+  return hex ? otherCase(String.fromCharCode(parseInt(hex[1] ?? hex[2]!, 16))) : undefined;
+}
+
+/**
+ * `p` with every letter matching either case (`a` -> `[aA]`, `[a-f]` -> `[a-fA-F]`): what the
+ * `i` flag does, for the linear-time engine, which has no `i`. Escapes (`\d`, `\W`, `\x4A`) and
+ * group names are kept as written.
+ */
+export function foldCase(p: string): string {
+  let out = '';
+  let i = 0;
+  while (i < p.length) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const e = escapeEnd(p, i);
+      const o = escapedOtherCase(p.slice(i, e));
+      out += o ? `[${p.slice(i, e)}${o}]` : p.slice(i, e);
+      i = e;
+    } else if (c === '(' && p.startsWith('(?<', i) && p[i + 3] !== '=' && p[i + 3] !== '!') {
+      const e = p.indexOf('>', i);
+      const end = e < 0 ? p.length : e + 1;
+      out += p.slice(i, end);
+      i = end;
+    } else if (c === '[') {
+      let j = i + 1;
+      let body = '[';
+      if (p[j] === '^') { body += '^'; j++; }
+      const extra: string[] = [];
+      while (j < p.length && p[j] !== ']') {
+        let a: string;
+        let aEnd: number;
+        if (p[j] === '\\') { aEnd = escapeEnd(p, j); a = p.slice(j, aEnd); } else { a = p[j]!; aEnd = j + 1; }
+        if (p[aEnd] === '-' && aEnd + 1 < p.length && p[aEnd + 1] !== ']') {
+          let b: string;
+          let bEnd: number;
+          if (p[aEnd + 1] === '\\') { bEnd = escapeEnd(p, aEnd + 1); b = p.slice(aEnd + 1, bEnd); } else { b = p[aEnd + 1]!; bEnd = aEnd + 2; }
+          body += `${a}-${b}`;
+          const oa = a.length === 1 ? otherCase(a) : undefined;
+          const ob = b.length === 1 ? otherCase(b) : undefined;
+          // Only a range within one case of the ASCII letters has a range of the other case.
+          if (oa && ob && /^[a-z]$/.test(a) === /^[a-z]$/.test(b) && /^[A-Za-z]{2}$/.test(a + b)) extra.push(`${oa}-${ob}`);
+          j = bEnd;
+        } else {
+          body += a;
+          const o = a.length === 1 ? otherCase(a) : escapedOtherCase(a);
+          if (o) extra.push(o);
+          j = aEnd;
+        }
+      }
+      out += `${body}${extra.join('')}]`;
+      i = j + 1;
+    } else {
+      const o = otherCase(c);
+      out += o ? `[${c}${o}]` : c;
+      i++;
+    }
+  }
+  return out;
+}
+
 /** A Python `re` pattern as a JS RegExp: `(?P<n>` named groups, leading `(?i)` style flags, `\A` and `\Z`. */
 export function compilePattern(pattern: string): RegExp {
   let p = pattern;
@@ -60,11 +137,14 @@ export function compilePattern(pattern: string): RegExp {
   }
   p = p.replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>').replace(/\\A/g, '^').replace(/\\Z/g, '$');
   if (/\(\?P=/.test(p)) throw new Error('backreferences are not supported (they cannot be matched in linear time)');
-  // The linear engine has no case-insensitive mode: such a pattern runs on the ordinary engine,
+  // The linear engine has no case-insensitive mode: a case-insensitive pattern runs there with
+  // both cases of every letter spelled out. Without the linear engine, the ordinary one runs it,
   // refused when it nests quantifiers.
-  if (linearEngine() && !flags.includes('i')) {
+  if (linearEngine()) {
     try {
-      return new RegExp(p, flags + 'l');
+      if (!flags.includes('i')) return new RegExp(p, flags + 'l');
+      new RegExp(p, flags); // only compiled, never run: a syntax error names the pattern as written
+      return new RegExp(foldCase(p), flags.replace('i', '') + 'l');
     } catch (e) {
       const msg = (e as Error).message;
       if (/linear time/.test(msg)) throw new Error('backreferences and lookaround are not supported (they cannot be matched in linear time)');
