@@ -28,7 +28,8 @@ Examples:
   jellyfish analyze
   jellyfish analyze -a /etc/jellyfish/audits.d -a ./feed-audits --compact
   # in cron, after the collection run:
-  15 2 * * *  jellyfish run -c /etc/jellyfish/scheduler.ini && jellyfish analyze -c /etc/jellyfish/scheduler.ini
+  15 2 * * *  jellyfish run -c /etc/jellyfish/scheduler.ini; jellyfish analyze -c /etc/jellyfish/scheduler.ini
+  (\`;\`, not \`&&\`: a run that exits 1 or 2 still collected hosts, and they are fresh)
 Exit codes: 0 done, 1 done but an audit file or audit was invalid (or its evaluation failed),
 64 usage, 70 internal error, 74 storage error, 75 a run holds the run lock (or another analyze
 holds the analyze lock): nothing was analyzed, 78 config error.`);
