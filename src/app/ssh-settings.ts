@@ -3,12 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { Config } from '../config/load.js';
 import type { HostKeyPolicy, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import { privateKeyProblem } from '../ssh/private-key.js';
 import { ConfigError } from './errors.js';
-
-const { utils } = ssh2;
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
@@ -25,13 +23,10 @@ export function readPrivateKey(file: string): { path: string; text: string } {
     throw new ConfigError(`${file}: the SSH key is accessible by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 on it, as OpenSSH requires`);
   }
   const text = fs.readFileSync(file, 'utf8');
-  const parsed = utils.parseKey(text);
-  if (parsed instanceof Error) {
-    const encrypted = /encrypted|passphrase/i.test(parsed.message);
-    throw new ConfigError(`${file}: ${encrypted ? 'the SSH key is passphrase-protected; load it into ssh-agent and leave paramiko_key unset' : `not a usable private key (${parsed.message})`}`);
-  }
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || !key.isPrivateKey()) throw new ConfigError(`${file}: holds no private key`);
+  const problem = privateKeyProblem(text);
+  if (problem?.kind === 'encrypted') throw new ConfigError(`${file}: the SSH key is passphrase-protected; load it into ssh-agent and leave paramiko_key unset`);
+  if (problem?.kind === 'unparseable') throw new ConfigError(`${file}: not a usable private key (${problem.message})`);
+  if (problem?.kind === 'not-private') throw new ConfigError(`${file}: holds no private key`);
   return { path: file, text };
 }
 

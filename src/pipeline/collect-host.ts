@@ -1,11 +1,10 @@
 // One host's collector stage: connect, run every enabled collection over that one connection,
 // parse, close. Runs in a worker thread (or the main thread with workers = 0). It never throws:
 // every kind of trouble becomes an outcome and a stable code in the returned HostResult.
-import type { Client } from 'ssh2';
 import { parseBytes } from '../collections/parse.js';
 import type { ScriptStep } from '../collections/script.js';
 import type { CollectionResult, ErrorCode, HostResult, HostTask, Outcome } from '../pool/messages.js';
-import { connectHost } from '../ssh/connect.js';
+import { connectHost, type Connected } from '../ssh/connect-host.js';
 import { runScript, type OutputBudget, type StepOutput } from '../ssh/run-script.js';
 
 /** Exit codes of `timeout(1)`: 124 after TERM, 137 when it had to KILL. */
@@ -43,7 +42,7 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
   const steps: ScriptStep[] = task.collections.map((def, index) => ({ index, def }));
   const results = new Map<number, CollectionResult>();
   const budget: OutputBudget = { used: 0, max: task.ssh.maxOutputBytes };
-  let client: Client | undefined;
+  let client: Connected['client'] | undefined;
   let aborted = false;
   let wakeAbort: (() => void) | undefined;
   const abortPromise = new Promise<'aborted'>((r) => { wakeAbort = () => r('aborted'); });

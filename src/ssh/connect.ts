@@ -4,10 +4,8 @@ import crypto, { type KeyObject } from 'node:crypto';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import ssh2, { Client, type ConnectConfig, type ParsedKey } from 'ssh2';
-import type { ErrorCode, HostTask, LearnedHostKey, Outcome, SshSettings } from '../pool/messages.js';
-import { openThroughJumps } from './jump.js';
-import { blobKeyType, knownHostsName, knownKeyTypes, loadKnownHosts, verifyHostKey } from './known-hosts.js';
-import { ProxyCommand } from './proxy-command.js';
+import type { ErrorCode, LearnedHostKey, Outcome, SshSettings } from '../pool/messages.js';
+import { blobKeyType, knownKeyTypes, loadKnownHosts, verifyHostKey } from './known-hosts.js';
 
 export interface ConnectFailure {
   outcome: Outcome;
@@ -114,38 +112,6 @@ export interface ClientTarget {
   knownName: string;
   /** an already-open stream to the server (a ProxyJump channel) */
   sock?: NodeJS.ReadWriteStream;
-}
-
-/**
- * Connect within `limitMs` (connect timeout, host timeout and run deadline already folded in by
- * the caller), verify the host key, authenticate.
- */
-export async function connectHost(task: HostTask, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
-  const { ssh } = task;
-  const knownName = task.hostKeyAlias ? knownHostsName(task.hostKeyAlias, 22) : knownHostsName(task.host, task.port);
-  if (task.jump && task.jump.length > 0) {
-    const started = Date.now();
-    const via = await openThroughJumps(task.jump, task.host, task.port, ssh, limitMs);
-    if ('outcome' in via) return via;
-    const c = await openClient({ address: task.host, port: task.port, user: ssh.user, knownName, sock: via.stream }, ssh, Math.max(1, limitMs - (Date.now() - started)), onClient);
-    if (via.learned.length === 0) return c;
-    return { ...c, learnedHostKeys: [...via.learned, ...(c.learnedHostKeys ?? [])] };
-  }
-  if (task.proxyCommand) return connectThroughCommand(task.proxyCommand, { address: task.host, port: task.port, user: ssh.user, knownName }, ssh, limitMs, onClient);
-  const address = await resolve(task.host, ssh.family);
-  if (typeof address !== 'string') return address;
-  return openClient({ address, port: task.port, user: ssh.user, knownName }, ssh, limitMs, onClient);
-}
-
-/** ProxyCommand: the session runs over the command's stdio; a command that gives up is named as the cause. */
-async function connectThroughCommand(command: string, target: ClientTarget, ssh: SshSettings, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
-  const proxy = new ProxyCommand(command);
-  const c = await openClient({ ...target, sock: proxy.stream }, ssh, limitMs, onClient);
-  if (!('outcome' in c)) return c;
-  // A refused host key or login is the server's answer, whatever carried it.
-  const failure = c.code === 'HOSTKEY' || c.code === 'AUTH' ? undefined : await proxy.failure(200);
-  proxy.stop();
-  return failure ?? c;
 }
 
 export function openClient(target: ClientTarget, ssh: SshSettings, limitMs: number, onClient: (c: Client) => void): Promise<Connected | ConnectFailure> {
