@@ -10,8 +10,8 @@ import { parseHostField } from '../inventory/csv.js';
 import { collectHost } from '../pipeline/collect-host.js';
 import type { HostKeyPolicy, SshSettings } from '../pool/messages.js';
 import { HASHED_LINES_COSTLY, HMAC_MICROSECONDS, knownHostsName, loadKnownHosts } from '../ssh/known-hosts.js';
-import { displayUrl } from '../store/database-url.js';
-import { isPostgresUrl, openAnyStore } from '../store/store.js';
+import { describeDatabase, isDatabaseFile } from '../store/database.js';
+import { openAnyStore } from '../store/store.js';
 import { StorageError } from './errors.js';
 import { HostSshResolver, type HostSsh } from './host-ssh.js';
 import { checkApiSettings } from './serve-settings.js';
@@ -114,7 +114,7 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
     // schema, is what the first run (or the next) takes care of; it is opened read-write only
     // once it is known to be current, when opening it changes nothing.
     const database = config.storage.database;
-    const shared = isPostgresUrl(database);
+    const shared = !isDatabaseFile(database);
     if (!shared && (!fs.existsSync(database) || fs.statSync(database).size === 0)) {
       const what = fs.existsSync(database) ? `${database} is an empty file` : `no database yet at ${database}`;
       return `${what}: the first run creates it (${writableFolder(database)})`;
@@ -124,21 +124,20 @@ export async function runDoctor(config: Config, inventoryFile: string, host: str
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
       if (/older than this jellyfish's/.test(e.message)) return e.message;
-      if (shared && /no schema_migrations table/.test(e.message)) return `PostgreSQL database ${displayUrl(database)} has no jellyfish schema yet: the first run creates it`;
+      if (shared && /no schema_migrations table/.test(e.message)) return `${describeDatabase(database)} has no jellyfish schema yet: the first run creates it`;
       throw e;
     }
     const store = await openAnyStore(database);
     try {
       const integrity = await store.integrityCheck();
       if (integrity !== 'ok') throw new Error(`${store.path}: integrity_check says ${integrity}`);
-      const kind = store.dialect === 'postgresql' ? 'PostgreSQL database' : 'SQLite file';
-      return `${kind} ${store.path} opens read-write, schema current, integrity ok, ${await store.factRowCount()} fact rows`;
+      return `${describeDatabase(store.path)} opens read-write, schema current, integrity ok, ${await store.factRowCount()} fact rows`;
     } finally {
       await store.close();
     }
   }));
   // With PostgreSQL the run locks are advisory locks in the database; the lock folder still holds gap-fix's.
-  checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isPostgresUrl(config.storage.database) ? ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)' : ''}`));
+  checks.push(attempt('lock', () => `${writableFolder(config.lockfile)}${isDatabaseFile(config.storage.database) ? '' : ' (with PostgreSQL the run and gap-fix locks are advisory locks per site)'}`));
   if (config.results.outputJsonFile) checks.push(attempt('result_json', () => writableFolder(config.results.resultJson)));
   if (host !== undefined) checks.push(...(await hostChecks(config, ssh, host)));
   // `serve`'s settings: what it would refuse at start (TLS files, ui_auth), and its warnings.

@@ -8,8 +8,8 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { advisoryKey } from '../lock/pg-lock.js';
 import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/pg-store.js';
-import { MIGRATE_BATCH } from '../store/database-url.js';
-import { openAnyStore, openStore } from '../store/store.js';
+import { isDatabaseFile, MIGRATE_BATCH } from '../store/database.js';
+import { openStore } from '../store/store.js';
 import { LockHeldError, StorageError, UsageError } from './errors.js';
 import { withoutNul } from '../collections/parse.js';
 
@@ -190,9 +190,8 @@ export async function migrateToPostgres(req: MigrateRequest): Promise<MigrateSum
     // One read transaction for the whole copy: every batch and the final counts see one instant.
     db.exec('BEGIN');
     const { counts, state } = sourceState(db);
-    const store = await openAnyStore(req.to);
-    if (!(store instanceof PgStore)) { await store.close(); throw new UsageError(`--to ${displayUrl(req.to)}: not a PostgreSQL URL`); }
-    target = store;
+    if (isDatabaseFile(req.to)) throw new UsageError(`--to ${displayUrl(req.to)}: not a PostgreSQL URL`);
+    target = await PgStore.open(req.to);
     const c = target.connection;
     const shown = displayUrl(req.to);
     const q: Q = async (what, sql, params = []) => {

@@ -18,7 +18,8 @@ import { HostPool, resolveWorkers } from '../pool/host-pool.js';
 import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
 import { renderMetrics } from '../report/metrics.js';
 import { buildStatus, renderJson, SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
-import { isPostgresUrl, openAnyStore, SqliteStore } from '../store/store.js';
+import { isBusyError, isDatabaseFile } from '../store/database.js';
+import { openAnyStore } from '../store/store.js';
 import type { Awaitable, Store } from '../store/store.js';
 import { releaseEarlySignals, signalExitCode } from './early-signals.js';
 import { InventoryError, StorageError } from './errors.js';
@@ -180,7 +181,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const database = config.storage.database;
   let store: Store | undefined;
   let lock: HeldLock;
-  if (isPostgresUrl(database)) {
+  if (!isDatabaseFile(database)) {
     // The lock lives in the shared database: open it first (this also migrates it), then take
     // every covered site's advisory lock on a connection of its own.
     store = await openAnyStore(database);
@@ -204,9 +205,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const early = releaseEarlySignals();
   if (early) onSignal(early);
   try {
-    store ??= await openAnyStore(database);
+    store ??= await openAnyStore(database, { busyTimeoutMs: WRITER_BUSY_MS });
     const db: Store = store;
-    if (db instanceof SqliteStore) db.database.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
     const runId = await db.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers, ...(scope ? { scope } : {}) });
     await lock.setRunId?.(runId);
     await db.upsertHosts(scoped);
@@ -238,10 +238,10 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         await db.recordResults(runId, b);
         busyStreak = 0;
       } catch (e) {
-        // Another writer (gap-fix beside a run, an ingest) holds the database, or PostgreSQL chose
-        // this batch as a deadlock victim: keep the batch and try again at the next flush rather
-        // than fail; only a long streak is a real problem.
-        if (/SQLITE_BUSY|SQLITE_LOCKED|40P01|40001|55P03/.test((e as Error).message) && ++busyStreak < MAX_BUSY_RETRIES) {
+        // Another writer (gap-fix beside a run, an ingest) holds the database, or the database
+        // chose this batch as a deadlock victim: keep the batch and try again at the next flush
+        // rather than fail; only a long streak is a real problem.
+        if (isBusyError(e) && ++busyStreak < MAX_BUSY_RETRIES) {
           batch = b.concat(batch);
           batchBytes += writing;
           if (busyStreak === 1) log.warn(`${db.path} is busy with another writer; retrying the batch`);

@@ -7,10 +7,10 @@ import os from 'node:os';
 import type { Config } from '../config/load.js';
 import { gapfixLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { lockState, readHolder } from '../lock/run-lock.js';
-import { displayUrl } from '../store/database-url.js';
-import type { PgStore } from '../store/pg-store.js';
+import type pg from 'pg';
+import { databaseFileMissing, displayUrl, isDatabaseFile } from '../store/database.js';
 import { RUN_MODES, type ModeRuns, type RunRecord } from '../store/queries.js';
-import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
+import { openAnyStore, runLockConnection, type Store } from '../store/store.js';
 import { StorageError } from './errors.js';
 
 // Types, not interfaces: the entries are also the csv/ndjson records (plain Record<string, unknown>).
@@ -91,11 +91,11 @@ function readLocks(config: Config, now: number): { active: ActiveRun[]; stale: S
   return { active, stale };
 }
 
-/** Live collectors of a PostgreSQL store: one entry per process, with the sites it holds. */
-async function pgActive(store: PgStore, now: number): Promise<ActiveRun[]> {
+/** Live collectors of a database that holds the run locks: one entry per process, with the sites it holds. */
+async function pgActive(store: Store, connection: pg.Client, now: number): Promise<ActiveRun[]> {
   const { activePgHolders } = await import('../lock/pg-lock.js');
   const byHolder = new Map<string, ActiveRun & { sites: string[] }>();
-  for (const h of await activePgHolders(store.connection)) {
+  for (const h of await activePgHolders(connection)) {
     if (h.lock_key.includes(':shard:')) continue; // its site key names the site already
     const key = `${h.mode} ${h.hostname} ${h.pid} ${h.started_at}`;
     let a = byHolder.get(key);
@@ -153,17 +153,18 @@ function unfinishedEntry(r: RunRecord, active: ActiveRun[]): UnfinishedRun {
  */
 export async function statusView(config: Config, opts: { now?: number; open?: (database: string) => Promise<Store> } = {}): Promise<StatusView> {
   const now = opts.now ?? Date.now();
-  const shared = isPostgresUrl(config.storage.database);
+  const shared = !isDatabaseFile(config.storage.database);
   // With PostgreSQL the locks live in the database (advisory locks per site), not in files.
   let { active, stale } = shared ? { active: [] as ActiveRun[], stale: [] as StaleLock[] } : readLocks(config, now);
   let runs: ModeRuns[] = [];
   let dbError: string | undefined;
-  if (shared || fs.existsSync(config.storage.database)) {
+  if (!databaseFileMissing(config.storage.database)) {
     try {
       const store = await (opts.open ?? ((db) => openAnyStore(db, { readonly: true })))(config.storage.database);
       try {
         runs = await store.lastRuns();
-        if (store.dialect === 'postgresql') active = await pgActive(store as PgStore, now);
+        const connection = runLockConnection(store);
+        if (connection) active = await pgActive(store, connection, now);
       } finally { await store.close(); }
     } catch (e) {
       // While a run is active its exit 3 matters more (a script waits on it; a first run may be

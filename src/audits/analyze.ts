@@ -17,7 +17,8 @@ import { analyzeLockFile, modeLockFiles } from '../lock/lock-files.js';
 import { acquireLock, lockState, type HeldLock } from '../lock/run-lock.js';
 import { renderAnalyzeMetrics } from '../report/metrics.js';
 import type { AnalysisHost, AnalysisWrite, ResultCount } from '../store/audit-store.js';
-import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
+import { isDatabaseFile } from '../store/database.js';
+import { openAnyStore, runLockConnection, type Store } from '../store/store.js';
 import { conditionKey } from './compile.js';
 import { comparisonResult, factsNeeded, filterHolds, type CheckMemo } from './evaluate.js';
 import { FleetFacts } from './fleet-facts.js';
@@ -61,14 +62,12 @@ export interface AnalyzeSummary {
 
 /** Why a run lock is held, or undefined: analyze never reads while a collection writes. */
 async function runLockHolder(config: Config, store?: Store): Promise<Record<string, unknown> | undefined> {
-  if (store && store.dialect === 'postgresql') {
+  // A database server holds the run locks itself; a database file's are files beside it.
+  const connection = store && runLockConnection(store);
+  if (connection) {
     const { activePgHolders } = await import('../lock/pg-lock.js');
-    const { PgStore } = await import('../store/pg-store.js');
-    if (store instanceof PgStore) {
-      const held = (await activePgHolders(store.connection)).find((h) => h.mode === 'run');
-      return held ? { ...held, lockfile: store.path } : undefined;
-    }
-    return undefined;
+    const held = (await activePgHolders(connection)).find((h) => h.mode === 'run');
+    return held ? { ...held, lockfile: store.path } : undefined;
   }
   for (const { file } of modeLockFiles(config.lockfile)) {
     const st = lockState(file);
@@ -87,7 +86,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeSummary> {
   const started = clock();
   const database = config.storage.database;
   // SQLite: the run lock is a file; refuse before opening anything.
-  if (!isPostgresUrl(database)) {
+  if (isDatabaseFile(database)) {
     const h = await runLockHolder(config);
     if (h) refuse(h);
   }

@@ -8,8 +8,7 @@ import { SETTINGS } from '../config/settings.js';
 import { parseInteger } from '../config/values.js';
 import { renderOutput } from '../report/output.js';
 import { renderTable } from '../report/table.js';
-import { displayUrl, MIGRATE_BATCH, pgTlsWarning } from '../store/database-url.js';
-import { isPostgresUrl } from '../store/store.js';
+import { databaseTrustWarning, displayUrl, isDatabaseFile, MIGRATE_BATCH } from '../store/database.js';
 import { addConfigFlag, addOutputFlags, configFrom, outputFormat, type CommonFlags, type OutputFlags } from './options.js';
 
 interface MigrateFlags extends CommonFlags, OutputFlags { to: string; from?: string; batch?: string }
@@ -18,7 +17,7 @@ const MAX_BATCH = 100_000;
 
 /** The target URL, checked as `[storage] database` is: PostgreSQL, and no password in it. */
 function targetUrl(text: string): string {
-  if (!isPostgresUrl(text)) throw new UsageError(`--to ${JSON.stringify(displayUrl(text))}: expected a postgresql://user@host:port/dbname URL`);
+  if (isDatabaseFile(text)) throw new UsageError(`--to ${JSON.stringify(displayUrl(text))}: expected a postgresql://user@host:port/dbname URL`);
   const def = SETTINGS.find((s) => s.section === 'storage' && s.key === 'database')!;
   try {
     return convertSetting(def, text, '--to', process.cwd()) as string;
@@ -63,7 +62,7 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
   cmd.action(async (flags: MigrateFlags) => {
     const out = outputFormat(flags);
     const to = targetUrl(flags.to);
-    const tls = pgTlsWarning(to);
+    const tls = databaseTrustWarning(to);
     if (tls) printError(`jellyfish: warning: --to: ${tls}`);
     let batch = MIGRATE_BATCH;
     if (flags.batch !== undefined) {
@@ -73,12 +72,12 @@ counts that differ, 75 another migrate is copying into that database, 78 config 
     }
     let from: string;
     if (flags.from !== undefined) {
-      if (isPostgresUrl(flags.from)) throw new UsageError('--from: expected the SQLite file to copy, not a PostgreSQL URL');
+      if (!isDatabaseFile(flags.from)) throw new UsageError('--from: expected the SQLite file to copy, not a PostgreSQL URL');
       from = path.resolve(flags.from);
     } else {
       const config = configFrom(flags);
       for (const w of config.warnings) printError(`jellyfish: warning: ${w}`);
-      if (isPostgresUrl(config.storage.database)) {
+      if (!isDatabaseFile(config.storage.database)) {
         throw new UsageError(`[storage] database already names a PostgreSQL database (${displayUrl(config.storage.database)}): give the SQLite file to copy with --from`);
       }
       from = config.storage.database;

@@ -1,11 +1,11 @@
 // `jellyfish prune --older-than AGE`: move (or delete) closed fact history in small batches.
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { StorageError, UsageError } from '../app/errors.js';
 import { PRUNE_BATCH, pruneFacts } from '../app/prune.js';
 import { parseDuration } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';
-import { isPostgresUrl, openAnyStore } from '../store/store.js';
+import { databaseFileMissing } from '../store/database.js';
+import { openAnyStore } from '../store/store.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 
 export function registerPrune(program: Command, setExit: (code: number) => void): void {
@@ -32,7 +32,7 @@ Exit codes: 0 done, 64 bad AGE or flags, 74 storage error (or no database yet), 
     const mode = flags.delete ? 'delete' : 'archive';
     const db = config.storage.database;
     // Never create a database just to find it empty: a wrong -c should not look like success.
-    if (!isPostgresUrl(db) && !fs.existsSync(db)) throw new StorageError(`no database yet at ${db}: nothing to prune`);
+    if (databaseFileMissing(db)) throw new StorageError(`no database yet at ${db}: nothing to prune`);
     const store = await openAnyStore(db, { readonly: Boolean(flags.dryRun) });
     let n: number;
     try {

@@ -1,12 +1,12 @@
 // Opening the database for a read command: read-only (SQLite WAL readers never block a running
 // writer; PostgreSQL readers never block at all), with a clear word when there is no database yet.
-import fs from 'node:fs';
 import { StorageError } from '../app/errors.js';
 import type { Config } from '../config/load.js';
-import { isPostgresUrl, openAnyStore, type Store } from '../store/store.js';
+import { databaseFileMissing } from '../store/database.js';
+import { openAnyStore, type Store } from '../store/store.js';
 
 export async function openForReading(config: Config): Promise<Store> {
-  if (!isPostgresUrl(config.storage.database) && !fs.existsSync(config.storage.database)) {
+  if (databaseFileMissing(config.storage.database)) {
     throw new StorageError(`no database yet at ${config.storage.database}: run \`jellyfish run\` first`);
   }
   return openAnyStore(config.storage.database, { readonly: true });

@@ -12,7 +12,7 @@ import { parseBool, parseDuration, parseInteger, parseList, parseShard, parseSit
 import type { Order } from '../inventory/order.js';
 import type { Shard } from '../inventory/sites.js';
 import type { HostKeyPolicy } from '../pool/messages.js';
-import { displayUrl, isPostgresUrl, urlSecretParams } from '../store/database-url.js';
+import { databaseUrlProblem, displayUrl, isDatabaseFile } from '../store/database.js';
 
 export interface Config {
   /** the INI file read, or undefined when none was found and defaults apply */
@@ -151,17 +151,10 @@ export function convertSetting(def: SettingDef, text: string, where: string, bas
     case 'path': return text === '' ? bad() : path.resolve(baseDir, expandHome(text));
     case 'database': {
       if (text === '') return bad();
-      if (!isPostgresUrl(text)) return path.resolve(baseDir, expandHome(text));
-      let url: URL;
-      try { url = new URL(text); } catch { return bad(); }
-      // A password in scheduler.ini would sit in clear in a file many can read, and in every log line naming the database.
-      if (url.password) throw new ConfigError(`${where}: [${def.section}] ${def.key}: the URL carries a password; give it in PGPASSWORD or ~/.pgpass instead (the URL is printed in messages)`);
-      const secrets = urlSecretParams(url);
-      if (secrets.length) {
-        throw new ConfigError(`${where}: [${def.section}] ${def.key}: the URL carries a secret in ${secrets.map((k) => `'${k}='`).join(' and ')}; `
-          + 'give the password in PGPASSWORD or ~/.pgpass, and a client key without a passphrase (mode 0600), never in the URL (it is printed in messages)');
-      }
-      if (!url.hostname && !url.searchParams.get('host')) return bad();
+      if (isDatabaseFile(text)) return path.resolve(baseDir, expandHome(text));
+      const problem = databaseUrlProblem(text);
+      if (problem && 'malformed' in problem) return bad();
+      if (problem) throw new ConfigError(`${where}: [${def.section}] ${def.key}: ${problem.refused}`);
       return text;
     }
     case 'list': return parseList(text);

@@ -10,7 +10,9 @@ import type { HostAttempt, RunTally } from './fleet-history.js';
 import type {
   AnalysisBaseline, AnalysisHost, AnalysisMark, AnalysisWrite, AuditCounts, AuditFilter, AuditMeta, FactSink, LatestFailures, FactWant, HostResultRow, OpenResults, ResultCount, StoredAudit,
 } from './audit-store.js';
+import type pg from 'pg';
 import { isPostgresUrl } from './database-url.js';
+import type { PgStore } from './pg-store.js';
 import { SqliteStore } from './sqlite-store.js';
 
 export { SqliteStore };
@@ -200,16 +202,29 @@ export interface Store {
   close(): Awaitable<void>;
 }
 
-export { isPostgresUrl };
-
 /** The SQLite store (tests and SQLite-only tools). */
 export function openStore(path: string, opts: { readonly?: boolean } = {}): SqliteStore {
   return SqliteStore.open(path, opts);
 }
 
-/** The store `[storage] database` names: a PostgreSQL URL or a SQLite file. */
-export async function openAnyStore(database: string, opts: { readonly?: boolean } = {}): Promise<Store> {
-  if (!isPostgresUrl(database)) return SqliteStore.open(database, opts);
+/**
+ * The store `[storage] database` names: a PostgreSQL URL or a SQLite file. `busyTimeoutMs`: how
+ * long a write waits for another writer of the same file (a database server needs no such wait).
+ */
+export async function openAnyStore(database: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Promise<Store> {
+  if (!isPostgresUrl(database)) {
+    const store = SqliteStore.open(database, { readonly: opts.readonly });
+    if (opts.busyTimeoutMs !== undefined) store.database.pragma(`busy_timeout = ${opts.busyTimeoutMs}`);
+    return store;
+  }
   const { PgStore } = await import('./pg-store.js');
   return PgStore.open(database, opts);
+}
+
+/**
+ * The connection of a database that holds the run locks itself (a server shared by collectors),
+ * to read their holders from; undefined for a database file, whose locks are files beside it.
+ */
+export function runLockConnection(store: Store): pg.Client | undefined {
+  return store.dialect === 'postgresql' ? (store as PgStore).connection : undefined;
 }
