@@ -6,9 +6,9 @@
 // with another process's writer (a `run` storing a batch) is retried after an asynchronous pause,
 // never by blocking the event loop in busy_timeout, so reads and other requests go on meanwhile.
 import { StorageError } from '../app/errors.js';
+import { isBusyError } from '../store/database.js';
 import type { Awaitable } from '../store/store.js';
 
-const BUSY = /SQLITE_BUSY|SQLITE_LOCKED|database is locked|40P01|40001|55P03/;
 /** A run's batch holds the write lock for up to a second or two; give up well after that. */
 export const BUSY_GIVE_UP_MS = 30_000;
 /** Pause between tries: short, the other writer's transactions are short too. */
@@ -123,7 +123,7 @@ export class SerialWriter {
       try {
         return await fn();
       } catch (e) {
-        if (!(e instanceof StorageError) || !BUSY.test(e.message)) throw e;
+        if (!(e instanceof StorageError) || !isBusyError(e)) throw e;
         if (Date.now() >= giveUpAt) throw new BusyError(`the database stayed busy with another writer for ${Math.round(this.giveUpMs / 1000)} s`);
         await new Promise((r) => setTimeout(r, BUSY_PAUSE_MS));
       }

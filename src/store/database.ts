@@ -54,5 +54,5 @@ export function databaseUrlProblem(text: string): { malformed: true } | { refuse
  * victim, a serialization failure or a lock not available): the same write may succeed later.
  */
 export function isBusyError(e: unknown): boolean {
-  return /SQLITE_BUSY|SQLITE_LOCKED|40P01|40001|55P03/.test((e as Error)?.message ?? '');
+  return /SQLITE_BUSY|SQLITE_LOCKED|database is locked|40P01|40001|55P03/.test((e as Error)?.message ?? '');
 }
