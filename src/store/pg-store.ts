@@ -157,18 +157,20 @@ export class PgStore implements Store {
   private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
     // Inside writeTogether: a savepoint, undone alone on failure.
     if (this.together) return this.guard(what, () => this.savepoint('jf_write', fn));
-    return this.guard(what, async () => {
-      await this.query('BEGIN');
-      try {
-        const out = await fn();
-        await this.query('COMMIT');
-        return out;
-      } catch (e) {
-        this.hostIds.clear();
-        await this.client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
-    });
+    return this.guard(what, () => this.transaction(fn));
+  }
+
+  private async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.query('BEGIN');
+    try {
+      const out = await fn();
+      await this.query('COMMIT');
+      return out;
+    } catch (e) {
+      this.hostIds.clear();
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
   }
 
   /** `fn` inside a savepoint: released on success, rolled back to (the transaction usable again) on failure. */
@@ -187,8 +189,7 @@ export class PgStore implements Store {
   }
 
   async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
-    return this.guard('cannot write', async () => {
-      await this.query('BEGIN');
+    return this.guard('cannot write', () => this.transaction(async () => {
       this.together = true;
       const out: PromiseSettledResult<T>[] = [];
       try {
@@ -212,16 +213,11 @@ export class PgStore implements Store {
           });
           out.push(settled);
         }
-        await this.query('COMMIT');
         return out;
-      } catch (e) {
-        this.hostIds.clear();
-        await this.client.query('ROLLBACK').catch(() => undefined);
-        throw e;
       } finally {
         this.together = false;
       }
-    });
+    }));
   }
 
   private async migrate(): Promise<void> {
