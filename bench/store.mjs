@@ -21,7 +21,8 @@ const dbFile = arg('db', path.join(work, 'jellyfish.db'));
 
 const { loadCollections } = await import(path.join(ROOT, 'dist/collections/load.js'));
 const { parseOutput } = await import(path.join(ROOT, 'dist/collections/parse.js'));
-const { openAnyStore, isPostgresUrl } = await import(path.join(ROOT, 'dist/store/store.js'));
+const { openAnyStore } = await import(path.join(ROOT, 'dist/store/store.js'));
+const { isDatabaseFile } = await import(path.join(ROOT, 'dist/store/database.js'));
 
 const defs = loadCollections(path.join(ROOT, 'config/collector.ini')).filter((c) => c.enabled);
 const outputs = path.join(ROOT, 'fixtures/outputs/debian12');
@@ -61,7 +62,7 @@ async function measure(db) {
   const cpu = process.cpuUsage(cpu0);
   await store.close();
   return { backend: store.dialect, hosts: HOSTS, factsPerHost: facts, batch: BATCH, first, steady, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    ...(isPostgresUrl(db) ? {} : { dbMb: Math.round(fs.statSync(db).size / 2 ** 20) }) };
+    ...(!isDatabaseFile(db) ? {} : { dbMb: Math.round(fs.statSync(db).size / 2 ** 20) }) };
 }
 
 if (process.argv.includes('--postgres')) {
