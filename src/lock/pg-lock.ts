@@ -163,16 +163,27 @@ export async function acquirePgLock(req: SiteLockRequest): Promise<HeldLock> {
     throw new StorageError(`${shown}: cannot take the ${req.mode} lock: ${(e as Error).message}`);
   }
   // A network that silently drops the connection is noticed here, not at the end of the run.
+  // One query at a time on the session (each waits for the one before, as the client would queue
+  // it), and no second ping while one is still out on a slow server.
+  let tail: Promise<unknown> = Promise.resolve();
+  const one = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = tail.then(fn, fn);
+    tail = p.catch(() => undefined);
+    return p;
+  };
+  let pinging = false;
   const ping = setInterval(() => {
-    client.query('SELECT 1').catch((e: Error) => fail(e));
+    if (pinging) return;
+    pinging = true;
+    one(() => client.query('SELECT 1')).then(() => { pinging = false; }, (e: Error) => { pinging = false; fail(e); });
   }, PING_MS);
   ping.unref();
   return {
     file: shown,
     holder,
     async setRunId(runId: number) {
-      await client.query('UPDATE run_locks SET run_id = $1 WHERE mode = $2 AND lock_key = ANY($3::text[]) AND pid = $4 AND started_at = $5',
-        [runId, req.mode, keys.map((k) => k.name), holder.pid, holder.started_at]).catch(() => undefined);
+      await one(() => client.query('UPDATE run_locks SET run_id = $1 WHERE mode = $2 AND lock_key = ANY($3::text[]) AND pid = $4 AND started_at = $5',
+        [runId, req.mode, keys.map((k) => k.name), holder.pid, holder.started_at])).catch(() => undefined);
     },
     async release() {
       if (released) return;
