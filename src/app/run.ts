@@ -15,10 +15,10 @@ import type { HeldLock } from '../lock/run-lock.js';
 import { acquireSiteLock } from '../lock/site-lock.js';
 import { dispatch } from '../pool/dispatch.js';
 import { HostPool, resolveWorkers } from '../pool/host-pool.js';
-import type { HostResult, HostTask, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import type { HostResult, HostTask, SshSettings } from '../pool/messages.js';
 import { renderMetrics } from '../report/metrics.js';
 import { buildStatus, renderJson, SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
-import { isBusyError, isDatabaseFile } from '../store/database.js';
+import { isDatabaseFile } from '../store/database.js';
 import { openAnyStore } from '../store/store.js';
 import type { Awaitable, Store } from '../store/store.js';
 import { releaseEarlySignals, signalExitCode } from './early-signals.js';
@@ -27,6 +27,7 @@ import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';
 import { HostSshResolver } from './host-ssh.js';
 import { appendKnownHosts, buildSshSettings } from './ssh-settings.js';
+import { FLUSH_EVERY_MS, ResultWriter } from './result-writer.js';
 import { writeFileAtomically } from './safe-files.js';
 import { selectTargets, targetsJson } from './targets.js';
 import { trustWarnings } from './trust-warnings.js';
@@ -35,10 +36,6 @@ import { Warnings } from './warnings.js';
 
 /** After the deadline, threads abort their own hosts at once; this is how long we wait for their reports. */
 const DEADLINE_GRACE_MS = 2_000;
-/** Results are written in batches: one transaction per batch, at most this often or this big. */
-const FLUSH_EVERY_MS = 500;
-const FLUSH_AT = 500;
-const FLUSH_AT_BYTES = 16 * 1024 * 1024;
 /**
  * Results waiting for the writer beyond this many bytes (resultBytes) stop new hosts from
  * starting until it catches up: a writer slower than the collectors (PostgreSQL on a first run)
@@ -46,10 +43,6 @@ const FLUSH_AT_BYTES = 16 * 1024 * 1024;
  * facts a collection from a host that answers that many).
  */
 const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
-/** What a result costs beside its facts (summary, timings, collection rows), in resultBytes. */
-const RESULT_OVERHEAD_BYTES = 1024;
-/** Consecutive busy flushes (each waits WRITER_BUSY_MS) before the database counts as unusable. */
-const MAX_BUSY_RETRIES = 60;
 /**
  * The writer waits this long for another writer per attempt. Short, because the wait blocks the
  * main thread (deadline timer, lock refresh); the other writer's batches are short too.
@@ -110,16 +103,6 @@ function hostLine(r: HostResult, done: number, total: number): string {
   const secs = ((r.finishedAt - r.startedAt) / 1000).toFixed(1);
   const detail = r.code ? ` ${r.code}${r.message ? `: ${r.message}` : ''}` : '';
   return `[${done}/${total}] ${r.label} ${r.outcome} ${secs}s${detail}`;
-}
-
-/** An estimate of the memory a result holds until written: its text, fact names and values. */
-function resultBytes(r: HostResult): number {
-  let n = RESULT_OVERHEAD_BYTES + (r.message?.length ?? 0);
-  for (const c of r.collections) {
-    n += c.type.length + (c.message?.length ?? 0);
-    for (const k in c.values) n += k.length + (c.values[k] as string).length;
-  }
-  return n;
 }
 
 function processUsage(): { peakRssMb: number; cpuSeconds: number } {
@@ -219,47 +202,14 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
 
     // Only the summary stays for the JSON: a host's facts (~50 KB) leave memory once written.
     const results = new Map<string, HostSummary>();
-    let batch: HostResult[] = [];
-    /** resultBytes of `batch`, and of the batch being written */
-    let batchBytes = 0;
-    let writing = 0;
-    let learned: LearnedHostKey[] = [];
-    let storageFailure: StorageError | undefined;
-    let busyStreak = 0;
     let resumeFeeder = () => {};
-    const writeBatch = async () => {
-      if (learned.length) { appendKnownHosts(learned, warnings.add); learned = []; }
-      if (batch.length === 0 || storageFailure) return;
-      const b = batch;
-      batch = [];
-      writing = batchBytes;
-      batchBytes = 0;
-      try {
-        await db.recordResults(runId, b);
-        busyStreak = 0;
-      } catch (e) {
-        // Another writer (gap-fix beside a run, an ingest) holds the database, or the database
-        // chose this batch as a deadlock victim: keep the batch and try again at the next flush
-        // rather than fail; only a long streak is a real problem.
-        if (isBusyError(e) && ++busyStreak < MAX_BUSY_RETRIES) {
-          batch = b.concat(batch);
-          batchBytes += writing;
-          if (busyStreak === 1) log.warn(`${db.path} is busy with another writer; retrying the batch`);
-          return;
-        }
-        storageFailure = e instanceof StorageError ? e : new StorageError(`${db.path}: ${(e as Error).message}`);
-        log.error(storageFailure.message);
-        interrupt({ reason: 'storage error', exitCode: 74 });
-      } finally {
-        writing = 0;
-        resumeFeeder();
-      }
-    };
-    // One batch at a time, in order: a flush asked for while one is being written follows it, and
-    // the flushes asked for meanwhile are that one (it takes every result in by then).
-    let written: Promise<void> = Promise.resolve();
-    let next: Promise<void> | undefined;
-    const flush = (): Promise<void> => (next ??= written = written.then(() => { next = undefined; return writeBatch(); }));
+    const writer = new ResultWriter({
+      store: db, runId, log,
+      onLearnedKeys: (keys) => appendKnownHosts(keys, warnings.add),
+      onFailure: () => interrupt({ reason: 'storage error', exitCode: 74 }),
+      onWritten: () => resumeFeeder(),
+    });
+    const flush = () => writer.flush();
     const flushTimer = setInterval(() => { void flush(); }, FLUSH_EVERY_MS);
 
     const hostTask = (h: InventoryHost): HostTask => {
@@ -275,15 +225,12 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     let inFlightCount = () => 0;
     const accept = (r: HostResult) => {
       results.set(r.label, { outcome: r.outcome, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) });
-      batch.push(r);
-      batchBytes += resultBytes(r);
-      if (r.learnedHostKeys) learned.push(...r.learnedHostKeys);
       progress.done += 1;
       if (SUCCESS_OUTCOMES.has(r.outcome)) progress.ok += 1; else progress.failed += 1;
       progress.inFlight = inFlightCount();
       log.verbose(hostLine(r, progress.done, progress.total));
       log.progress(progress);
-      if (batch.length >= FLUSH_AT || batchBytes >= FLUSH_AT_BYTES) void flush();
+      writer.add(r);
     };
 
     pool = new HostPool(workers, threads);
@@ -302,7 +249,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
         const message = reason === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `run stopped: ${interrupted?.reason ?? 'interrupted'}`;
         return { label: h.label, outcome: 'timeout', code: reason, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 };
       },
-      hold: () => writing + batchBytes > MAX_UNWRITTEN_BYTES,
+      hold: () => writer.unwrittenBytes > MAX_UNWRITTEN_BYTES,
       onDeadline: (notStarted, flying) => log.warn(`threadtimeout reached: ${notStarted} hosts not started, ${flying} in flight are being stopped`),
     });
     inFlightCount = feeder.inFlight;
@@ -326,8 +273,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       const end = await Promise.race([done, gaveUp]).finally(() => clearTimeout(timer));
       if (end === 'late') {
         done.catch(() => { /* the store is closed below; its late error is the one already reported */ });
-        storageFailure ??= new StorageError(`${db.path}: no answer within ${LOST_LOCK_WRITE_BUDGET_MS / 1000} s after the lock was lost (${what})`);
-        log.error(storageFailure.message);
+        writer.failure ??= new StorageError(`${db.path}: no answer within ${LOST_LOCK_WRITE_BUDGET_MS / 1000} s after the lock was lost (${what})`);
+        log.error(writer.failure.message);
       }
     };
     await finalWrite('the last results', flush);
@@ -346,12 +293,12 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     if (scopedRun) json.other_site_hosts = inventory.hosts.length - scoped.length;
     let exitCode = json.exit_code as number;
     try {
-      if (!storageFailure) await finalWrite('the run summary', async () => { await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json)); });
+      if (!writer.failure) await finalWrite('the run summary', async () => { await db.finishRun(runId, finishedAt, exitCode, JSON.stringify(json)); });
     } catch (e) {
       log.error(`${config.storage.database}: cannot record the run summary: ${(e as Error).message}`);
-      storageFailure = new StorageError((e as Error).message);
+      writer.failure = new StorageError((e as Error).message);
     }
-    if (storageFailure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
+    if (writer.failure && exitCode !== 74) { exitCode = 74; json.exit_code = 74; }
     if (config.results.outputJsonFile) {
       try {
         writeFileAtomically(config.results.resultJson, renderJson(json) + "\n");
