@@ -98,6 +98,11 @@ export async function connect(url: string, onError: (e: Error) => void, applicat
 
 /** `feed`: the changes go into the change feed (not the host's first collection; see inChangeFeed) */
 interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean; digest?: string }
+/** A fact opened at its sighting, and a change-feed row, as the statements take them. */
+interface FactRowIn { host: number; type: string; subtype: string; value: string; seen: string }
+interface ChangeRowIn { at: string; host: number; type: string; subtype: string; change: 'added' | 'changed' | 'removed'; old: string | null; now: string | null }
+/** A collection's subtype -> value pairs as stored (cleanText on both). */
+const cleanValues = (values: Record<string, string>): [string, string][] => Object.entries(values).map(([k, v]) => [cleanText(k), cleanText(v)]);
 
 export class PgStore implements Store {
   readonly dialect = 'postgresql';
@@ -385,39 +390,24 @@ export class PgStore implements Store {
     for (const r of (await this.query<{ host_id: number; type: string; digest: string | null }>(
       'SELECT host_id, type, digest FROM fact_types WHERE host_id = ANY($1::bigint[])', [hostIds])).rows) stored.set(`${r.host_id} ${r.type}`, r.digest);
     const t = { host: [] as number[], type: [] as string[], seen: [] as string[], digest: [] as string[] };
-    const fresh = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
-    const diff = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
-    const changed = { host: [] as number[], type: [] as string[], seen: [] as string[], feed: [] as number[] };
+    const fresh: FactRowIn[] = [];
     /** the fresh facts of types first seen on a host already collected: additions in the feed */
-    const added = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
+    const added: ChangeRowIn[] = [];
+    const changed: FactSet[] = [];
     for (const s of sets) {
       const digest = s.digest ?? valuesDigest(s.values);
       const key = `${s.hostId} ${s.type}`;
       t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen); t.digest.push(digest);
       if (stored.has(key) && stored.get(key) === digest) continue;
-      const into = stored.has(key) ? diff : fresh;
-      if (into === diff) { changed.host.push(s.hostId); changed.type.push(s.type); changed.seen.push(s.seen); changed.feed.push(s.feed ? 1 : 0); }
-      for (const [subtype, value] of Object.entries(s.values)) {
-        into.host.push(s.hostId); into.type.push(s.type); into.subtype.push(cleanText(subtype)); into.value.push(cleanText(value)); into.seen.push(s.seen);
-        if (into === fresh && s.feed) { added.host.push(s.hostId); added.type.push(s.type); added.subtype.push(cleanText(subtype)); added.value.push(cleanText(value)); added.seen.push(s.seen); }
+      if (stored.has(key)) { changed.push(s); continue; }
+      for (const [subtype, value] of cleanValues(s.values)) {
+        fresh.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
+        if (s.feed) added.push({ at: s.seen, host: s.hostId, type: s.type, subtype, change: 'added', old: null, now: value });
       }
     }
-    if (changed.host.length) await this.diffFacts(changed, diff);
-    if (fresh.host.length) {
-      await this.query(
-        `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
-           SELECT u.host_id, u.type, u.subtype, u.value, u.seen, u.seen, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
-        [fresh.host, fresh.type, fresh.subtype, fresh.value, fresh.seen],
-      );
-    }
-    if (added.host.length) {
-      await this.query(
-        `INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
-           SELECT u.seen, u.host_id, u.type, u.subtype, 'added', NULL, u.value
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
-        [added.host, added.type, added.subtype, added.value, added.seen],
-      );
-    }
+    if (changed.length) await this.diffFacts(changed);
+    await this.openFacts(fresh);
+    await this.appendChanges(added);
     // After the diff: its closing reads each type's previous sighting from here.
     await this.query(
       `INSERT INTO fact_types (host_id, type, last_seen, digest) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
@@ -429,61 +419,39 @@ export class PgStore implements Store {
   /**
    * Close and open the intervals of (host, type) pairs whose values changed. The current facts of
    * just those pairs are read once through facts_host_type and compared here, as SQLite does; then
-   * three set-based statements close, open and append to the change feed. (A single statement
-   * joining scratch tables left the join order to the planner, which probed every current fact of
-   * a pair once per sighting, or hashed every current fact of the fleet: 70-110 ms a document.)
+   * set-based statements close, open and append to the change feed. (A single statement joining
+   * scratch tables left the join order to the planner, which probed every current fact of a pair
+   * once per sighting, or hashed every current fact of the fleet: 70-110 ms a document.)
    */
-  private async diffFacts(
-    types: { host: number[]; type: string[]; seen: string[]; feed: number[] },
-    facts: { host: number[]; type: string[]; subtype: string[]; value: string[]; seen: string[] },
-  ): Promise<void> {
+  private async diffFacts(sets: FactSet[]): Promise<void> {
     const key = (host: number, type: string) => `${host}\u0000${type}`;
-    /** per (host, type): subtype -> value seen now */
-    const seen = new Map<string, Map<string, string>>();
-    for (let i = 0; i < facts.host.length; i++) {
-      const k = key(facts.host[i]!, facts.type[i]!);
-      let m = seen.get(k);
-      if (!m) seen.set(k, (m = new Map()));
-      m.set(facts.subtype[i]!, facts.value[i]!);
-    }
-    const pair = new Map(types.host.map((h, i) => [key(h, types.type[i]!), { seen: types.seen[i]!, feed: types.feed[i] === 1 }]));
+    /** per (host, type): its sighting, and the values seen now not matched by a current fact yet */
+    const pairs = new Map(sets.map((s) => [key(s.hostId, s.type), { set: s, seen: new Map(cleanValues(s.values)), closed: new Map<string, string>() }]));
     const current = (await this.client.query<[string, string, string, string, string]>({
       text: `SELECT c.id, c.host_id, c.type, c.subtype, c.value
                FROM unnest($1::bigint[], $2::text[]) AS t(host_id, type)
                JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1`,
-      values: [types.host, types.type], rowMode: 'array',
+      values: [sets.map((s) => s.hostId), sets.map((s) => s.type)], rowMode: 'array',
     })).rows;
     const close = { id: [] as string[], seen: [] as string[] };
-    /** per (host, type): subtype -> the value closed now (for the change feed) */
-    const closed = new Map<string, Map<string, string>>();
     for (const [id, host, type, subtype, value] of current) {
-      const k = key(Number(host), type);
-      const now = seen.get(k);
-      if (now?.get(subtype) === value) { now.delete(subtype); continue; }
-      close.id.push(id); close.seen.push(pair.get(k)!.seen);
-      let m = closed.get(k);
-      if (!m) closed.set(k, (m = new Map()));
-      m.set(subtype, value);
+      const p = pairs.get(key(Number(host), type))!;
+      if (p.seen.get(subtype) === value) { p.seen.delete(subtype); continue; }
+      close.id.push(id); close.seen.push(p.set.seen);
+      p.closed.set(subtype, value);
     }
-    const open = { host: [] as number[], type: [] as string[], subtype: [] as string[], value: [] as string[], seen: [] as string[] };
-    const change: { at: string; host: number; type: string; subtype: string; change: string; old: string | null; now: string | null }[] = [];
-    for (const [k, values] of seen) {
-      const [hostText, type] = k.split('\u0000') as [string, string];
-      const host = Number(hostText);
-      const { seen: at, feed } = pair.get(k)!;
-      const gone = closed.get(k);
-      for (const [subtype, value] of values) {
-        open.host.push(host); open.type.push(type); open.subtype.push(subtype); open.value.push(value); open.seen.push(at);
-        if (!feed) continue;
-        const old = gone?.get(subtype);
-        change.push({ at, host, type, subtype, change: old === undefined ? 'added' : 'changed', old: old ?? null, now: value });
-        gone?.delete(subtype);
+    const open: FactRowIn[] = [];
+    const change: ChangeRowIn[] = [];
+    for (const { set: s, seen, closed } of pairs.values()) {
+      const row = { at: s.seen, host: s.hostId, type: s.type };
+      for (const [subtype, value] of seen) {
+        open.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
+        if (!s.feed) continue;
+        const old = closed.get(subtype);
+        change.push({ ...row, subtype, change: old === undefined ? 'added' : 'changed', old: old ?? null, now: value });
+        closed.delete(subtype);
       }
-    }
-    for (const [k, gone] of closed) {
-      const [hostText, type] = k.split('\u0000') as [string, string];
-      const { seen: at, feed } = pair.get(k)!;
-      if (feed) for (const [subtype, old] of gone) change.push({ at, host: Number(hostText), type, subtype, change: 'removed', old, now: null });
+      if (s.feed) for (const [subtype, old] of closed) change.push({ ...row, subtype, change: 'removed', old, now: null });
     }
     if (close.id.length) {
       // A value not seen now was last seen at its type's previous sighting (fact_types, written after this).
@@ -495,22 +463,29 @@ export class PgStore implements Store {
         [close.id, close.seen],
       );
     }
-    if (open.host.length) {
-      await this.query(
-        `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
-           SELECT u.host_id, u.type, u.subtype, u.value, u.seen, u.seen, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
-        [open.host, open.type, open.subtype, open.value, open.seen],
-      );
-    }
-    if (change.length) {
-      // In the order the feed is read in: instant, host, type, subtype.
-      change.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.host - b.host || (a.type < b.type ? -1 : a.type > b.type ? 1 : a.subtype < b.subtype ? -1 : a.subtype > b.subtype ? 1 : 0)));
-      await this.query(
-        `INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
-        [change.map((c) => c.at), change.map((c) => c.host), change.map((c) => c.type), change.map((c) => c.subtype), change.map((c) => c.change), change.map((c) => c.old), change.map((c) => c.now)],
-      );
-    }
+    await this.openFacts(open);
+    await this.appendChanges(change);
+  }
+
+  /** New current facts, first and last seen at their sighting. */
+  private async openFacts(rows: FactRowIn[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.query(
+      `INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current)
+         SELECT u.host_id, u.type, u.subtype, u.value, u.seen, u.seen, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(host_id, type, subtype, value, seen)`,
+      [rows.map((r) => r.host), rows.map((r) => r.type), rows.map((r) => r.subtype), rows.map((r) => r.value), rows.map((r) => r.seen)],
+    );
+  }
+
+  /** Change-feed rows, in the order the feed is read in: instant, host, type, subtype. */
+  private async appendChanges(rows: ChangeRowIn[]): Promise<void> {
+    if (rows.length === 0) return;
+    rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.host - b.host || (a.type < b.type ? -1 : a.type > b.type ? 1 : a.subtype < b.subtype ? -1 : a.subtype > b.subtype ? 1 : 0)));
+    await this.query(
+      `INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+      [rows.map((c) => c.at), rows.map((c) => c.host), rows.map((c) => c.type), rows.map((c) => c.subtype), rows.map((c) => c.change), rows.map((c) => c.old), rows.map((c) => c.now)],
+    );
   }
 
   async recordPush(runId: number, doc: PushDocument): Promise<PushOutcome> {
