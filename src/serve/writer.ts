@@ -2,9 +2,10 @@
 // goes through this queue. PostgreSQL needs it (one client: two transactions must never interleave
 // on it); SQLite gets the same order for free. Requests that arrive while a write is running wait
 // together and are then written in one transaction (Store.writeTogether): one commit for many
-// pushes instead of three for each (the run row, the document, the run's end). A SQLite file busy
-// with another process's writer (a `run` storing a batch) is retried after an asynchronous pause,
-// never by blocking the event loop in busy_timeout, so reads and other requests go on meanwhile.
+// pushes instead of three for each (the run row, the document, the run's end). It runs in the
+// writer thread (write-worker.ts): a SQLite file busy with another process's writer (a `run`
+// storing a batch) is waited for there, and retried after a pause until BUSY_GIVE_UP_MS, while the
+// HTTP thread goes on answering.
 import { StorageError } from '../app/errors.js';
 import { isBusyError } from '../store/database.js';
 import type { Awaitable } from '../store/store.js';
@@ -43,13 +44,11 @@ interface Turn {
 export class SerialWriter {
   private readonly queue: Turn[] = [];
   private draining = false;
-  private running = 0;
 
   /** Requests past authentication and not yet queued here (their bodies are being checked). */
   private coming = 0;
 
-  /** Without `together` each request is its own transaction (or several: the store's own calls). */
-  constructor(private readonly together?: Together, private readonly giveUpMs = BUSY_GIVE_UP_MS) {}
+  constructor(private readonly together: Together, private readonly giveUpMs = BUSY_GIVE_UP_MS) {}
 
   /**
    * A request that will queue a turn soon (its body is being checked): the next transaction waits
@@ -60,11 +59,6 @@ export class SerialWriter {
     this.coming++;
     let done = false;
     return () => { if (!done) { done = true; this.coming--; } };
-  }
-
-  /** writes queued or running now */
-  get depth(): number {
-    return this.queue.length + this.running;
   }
 
   run<T>(fn: () => Awaitable<T>): Promise<T> {
@@ -91,28 +85,20 @@ export class SerialWriter {
     try {
       while (this.queue.length) {
         const since = Date.now();
-        while (this.together && this.coming > 0 && this.queue.length < MAX_TOGETHER && Date.now() - since < GATHER_MS) {
+        while (this.coming > 0 && this.queue.length < MAX_TOGETHER && Date.now() - since < GATHER_MS) {
           await new Promise((r) => setTimeout(r, 1));
         }
-        const turns = this.queue.splice(0, this.together ? MAX_TOGETHER : 1);
-        this.running = turns.length;
+        const turns = this.queue.splice(0, MAX_TOGETHER);
         const write: Write = (w) => this.retrying(w);
-        if (!this.together) {
-          const [t] = turns as [Turn];
-          await t.fn(write).then(t.resolve, t.reject);
-          continue;
-        }
-        const together = this.together;
         try {
           // A busy file fails at BEGIN, before any part ran: the whole group is tried again.
-          const settled = await this.retrying(() => together(turns.map((t) => () => t.fn(write))));
+          const settled = await this.retrying(() => this.together(turns.map((t) => () => t.fn(write))));
           settled.forEach((s, i) => (s.status === 'fulfilled' ? turns[i]!.resolve(s.value) : turns[i]!.reject(s.reason)));
         } catch (e) {
           for (const t of turns) t.reject(e);
         }
       }
     } finally {
-      this.running = 0;
       this.draining = false;
     }
   }
