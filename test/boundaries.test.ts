@@ -12,7 +12,7 @@
 // - The store's public face: store/store.ts (the Store interface, the openers and the store-level
 //   questions) and store/database.ts (questions about the `[storage] database` setting that load
 //   no engine). src/cli/ imports values from those two only; types from any store module but the
-//   engines (sqlite-store.ts, pg-store.ts).
+//   engines (store/sqlite/, store/postgres/).
 // - The lock's public entry for src/cli/: lock/lock-files.ts (where the locks live). Taking,
 //   reading and releasing locks is app/'s business.
 // - A backend check: importing `isPostgresUrl` or store/database-url.ts, `instanceof SqliteStore`
@@ -20,6 +20,9 @@
 //   expression (SQLITE_BUSY, 40P01), or importing an engine module. The two tools made for
 //   PostgreSQL alone may import its engine: the advisory locks (lock/pg-lock.ts) and the
 //   SQLite-to-PostgreSQL copy (app/migrate.ts).
+// - The store's rules are written once: the modules of src/store/ outside the engine folders
+//   (sql-store.ts, queries.ts, intervals.ts, push-rules.ts, ...) import no engine module and no
+//   database package (better-sqlite3, pg) but for types; store.ts, the opener, may load the engines.
 // - A violation the tree still has is listed in REMAINING with what would fix it: reported as a
 //   todo, so the suite stays green, while any other violation fails.
 import fs from 'node:fs';
@@ -116,7 +119,8 @@ const sources = listTs(path.join(ROOT, 'src')).sort().map(readSource);
 const edges = sources.flatMap((s) => s.edges);
 const where = (e: Edge) => `${e.from}:${e.line}: ${e.text}`;
 const under = (file: string, folder: string) => file.startsWith(`src/${folder}/`);
-const ENGINES = new Set(['src/store/sqlite-store.ts', 'src/store/pg-store.ts']);
+/** The engine modules: each engine's folder under src/store/ (its driver and its own writes). */
+const isEngine = (file: string) => file.startsWith('src/store/sqlite/') || file.startsWith('src/store/postgres/');
 /** An engine's error code: SQLite's names (SQLITE_BUSY) and PostgreSQL's five-character SQLSTATEs (40P01, 23505), as a whole word of a string or a regular expression. */
 const ENGINE_CODE = /^(SQLITE_[A-Z_]+|([0-9]{2}|F0|HV|P0|XX)(P[0-9]{2}|[0-9]{3}))$/;
 
@@ -223,7 +227,7 @@ t.test('(d) src/cli/ imports only the public face of src/store/ and src/lock/', 
   const storeFace = new Set(['src/store/store.ts', 'src/store/database.ts']);
   const lockEntry = new Set(['src/lock/lock-files.ts']);
   const bad = edges.filter((e) => under(e.from, 'cli') && (
-    (under(e.to, 'store') && (ENGINES.has(e.to) || (!e.typeOnly && !storeFace.has(e.to))))
+    (under(e.to, 'store') && (isEngine(e.to) || (!e.typeOnly && !storeFace.has(e.to))))
     || (under(e.to, 'lock') && !lockEntry.has(e.to))
   )).map(where);
   await expectNone(t, 'd', `src/cli/ importing store or lock internals (values only from ${[...storeFace].join(', ')}; types from any store module but the engines; lock only through ${[...lockEntry].join(', ')})`, bad);
@@ -236,7 +240,7 @@ t.test('(e) no backend check outside src/store/', async (t) => {
     if (under(e.from, 'store')) continue;
     if (e.to === 'src/store/database-url.ts') bad.push(`${where(e)} (store/database-url.ts is the store's own; ask store/database.ts)`);
     else if (e.names.includes('isPostgresUrl')) bad.push(`${where(e)} (isPostgresUrl)`);
-    else if (ENGINES.has(e.to) && !PG_ONLY.has(e.from)) bad.push(`${where(e)} (an engine module)`);
+    else if (isEngine(e.to) && !PG_ONLY.has(e.from)) bad.push(`${where(e)} (an engine module)`);
   }
   for (const s of sources) {
     if (under(s.file, 'store')) continue;
@@ -259,4 +263,13 @@ t.test('(e) no backend check outside src/store/', async (t) => {
     visit(s.sf);
   }
   await expectNone(t, 'e', 'backend checks outside src/store/ (ask the store a question instead: store/store.ts, store/database.ts)', bad);
+});
+
+t.test('(f) the store logic shared by the engines imports no engine and no database package', async (t) => {
+  const DATABASE_PACKAGES = new Set(['better-sqlite3', 'pg']);
+  const OPENER = 'src/store/store.ts';
+  const bad = edges.filter((e) => under(e.from, 'store') && !isEngine(e.from) && !e.typeOnly
+    && (DATABASE_PACKAGES.has(e.to) || (isEngine(e.to) && e.from !== OPENER))).map(where);
+  t.ok(sources.some((s) => s.file === 'src/store/sql-store.ts'), 'the shared store logic is where the rule looks for it');
+  await expectNone(t, 'f', 'shared store logic importing an engine or a database package (engine code goes in src/store/sqlite/ or src/store/postgres/)', bad);
 });

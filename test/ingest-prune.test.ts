@@ -18,6 +18,7 @@ import type { HostResult } from '../src/pool/messages.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from '../src/store/migrations.js';
+import { hostStates, currentFacts as currentFactsOf, lastRun } from './helpers/store-views.js';
 
 const BIN = path.resolve('bin/jellyfish');
 const HOUR = 3_600_000;
@@ -137,11 +138,11 @@ t.test('malformed documents are each rejected with a message naming the field, a
     t.match(summary.rejected[i]?.error, re, `doc ${i + 2}`);
     t.equal(summary.rejected[i]?.line, i + 2, `doc ${i + 2} line`);
   });
-  t.same(store.hostStates().map((h) => h.name), ['good.example'], 'no host row from a rejected document');
-  t.same(store.currentFacts('good.example').map((f) => `${f.subtype}=${f.value}`), ['enabled=true', 'openssl=3.0.11-1', 'zlib1g=1.2'], 'numbers and booleans taken as text');
+  t.same((await hostStates(store)).map((h) => h.name), ['good.example'], 'no host row from a rejected document');
+  t.same((await currentFactsOf(store, 'good.example')).map((f) => `${f.subtype}=${f.value}`), ['enabled=true', 'openssl=3.0.11-1', 'zlib1g=1.2'], 'numbers and booleans taken as text');
   t.equal(count(store, 'SELECT COUNT(*) AS n FROM facts'), 3, 'no fact from a rejected document');
   t.equal(count(store, 'SELECT COUNT(*) AS n FROM attempts'), 2, 'one attempt per stored document');
-  const run = store.lastRun();
+  const run = (await lastRun(store));
   t.equal(run?.mode, 'ingest');
   t.equal(run?.exitCode, 65);
   t.same(JSON.parse(run?.summary ?? '{}').stored, 2, 'the summary is kept with the runs row');
@@ -183,16 +184,16 @@ t.test('single document, array and NDJSON are stored through the interval logic;
   ], 'unchanged moves last_seen, a new value opens, a value not pushed again closes, a type not pushed is left alone');
 
   // The same document twice changes nothing.
-  const rows = store.factRowCount();
+  const rows = await store.factRowCount();
   await ingestText(store, JSON.stringify(doc('db1.example', iso(t3), { packages: { openssl: '3.0.13-1' } })));
-  t.equal(store.factRowCount(), rows, 'an identical push adds no row');
+  t.equal(await store.factRowCount(), rows, 'an identical push adds no row');
 
   t.same((store.database.prepare("SELECT mode, exit_code FROM runs ORDER BY id").all()), Array(4).fill({ mode: 'ingest', exit_code: 0 }), 'every ingest is a runs row');
   t.same(store.database.prepare(
     `SELECT a.outcome, a.finished_at, group_concat(c.type || ':' || c.status) AS cols FROM attempts a JOIN hosts h ON h.id = a.host_id
       LEFT JOIN attempt_collections c ON c.attempt_id = a.id WHERE h.name = 'db2.example' GROUP BY a.id ORDER BY a.id`,
   ).all(), [{ outcome: 'ok', finished_at: s2, cols: 'rkernel:ok' }, { outcome: 'ok', finished_at: iso(t3), cols: 'rkernel:ok' }], 'attempts at the document times');
-  t.same([...store.sapiHostsSince(t3)].sort(), ['db1.example', 'db2.example']);
+  t.same([...(await store.sapiHostsSince(t3))].sort(), ['db1.example', 'db2.example']);
 });
 
 t.test('out-of-order documents never overwrite newer facts', async (t) => {
@@ -219,19 +220,19 @@ t.test('out-of-order documents never overwrite newer facts', async (t) => {
   ], 'the skip is in the attempt history');
 
   // A run later found the type empty (every value closed): an older push must not reopen them.
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   const tRun = Date.now() - 30 * 60_000;
   const r: HostResult = { label: 'h1.example', outcome: 'ok', startedAt: tRun, finishedAt: tRun, outputBytes: 0, collections: [{ type: 'packages', status: 'ok', values: {}, durationMs: 1 }] };
   store.recordResults(runId, [r]);
-  t.equal(store.currentFacts('h1.example', 'packages').length, 0);
+  t.equal((await currentFactsOf(store, 'h1.example', 'packages')).length, 0);
   const between = await ingestText(store, JSON.stringify(doc('h1.example', iso(tRun - 60_000), { packages: { openssl: '3.0.13' } })));
   t.same(between.summary.skipped_types, [{ doc: 1, host: 'h1.example', types: ['packages'] }]);
-  t.equal(store.currentFacts('h1.example', 'packages').length, 0, 'still empty');
+  t.equal((await currentFactsOf(store, 'h1.example', 'packages')).length, 0, 'still empty');
   // A failed collection is not an observation: a push older than it but newer than the facts is stored.
   store.recordResults(runId, [{ ...r, finishedAt: Date.now() - 60_000, collections: [{ type: 'rkernel', status: 'failed', durationMs: 1 }] }]);
   const afterFail = await ingestText(store, JSON.stringify(doc('h1.example', iso(Date.now() - 2 * 60_000), { rkernel: { default: '6.1.0-100' } })));
   t.same(afterFail.summary.skipped_types, []);
-  t.same(store.currentFacts('h1.example', 'rkernel').map((f) => f.value), ['6.1.0-100']);
+  t.same((await currentFactsOf(store, 'h1.example', 'rkernel')).map((f) => f.value), ['6.1.0-100']);
 });
 
 t.test('a failed push is recorded but stores nothing and does not excuse the host from runs', async (t) => {
@@ -241,12 +242,12 @@ t.test('a failed push is recorded but stores nothing and does not excuse the hos
   store.upsertHosts([{ host: 'web1.example', label: 'web1.example', srvtype: 'web', pop: 'ams', status: 'prod', notes: '', isProd: true, line: 1 }]);
   const r = await ingestText(store, JSON.stringify(doc('WEB1.example.', iso(now), { packages: { a: '1' } }, { collection_status: 'failed', srvtype: 'db', pop: 'fra' })));
   t.equal(r.exitCode, 0, 'a well-formed document reporting a failure is stored as such');
-  t.same(store.hostStates().map((h) => h.name), ['web1.example'], 'matched to the inventory spelling (case, trailing dot)');
-  t.same(store.currentFacts('web1.example'), [], 'no facts from a failed collection');
+  t.same((await hostStates(store)).map((h) => h.name), ['web1.example'], 'matched to the inventory spelling (case, trailing dot)');
+  t.same(await currentFactsOf(store, 'web1.example'), [], 'no facts from a failed collection');
   t.same(store.database.prepare("SELECT outcome, code, message FROM attempts").all(), [{ outcome: 'error', code: 'AGENT', message: 'the host agent reported collection_status "failed"' }]);
   const h = store.database.prepare("SELECT srvtype, pop, sapi_at, last_outcome, last_code, last_success_at FROM hosts").get();
   t.same(h, { srvtype: 'web', pop: 'ams', sapi_at: null, last_outcome: 'error', last_code: 'AGENT', last_success_at: null }, 'inventory attributes kept; no sapi time');
-  t.equal(store.sapiHostsSince(now - DAY).size, 0);
+  t.equal((await store.sapiHostsSince(now - DAY)).size, 0);
 });
 
 t.test('limits of a push: [sapi] max_skew, max_document, names up to 512 characters', async (t) => {
@@ -373,14 +374,14 @@ t.test('ingest, then a real run over the fixture fleet skips the pusher while it
   t.same(run.json.sapi_hosts_list, ['127.34.0.2'], 'the recent pusher with a recent SSH attempt is skipped');
   t.same([...(run.json.global_success_hosts_list as string[])].sort(), ['127.34.0.1', '127.34.0.3', '127.34.0.4']);
   t.equal(run.exitCode, 0);
-  t.same(store.currentFacts('127.34.0.2', 'rkernel').map((f) => f.value), ['6.1.0-agent'], 'the pushed facts stand');
+  t.same((await currentFactsOf(store, '127.34.0.2', 'rkernel')).map((f) => f.value), ['6.1.0-agent'], 'the pushed facts stand');
 
   // Its last SSH attempt older than verify_every: collected again, however recent the push.
   await sleep(1100);
   const due = await collect(loadConfig({ file: env.ini, overrides: new Map([['sapi.verify_every', '1s']]) }));
   t.same(due.json.sapi_hosts_list, [], 'verify_every elapsed: no longer skipped');
   t.ok((due.json.global_success_hosts_list as string[]).includes('127.34.0.2'));
-  t.notSame(store.currentFacts('127.34.0.4', 'rkernel').map((f) => f.value), ['4.19-ancient'], 'the collected kernel replaced the old push');
+  t.notSame((await currentFactsOf(store, '127.34.0.4', 'rkernel')).map((f) => f.value), ['4.19-ancient'], 'the collected kernel replaced the old push');
   t.equal(count(store, "SELECT COUNT(*) AS n FROM facts f JOIN hosts h ON h.id = f.host_id WHERE h.name = '127.34.0.4' AND f.value = '4.19-ancient' AND f.is_current = 0"), 1, 'kept as a closed interval');
 
   // The push for .4 is older than what the run just collected: it is now out of order.
@@ -389,8 +390,8 @@ t.test('ingest, then a real run over the fixture fleet skips the pusher while it
 });
 
 /** `closedPerRun` values of one type, changed `runs` times at old timestamps: (runs - 1) * closedPerRun closed rows. */
-function history(store: SqliteStore, host: string, closedPerRun: number, runs: number, firstAt: number, stepMs: number): void {
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(firstAt), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+async function history(store: SqliteStore, host: string, closedPerRun: number, runs: number, firstAt: number, stepMs: number): Promise<void> {
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(firstAt), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   for (let i = 0; i < runs; i++) {
     const values: Record<string, string> = {};
     for (let k = 0; k < closedPerRun; k++) values[`p${k}`] = `v${i}`;
@@ -405,7 +406,7 @@ t.test('prune archives (or deletes) closed intervals older than AGE; current fac
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[storage]\ndatabase = ${db}\n`);
   const store = openStore(db);
   const now = Date.now();
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(now - 100 * DAY), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(now - 100 * DAY), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   const rec = (label: string, at: number, values: Record<string, string>) => store.recordResults(runId, [
     { label, outcome: 'ok', startedAt: at, finishedAt: at, outputBytes: 0, collections: [{ type: 'pkg', status: 'ok', values, durationMs: 1 }] },
   ]);
@@ -454,7 +455,7 @@ t.test('prune works in batches of 5,000', async (t) => {
   const dir = t.testdir();
   const db = path.join(dir, 'jf.db');
   const store = openStore(db);
-  history(store, 'h1', 6_000, 3, Date.now() - 30 * DAY, DAY);
+  await history(store, 'h1', 6_000, 3, Date.now() - 30 * DAY, DAY);
   t.equal(count(store, 'SELECT COUNT(*) AS n FROM facts WHERE is_current = 0'), 12_000);
   const batches: number[] = [];
   const n = await pruneFacts(store, { beforeMs: Date.now() - DAY, mode: 'archive', pauseMs: 0, onBatch: (b) => batches.push(b) });
@@ -468,7 +469,7 @@ t.test('prune works in batches of 5,000', async (t) => {
   // The binary, deleting.
   const db2 = path.join(dir, 'jf2.db');
   const s2 = openStore(db2);
-  history(s2, 'h1', 6_000, 3, Date.now() - 30 * DAY, DAY);
+  await history(s2, 'h1', 6_000, 3, Date.now() - 30 * DAY, DAY);
   s2.close();
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[storage]\ndatabase = ${db2}\n`);
   const r = await jf(['prune', '-c', 'scheduler.ini', '--older-than', '1d', '--delete'], dir);
@@ -479,7 +480,7 @@ t.test('a writer in another process gets in between prune batches', async (t) =>
   const dir = t.testdir();
   const db = path.join(dir, 'jf.db');
   const store = openStore(db);
-  history(store, 'h1', 10_000, 5, Date.now() - 30 * DAY, DAY);
+  await history(store, 'h1', 10_000, 5, Date.now() - 30 * DAY, DAY);
   store.close();
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), `[storage]\ndatabase = ${db}\n`);
   // A run's writer waits 1 s per try (WRITER_BUSY_MS in app/run.ts); this one gives up after 1 s.

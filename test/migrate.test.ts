@@ -14,7 +14,7 @@ import { pruneFacts } from '../src/app/prune.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import { advisoryKey } from '../src/lock/pg-lock.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
-import type { PgStore } from '../src/store/pg-store.js';
+import type { PgStore } from '../src/store/postgres/store.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { postgresSkipReason, startPostgres, type PgServer } from './helpers/postgres.js';
 

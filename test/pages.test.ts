@@ -20,6 +20,7 @@ import { BIN, jf } from './helpers/jellyfish-cli.js';
 import { loopbackListen } from './helpers/serve-process.js';
 import { openTestPgStore } from './helpers/postgres.js';
 import { writeEnv } from './helpers/run-env.js';
+import { currentFacts as currentFactsOf } from './helpers/store-views.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const BASE = '127.140.0.';
@@ -106,7 +107,7 @@ t.test('the pages in a browser over two runs of the fixture fleet', async (t) =>
   const ingest = await jf(['ingest', 'push.json', '-c', 'scheduler.ini'], dir);
   t.equal(ingest.code, 0, `ingest: ${ingest.stderr}`);
   const check = openStore(env.db, { readonly: true });
-  const oldKernel = check.currentFacts(`${BASE}2`, 'rkernel')[0]!.value;
+  const oldKernel = (await currentFactsOf(check, `${BASE}2`, 'rkernel'))[0]!.value;
   check.close();
   t.not(oldKernel, NEW_KERNEL);
 

@@ -19,7 +19,7 @@ import { globToRegExp, limitHosts, selectLimit } from '../src/inventory/limit.js
 import { acquireLock } from '../src/lock/run-lock.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import type { CollectionResult, HostResult } from '../src/pool/messages.js';
-import { auditPlan, findHost, hostFactsPlan } from '../src/store/queries.js';
+import { auditPlan, hostFactsPlan } from './helpers/sqlite-plans.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { openTestPgStore } from './helpers/postgres.js';
 import { jf } from './helpers/jellyfish-cli.js';
@@ -156,7 +156,7 @@ t.test('facts --at and query --at over SQLite, and the same answers over Postgre
   t.ok(answers.length > 20, 'every answer kept for the comparison');
   // Both questions go through their index; the instant is compared on the rows it finds.
   const db = store.database;
-  const ref = findHost(db, 'web10')!;
+  const ref = (await store.findHost('web10'))!;
   for (const plan of [hostFactsPlan(db, ref, { at: iso(at(1)) }), hostFactsPlan(db, ref, { at: iso(at(1)), type: 'packages' })]) {
     t.match(plan.join('; '), /SEARCH f USING INDEX facts_host_type \(host_id=\?/, 'facts --at seeks the host');
   }

@@ -76,7 +76,7 @@ t.test('csv, ndjson, headless tables, counts (pure)', async (t) => {
 t.test('version predicates and count-by on 10,000 hosts', async (t) => {
   const store = openStore(path.join(t.testdir(), 'big.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: 'bench', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: 'bench', threads: 1, workers: 0 });
   const now = Date.now();
   const versions = ['3.0.11-1~deb12u2', '3.0.9-1', '3.0.11-1~deb12u1', '1:3.0.7-24.el9'];
   for (let b = 0; b < 10_000; b += 1000) {

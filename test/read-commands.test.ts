@@ -12,7 +12,8 @@ import { gapfixLockFile } from '../src/lock/lock-files.js';
 import type { Config } from '../src/config/load.js';
 import type { HostResult } from '../src/pool/messages.js';
 import { cell, firstLine, formatDuration, relativeAge, renderTable, shortTime } from '../src/report/table.js';
-import { auditPlan, auditQuery, factTypes, findHost, hostFacts, hostFactsPlan, lastRuns, listHosts } from '../src/store/queries.js';
+import { auditPlan, hostFactsPlan } from './helpers/sqlite-plans.js';
+import { filterHosts } from '../src/store/queries.js';
 import { openStore } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';
 import { jf, type Ran } from './helpers/jellyfish-cli.js';
@@ -392,7 +393,7 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
   const dir = t.testdir();
   const db = path.join(dir, 'var/big.db');
   const store = openStore(db);
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: process.pid, hostname: os.hostname(), threads: 1, workers: 0 });
   const now = Date.now();
   for (let b = 0; b < 10_000; b += 500) {
     const batch: HostResult[] = [];
@@ -410,29 +411,29 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
     }
     store.recordResults(runId, batch);
   }
-  store.finishRun(runId, new Date(), 0, JSON.stringify({ global_success_hosts: 10_000, global_fail_hosts: 0, global_fail_prod: 0, sapi_hosts: 0, not_started_hosts: 0 }));
+  await store.finishRun(runId, new Date(), 0, JSON.stringify({ global_success_hosts: 10_000, global_fail_hosts: 0, global_fail_prod: 0, sapi_hosts: 0, not_started_hosts: 0 }));
   store.close();
 
   const ro = openStore(db, { readonly: true });
   t.teardown(() => ro.close());
-  const time = <T>(fn: () => T): { value: T; ms: number } => {
+  const time = async <T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> => {
     const started = process.hrtime.bigint();
-    const value = fn();
+    const value = await fn();
     return { value, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };
   const q = { type: 'packages', subtype: 'openssl', like: '1.1%' };
-  auditQuery(ro.database, q); // first call warms the page cache; the second is what an operator repeats
-  const like = time(() => auditQuery(ro.database, q));
+  await ro.auditQuery(q); // first call warms the page cache; the second is what an operator repeats
+  const like = await time(() => ro.auditQuery(q));
   t.equal(like.value.length, 1000);
   t.equal(like.value[0]?.host, 'h0.example');
   t.ok(like.ms < 1000, `--subtype openssl --like 1.1%: ${like.ms.toFixed(1)} ms`);
-  const exact = time(() => auditQuery(ro.database, { type: 'packages', subtype: 'openssl', value: '3.0.11-1' }));
+  const exact = await time(() => ro.auditQuery({ type: 'packages', subtype: 'openssl', value: '3.0.11-1' }));
   t.equal(exact.value.length, 9000);
   t.ok(exact.ms < 1000, `--subtype openssl --value 3.0.11-1: ${exact.ms.toFixed(1)} ms`);
-  const typeOnly = time(() => auditQuery(ro.database, { type: 'rkernel' }));
+  const typeOnly = await time(() => ro.auditQuery({ type: 'rkernel' }));
   t.equal(typeOnly.value.length, 10_000);
   t.ok(typeOnly.ms < 1000, `--type rkernel: ${typeOnly.ms.toFixed(1)} ms`);
-  const noSubtype = time(() => auditQuery(ro.database, { type: 'packages', value: '1.1.1w-0' }));
+  const noSubtype = await time(() => ro.auditQuery({ type: 'packages', value: '1.1.1w-0' }));
   t.equal(noSubtype.value.length, 1000);
   t.ok(noSubtype.ms < 3000, `--type packages --value (no subtype: walks the type's index range): ${noSubtype.ms.toFixed(1)} ms`);
 
@@ -447,12 +448,12 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
     t.notMatch(text, /facts_closed/, `${shape}: not the is_current index`);
   }
 
-  const hosts = time(() => listHosts(ro.database, { staleBefore: now + 1 }));
+  const hosts = await time(async () => filterHosts(await ro.listHosts(), { staleBefore: now + 1 }));
   t.equal(hosts.value.length, 10_000);
   t.ok(hosts.ms < 1000, `hosts --stale over 10,000: ${hosts.ms.toFixed(1)} ms`);
-  const ref = findHost(ro.database, 'H4242.Example');
+  const ref = await ro.findHost('H4242.Example');
   t.equal(ref?.name, 'h4242.example', 'a host found without regard to case, reported as stored');
-  const facts = time(() => hostFacts(ro.database, ref ?? { id: 0, name: '' }, { type: 'packages' }));
+  const facts = await time(() => ro.hostFacts(ref ?? { id: 0, name: '' }, { type: 'packages' }));
   t.equal(facts.value.length, 500);
   t.ok(facts.ms < 200, `facts of one host: ${facts.ms.toFixed(1)} ms`);
   t.same(facts.value.slice(0, 3).map((f) => f.subtype), ['openssl', 'pkg0', 'pkg1'], 'ordered by subtype');
@@ -461,8 +462,8 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 600_000 }, a
     t.match(plan, /SEARCH f USING INDEX facts_host_type \(host_id=\?/, `facts ${JSON.stringify(opts)}: ${plan}`);
     t.match(plan, /SEARCH ft USING (COVERING )?INDEX sqlite_autoindex_fact_types_1 \(host_id=\? AND type=\?\)/, 'each fact finds its type\'s last sighting by key');
   }
-  t.same(factTypes(ro.database), ['packages', 'rkernel']);
-  t.match((await lastRuns(ro.database))[0], { mode: 'run', lastFinished: { id: runId, exitCode: 0 }, unfinished: [] });
+  t.same(await ro.factTypes(), ['packages', 'rkernel']);
+  t.match((await ro.lastRuns())[0], { mode: 'run', lastFinished: { id: runId, exitCode: 0 }, unfinished: [] });
 
   // The binary on the same database, start-up included.
   fs.writeFileSync(path.join(dir, 'scheduler.ini'), '[storage]\ndatabase = var/big.db\n[GLOBAL]\nlockfile = var/big.lock\n');

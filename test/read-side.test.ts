@@ -8,7 +8,7 @@ import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { acquireLock } from '../src/lock/run-lock.js';
 import type { HostResult } from '../src/pool/messages.js';
-import { auditPlan, auditQuery } from '../src/store/queries.js';
+import { auditPlan } from './helpers/sqlite-plans.js';
 import { openStore } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';
 
@@ -145,7 +145,7 @@ t.test('prune works in batches over more than 5,000 rows', async (t) => {
   const dir = t.testdir();
   const db = path.join(dir, 'jf.db');
   const store = openStore(db);
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   const mk = (i: number, finishedAt: number): HostResult => ({
     label: 'h1', outcome: 'ok', startedAt: finishedAt, finishedAt, outputBytes: 0,
     collections: [{ type: 'packages', status: 'ok', durationMs: 1, values: Object.fromEntries(Array.from({ length: 6000 }, (_, k) => [`p${k}`, `v${i}`])) }],
@@ -162,7 +162,7 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 300_000 }, a
   const dir = t.testdir();
   const store = openStore(path.join(dir, 'big.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   const now = Date.now();
   for (let b = 0; b < 10_000; b += 500) {
     const batch: HostResult[] = [];
@@ -175,7 +175,7 @@ t.test('the audit query on 10,000 hosts x 500 packages', { timeout: 300_000 }, a
     store.recordResults(runId, batch);
   }
   const started = process.hrtime.bigint();
-  const hits = auditQuery(store.database, { type: 'packages', subtype: 'openssl', like: '1.1%' });
+  const hits = await store.auditQuery({ type: 'packages', subtype: 'openssl', like: '1.1%' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   t.equal(hits.length, 1000);
   t.ok(ms < 1000, `answered in ${ms.toFixed(1)} ms`);

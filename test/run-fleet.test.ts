@@ -9,6 +9,7 @@ import { collectRun } from '../src/app/run.js';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/store.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
+import { hostStates, currentFacts as currentFactsOf } from './helpers/store-views.js';
 
 const BASE = '127.30.0.';
 const faults: Record<string, FaultSpec> = {
@@ -79,28 +80,28 @@ t.test('a run over the fault fleet', async (t) => {
 
   const store = openStore(env.db);
   t.teardown(() => store.close());
-  const states = new Map(store.hostStates().map((s) => [s.name, s]));
+  const states = new Map((await hostStates(store)).map((s) => [s.name, s]));
   for (const [label, want] of Object.entries(expected)) {
     t.equal(states.get(label)?.lastOutcome, want.outcome, `stored outcome of ${label}`);
   }
-  t.same(store.currentFacts(`${BASE}13`), [], 'nothing stored for a changed host key');
-  const kernel = store.currentFacts(`${BASE}1`, 'rkernel');
+  t.same(await currentFactsOf(store, `${BASE}13`), [], 'nothing stored for a changed host key');
+  const kernel = (await currentFactsOf(store, `${BASE}1`, 'rkernel'));
   t.equal(kernel.length, 1, 'one current rkernel fact');
-  const utf = store.currentFacts(`${BASE}19`, 'rkernel')[0];
+  const utf = (await currentFactsOf(store, `${BASE}19`, 'rkernel'))[0];
   t.ok(utf && !utf.value.includes('\u0000') && utf.value.includes('\uFFFD'), 'invalid UTF-8 stored with replacement characters, no NUL');
-  const rowsAfterFirst = store.factRowCount();
+  const rowsAfterFirst = await store.factRowCount();
   t.ok(rowsAfterFirst > 100, `facts stored (${rowsAfterFirst})`);
 
   // Same fleet, nothing changed, now on a real worker thread: no new fact rows.
   const second = await runOnce(1);
   t.same(statusProblems(second.json, labels), []);
-  t.equal(store.factRowCount(), rowsAfterFirst, 'an unchanged second run adds no fact rows');
+  t.equal(await store.factRowCount(), rowsAfterFirst, 'an unchanged second run adds no fact rows');
 
   // One host's kernel changes: one new interval opens, the old one closes.
   fleet.setOutputs(`${BASE}1`, { rkernel: '6.1.0-99-amd64\n' });
   await runOnce(0);
-  t.equal(store.factRowCount(), rowsAfterFirst + 1);
-  t.same(store.currentFacts(`${BASE}1`, 'rkernel').map((f) => f.value), ['6.1.0-99-amd64']);
+  t.equal(await store.factRowCount(), rowsAfterFirst + 1);
+  t.same((await currentFactsOf(store, `${BASE}1`, 'rkernel')).map((f) => f.value), ['6.1.0-99-amd64']);
 });
 
 t.test('accept-new learns unknown host keys and refuses changed ones', async (t) => {

@@ -12,8 +12,9 @@ import type { InventoryHost } from '../src/inventory/host.js';
 import { OUTCOMES, type CollectionResult, type HostResult } from '../src/pool/messages.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES, MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
-import { CURRENT_OF_TYPE } from '../src/store/sqlite-store.js';
+import { CURRENT_OF_TYPE } from '../src/store/sqlite/store.js';
 import { jf } from './helpers/jellyfish-cli.js';
+import { hostStates, currentFacts as currentFactsOf, lastRun } from './helpers/store-views.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (h: number) => T0 + h * 3_600_000;
@@ -114,7 +115,7 @@ t.test('migration 3 keeps archived rows and lets a reused fact id be archived ag
   t.teardown(() => store.close());
   t.same(store.database.prepare('SELECT id, value FROM facts_archive').all(), [{ id: 7, value: '5.10' }], 'archived row kept');
   // The highest fact id is pruned, and SQLite hands the same id to the next fact.
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(1), [ok('t', { a: '1' })])]);
   store.recordResults(runId, [result('h1', at(2), [ok('t', {})])]);
   const id = (store.database.prepare('SELECT MAX(id) AS id FROM facts').get() as { id: number }).id;
@@ -151,7 +152,7 @@ t.test('migration 5 carries current facts over to fact_types; a reader of an old
     { subtype: 'c', value: '9', first_seen: iso(at(1)), last_seen: iso(at(2)), is_current: 0 },
   ], 'the intervals read as before');
   // The next run: a stays, b is gone (closed at its last sighting, at(3)), d opens.
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(5), [ok('pkg', { a: '1', d: '4' })])]);
   t.same(history(store, 'h1', 'pkg'), [
     { subtype: 'a', value: '1', first_seen: iso(at(1)), last_seen: iso(at(5)), is_current: 1 },
@@ -159,7 +160,7 @@ t.test('migration 5 carries current facts over to fact_types; a reader of an old
     { subtype: 'c', value: '9', first_seen: iso(at(1)), last_seen: iso(at(2)), is_current: 0 },
     { subtype: 'd', value: '4', first_seen: iso(at(5)), last_seen: iso(at(5)), is_current: 1 },
   ]);
-  t.same(store.currentFacts('h1', 'kern').map((f) => f.lastSeen), [iso(at(2))], 'a type not collected keeps its last sighting');
+  t.same((await currentFactsOf(store, 'h1', 'kern')).map((f) => f.lastSeen), [iso(at(2))], 'a type not collected keeps its last sighting');
   const reader = ro();
   reader.close();
 });
@@ -174,7 +175,7 @@ t.test('the database file is 0600 and its new folders 0700, whatever the umask',
   } finally {
     process.umask(old);
   }
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', Date.now(), [ok('t', { a: '1' })])]);
   const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
   t.equal(mode(file), '600');
@@ -188,7 +189,7 @@ t.test('the database file is 0600 and its new folders 0700, whatever the umask',
 t.test('fact intervals: unchanged moves last_seen, new opens, unseen closes, a returning value opens a new row', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1', b: '2' })])]);
   store.recordResults(runId, [result('h1', at(2), [ok('pkg', { a: '1', b: '3' })])]);
   store.recordResults(runId, [result('h1', at(3), [ok('pkg', { a: '1' })])]);
@@ -199,16 +200,16 @@ t.test('fact intervals: unchanged moves last_seen, new opens, unseen closes, a r
     { subtype: 'b', value: '3', first_seen: iso(at(2)), last_seen: iso(at(2)), is_current: 0 },
     { subtype: 'b', value: '2', first_seen: iso(at(4)), last_seen: iso(at(4)), is_current: 1 },
   ]);
-  t.same(store.currentFacts('h1').map((f) => `${f.subtype}=${f.value}`), ['a=1', 'b=2']);
-  const rows = store.factRowCount();
+  t.same((await currentFactsOf(store, 'h1')).map((f) => `${f.subtype}=${f.value}`), ['a=1', 'b=2']);
+  const rows = await store.factRowCount();
   store.recordResults(runId, [result('h1', at(5), [ok('pkg', { a: '1', b: '2' })])]);
-  t.equal(store.factRowCount(), rows, 'an unchanged collection adds no row');
+  t.equal(await store.factRowCount(), rows, 'an unchanged collection adds no row');
 });
 
 t.test('a failed collection or an unreachable host leaves facts untouched', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1' }), ok('kern', { default: '6.1' })])]);
   const before = [...history(store, 'h1', 'pkg'), ...history(store, 'h1', 'kern')];
   store.recordResults(runId, [result('h1', at(2), [
@@ -217,7 +218,7 @@ t.test('a failed collection or an unreachable host leaves facts untouched', asyn
   ], 'partial')]);
   store.recordResults(runId, [result('h1', at(3), [], 'unreachable')]);
   t.same([...history(store, 'h1', 'pkg'), ...history(store, 'h1', 'kern')], before, 'not closed, last_seen not moved');
-  const h = store.hostStates().find((s) => s.name === 'h1');
+  const h = (await hostStates(store)).find((s) => s.name === 'h1');
   t.equal(h?.lastOutcome, 'unreachable');
   t.equal(h?.lastSuccessAt, iso(at(2)), 'the partial attempt still counts as a success');
   const attempts = store.database.prepare('SELECT outcome FROM attempts ORDER BY id').all();
@@ -242,9 +243,9 @@ t.test('SQL- and shell-looking names and values are stored verbatim and never ru
   };
   const values: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(hostile)) values[k] = v.replace('CANARY', canary);
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result("h'1; rm -rf /", Date.now(), [ok("type\"; --", values)])]);
-  const got = Object.fromEntries(store.currentFacts("h'1; rm -rf /", "type\"; --").map((f) => [f.subtype, f.value]));
+  const got = Object.fromEntries((await currentFactsOf(store, "h'1; rm -rf /", "type\"; --")).map((f) => [f.subtype, f.value]));
   t.equal(Object.keys(got).length, Object.keys(values).length);
   for (const [k, v] of Object.entries(values)) t.equal(got[k], v, `${JSON.stringify(k.slice(0, 20))} verbatim`);
   t.equal(got.long?.length, 1_000_000, 'a 1 MB value is not truncated');
@@ -255,15 +256,15 @@ t.test('SQL- and shell-looking names and values are stored verbatim and never ru
 t.test('a transaction that fails leaves no trace, and the next one for the same host works', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   // Fail after the new host row was inserted, inside the same transaction.
   store.database.exec("CREATE TEMP TRIGGER boom BEFORE INSERT ON attempts WHEN NEW.message = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
   const bad = { ...result('new.example', Date.now(), [ok('t', { a: '1' })]), message: 'boom' };
   t.throws(() => store.recordResults(runId, [result('h0', Date.now(), []), bad]), { name: 'StorageError', exitCode: 74, message: /nothing of it was written/ });
-  t.same(store.hostStates().map((h) => h.name), [], 'the whole batch rolled back');
+  t.same((await hostStates(store)).map((h) => h.name), [], 'the whole batch rolled back');
   store.database.exec('DROP TRIGGER boom');
   store.recordResults(runId, [result('new.example', Date.now(), [ok('t', { a: '1' })])]);
-  t.same(store.currentFacts('new.example').map((f) => f.value), ['1']);
+  t.same((await currentFactsOf(store, 'new.example')).map((f) => f.value), ['1']);
 });
 
 t.test('StorageError (exit 74) for a file that is not SQLite or a path that cannot be written', async (t) => {
@@ -304,7 +305,7 @@ const inv = (label: string, status: string, srvtype = 'web'): InventoryHost => (
 t.test('every attempt is recorded whatever its outcome; last_success_at only moves on ok/partial', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   // One host per outcome, the failures with no collection at all (they never got that far).
   store.recordResults(runId, OUTCOMES.map((o, i) => ({
     ...result(`${o}.example:2222`, at(1) + i, o === 'ok' || o === 'partial'
@@ -319,7 +320,7 @@ t.test('every attempt is recorded whatever its outcome; last_success_at only mov
   t.same(rows.map((r) => r.outcome), [...OUTCOMES], 'one attempt per outcome, hosts not in the inventory created on the way');
   t.ok(rows.every((r) => r.run_id === runId && r.duration_ms === 1000));
   t.same(rows.map((r) => r.n), OUTCOMES.map((o) => (o === 'ok' || o === 'partial' ? 2 : 0)));
-  const states = new Map(store.hostStates().map((h) => [h.name, h]));
+  const states = new Map((await hostStates(store)).map((h) => [h.name, h]));
   for (const [i, o] of OUTCOMES.entries()) {
     const h = states.get(`${o}.example:2222`);
     t.equal(h?.lastOutcome, o);
@@ -329,44 +330,44 @@ t.test('every attempt is recorded whatever its outcome; last_success_at only mov
   }
   // A later failure keeps the last success and replaces the last error.
   store.recordResults(runId, [{ ...result('ok.example:2222', at(2), [], 'auth_failed'), code: 'AUTH', message: 'denied' }]);
-  const h = store.hostStates().find((s) => s.name === 'ok.example:2222');
+  const h = (await hostStates(store)).find((s) => s.name === 'ok.example:2222');
   t.match(h, { lastOutcome: 'auth_failed', lastCode: 'AUTH', lastMessage: 'denied', lastAttemptAt: iso(at(2)), lastSuccessAt: iso(at(1)) });
-  store.finishRun(runId, new Date(at(3)), 1, '{"exit_code":1}');
-  t.match(store.lastRun(), { id: runId, mode: 'run', startedAt: iso(at(0)), finishedAt: iso(at(3)), exitCode: 1, summary: '{"exit_code":1}' });
+  await store.finishRun(runId, new Date(at(3)), 1, '{"exit_code":1}');
+  t.match((await lastRun(store)), { id: runId, mode: 'run', startedAt: iso(at(0)), finishedAt: iso(at(3)), exitCode: 1, summary: '{"exit_code":1}' });
 });
 
 t.test('inventory upsert, lastSuccessByHost and sapiHostsSince', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  t.same(store.lastSuccessByHost(), new Map(), 'empty database');
-  t.same(store.sapiHostsSince(0), new Set());
-  t.equal(store.lastRun(), undefined);
+  t.same(await store.lastSuccessByHost(), new Map(), 'empty database');
+  t.same(await store.sapiHostsSince(0), new Set());
+  t.equal((await lastRun(store)), undefined);
   store.upsertHosts([inv('a.ams', 'prod'), inv('db7.ams:2222', 'spare'), inv('[2001:db8::7]:2222', 'prod'), inv('agent.ams', 'prod')]);
   store.upsertHosts([inv('db7.ams:2222', 'prod', 'db')]);
   const row = store.database.prepare("SELECT srvtype, status, is_prod FROM hosts WHERE name = 'db7.ams:2222'").get();
   t.same(row, { srvtype: 'db', status: 'prod', is_prod: 1 }, 'a known host takes the inventory\'s new values');
-  t.equal(store.hostStates().length, 4, 'no duplicate row');
+  t.equal((await hostStates(store)).length, 4, 'no duplicate row');
 
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [
     result('a.ams', at(1), [ok('t', { a: '1' })]),
     result('db7.ams:2222', at(2), [{ type: 't', status: 'failed', durationMs: 1 }], 'partial'),
     result('[2001:db8::7]:2222', at(3), [], 'unreachable'),
   ]);
-  t.same(store.lastSuccessByHost(), new Map([['a.ams', at(1)], ['db7.ams:2222', at(2)]]), 'epoch ms, inventory spelling, failures absent');
+  t.same(await store.lastSuccessByHost(), new Map([['a.ams', at(1)], ['db7.ams:2222', at(2)]]), 'epoch ms, inventory spelling, failures absent');
 
-  const ingestRun = store.beginRun({ mode: 'ingest', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 0, workers: 0 });
+  const ingestRun = await store.beginRun({ mode: 'ingest', startedAt: new Date(at(4)), pid: 1, hostname: 'x', threads: 0, workers: 0 });
   store.recordPush(ingestRun, { host: 'agent.ams', timestamp: at(5), ok: true, statusText: 'ok', data: { t: { a: '1' } } });
-  t.same(store.sapiHostsSince(at(5)), new Set(['agent.ams']), 'pushed at exactly the limit counts');
-  t.same(store.sapiHostsSince(at(5) + 1), new Set(), 'older pushes do not');
-  t.same(store.sapiHostsSince(0), new Set(['agent.ams']), 'hosts that never pushed are not agent hosts');
+  t.same(await store.sapiHostsSince(at(5)), new Set(['agent.ams']), 'pushed at exactly the limit counts');
+  t.same(await store.sapiHostsSince(at(5) + 1), new Set(), 'older pushes do not');
+  t.same(await store.sapiHostsSince(0), new Set(['agent.ams']), 'hosts that never pushed are not agent hosts');
 });
 
 t.test('a reader on a second connection is never blocked by an open write transaction (WAL)', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
   const store = openStore(file);
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(1), [ok('pkg', { openssl: '1.1.1w' })])]);
   const reader = openStore(file, { readonly: true });
   t.teardown(() => reader.close());
@@ -374,19 +375,19 @@ t.test('a reader on a second connection is never blocked by an open write transa
   store.database.exec('BEGIN IMMEDIATE');
   store.recordResults(runId, [result('h1', at(2), [ok('pkg', { openssl: '3.0.15' })]), result('h2', at(2), [])]);
   const started = Date.now();
-  t.same(reader.currentFacts('h1').map((f) => f.value), ['1.1.1w'], 'the reader sees the last committed state');
-  t.same(reader.hostStates().map((h) => h.name), ['h1']);
+  t.same((await currentFactsOf(reader, 'h1')).map((f) => f.value), ['1.1.1w'], 'the reader sees the last committed state');
+  t.same((await hostStates(reader)).map((h) => h.name), ['h1']);
   t.ok(Date.now() - started < 1000, 'and did not wait for the writer (busy_timeout is 10 s)');
   store.database.exec('COMMIT');
-  t.same(reader.currentFacts('h1').map((f) => f.value), ['3.0.15'], 'then sees the commit');
-  t.equal(reader.factRowCount(), 2);
+  t.same((await currentFactsOf(reader, 'h1')).map((f) => f.value), ['3.0.15'], 'then sees the commit');
+  t.equal(await reader.factRowCount(), 2);
 });
 
 t.test('a full disk mid-batch: StorageError naming the file and SQLITE_FULL, nothing half-written', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
   const store = openStore(file);
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 1, workers: 0 });
   store.recordResults(runId, [result('h1', at(1), [ok('pkg', { a: '1' })])]);
   const count = () => store.database.prepare('SELECT (SELECT COUNT(*) FROM attempts) AS a, (SELECT COUNT(*) FROM hosts) AS h, (SELECT COUNT(*) FROM facts) AS f').get();
   const before = count();
@@ -398,16 +399,16 @@ t.test('a full disk mid-batch: StorageError naming the file and SQLITE_FULL, not
     name: 'StorageError', exitCode: 74, message: new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot store a batch of 2 host results.*SQLITE_FULL`),
   });
   t.same(count(), before, 'no attempt, host or fact of the batch remains');
-  t.same(store.currentFacts('h1').map((f) => f.value), ['1'], 'h1 still has its old interval open');
+  t.same((await currentFactsOf(store, 'h1')).map((f) => f.value), ['1'], 'h1 still has its old interval open');
   store.database.pragma('max_page_count = 4294967294');
   store.recordResults(runId, [result('h2', at(3), [ok('pkg', big)])]);
-  t.equal(store.currentFacts('h2').length, 50, 'the store works again once there is room');
+  t.equal((await currentFactsOf(store, 'h2')).length, 50, 'the store works again once there is room');
 });
 
 t.test('1,000 hosts x 20 types x 30 facts in one batch; the same batch again adds no row', async (t) => {
   const store = openStore(path.join(t.testdir(), 'jf.db'));
   t.teardown(() => store.close());
-  const runId = store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 256, workers: 0 });
+  const runId = await store.beginRun({ mode: 'run', startedAt: new Date(at(0)), pid: 1, hostname: 'x', threads: 256, workers: 0 });
   const batch = (finishedAt: number): HostResult[] => Array.from({ length: 1000 }, (_, h) => result(`host${h}.ams`, finishedAt,
     Array.from({ length: 20 }, (_, c) => ok(`type${c}`, Object.fromEntries(Array.from({ length: 30 }, (_, f) => [`pkg${f}`, `${c}.${f}.${h % 7}-1ubuntu0.22.04`]))))));
   const timed = (b: HostResult[]) => {
@@ -416,15 +417,15 @@ t.test('1,000 hosts x 20 types x 30 facts in one batch; the same batch again add
     return performance.now() - t0;
   };
   const first = timed(batch(at(1)));
-  t.equal(store.factRowCount(), 600_000);
+  t.equal(await store.factRowCount(), 600_000);
   const second = timed(batch(at(2)));
-  t.equal(store.factRowCount(), 600_000, 'an identical batch adds no fact row');
+  t.equal(await store.factRowCount(), 600_000, 'an identical batch adds no fact row');
   t.comment(`recordResults, 600,000 facts: first batch ${first.toFixed(0)} ms, identical second batch ${second.toFixed(0)} ms`);
   // Generous bounds for a busy CI machine: they catch a lost index (a scan per host and type
   // takes minutes), not a few hundred milliseconds.
   t.ok(first < 20_000, 'first batch in bounded time');
   t.ok(second < 15_000, 'second batch in bounded time');
-  const h = store.currentFacts('host999.ams', 'type19');
+  const h = (await currentFactsOf(store, 'host999.ams', 'type19'));
   t.equal(h.length, 30);
   t.ok(h.every((f) => f.firstSeen === iso(at(1)) && f.lastSeen === iso(at(2))), 'last_seen moved, first_seen kept');
   const plan = (store.database.prepare('EXPLAIN QUERY PLAN SELECT id FROM facts WHERE is_current = 0 AND last_seen < ?').all('x') as { detail: string }[]).map((r) => r.detail).join();

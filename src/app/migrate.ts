@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { advisoryKey } from '../lock/pg-lock.js';
-import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/pg-store.js';
+import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/postgres/store.js';
 import { isDatabaseFile, MIGRATE_BATCH } from '../store/database.js';
 import { openStore } from '../store/store.js';
 import { LockHeldError, StorageError, UsageError } from './errors.js';

@@ -16,7 +16,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { LockHeldError, StorageError } from '../app/errors.js';
 import { fmix32, fnv1a32 } from '../inventory/sites.js';
-import { connect, displayUrl, endClient } from '../store/pg-store.js';
+import { connect, displayUrl, endClient } from '../store/postgres/driver.js';
 import type { HeldLock, LockHolder } from './run-lock.js';
 import { coveringHolderError, overlaps } from './site-lock.js';
 

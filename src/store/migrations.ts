@@ -478,3 +478,17 @@ export function inChangeFeed(firstFactsAt: string | null, at: string): boolean {
 export function sshAttemptSince(param: string): string {
   return `EXISTS (SELECT 1 FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.host_id = h.id AND r.mode <> 'ingest' AND a.finished_at >= ${param})`;
 }
+
+/**
+ * What a store says of a database whose schema it cannot use, given the newest version applied
+ * (undefined: no schema_migrations table at all); null when the version is usable. A writer
+ * (`readonly` false) upgrades an older schema; a reader needs the newest.
+ */
+export function schemaProblem(name: string, newest: number | undefined, readonly: boolean): string | null {
+  if (newest === undefined) return `${name}: not a jellyfish database (no schema_migrations table); the first \`jellyfish run\` creates it`;
+  if (newest > LATEST_VERSION) return `${name}: the database schema is at version ${newest}, newer than this jellyfish knows (${LATEST_VERSION}); use the jellyfish that wrote it`;
+  if (readonly && newest < LATEST_VERSION) {
+    return `${name}: the database schema is at version ${newest}, older than this jellyfish's (${LATEST_VERSION}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`;
+  }
+  return null;
+}

@@ -1,19 +1,16 @@
 // Read-only questions the operator asks of the database: hosts, one host's facts, the audit query
-// ("who runs openssl 1.1?"), the last runs. Parameterised SQL over the SQLite handle of a store
-// opened read-only; every SQLite failure becomes a StorageError (exit 74), never a crash.
-import type Database from 'better-sqlite3';
-import { StorageError } from '../app/errors.js';
+// ("who runs openssl 1.1?"), the last runs. Written once over a Driver (`?` placeholders, the few
+// words that differ from SqlWords); every engine failure becomes a StorageError (exit 74).
 import type { InventoryHost } from '../inventory/host.js';
+import { guarded, type Driver, type SqlWords } from './driver.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from './migrations.js';
 
-function read<T>(db: Database.Database, what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof StorageError) throw e;
-    const err = e as { code?: string; message?: string };
-    throw new StorageError(`${db.name}: cannot read ${what}: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`);
-  }
+const read = <T>(d: Driver, what: string, fn: () => T | Promise<T>): Promise<T> => guarded(d.name, `cannot read ${what}`, fn);
+
+/** `fragment` added to `where`, `value` bound once per `?` in it. */
+function bind(where: string[], params: unknown[], fragment: string, value: unknown): void {
+  where.push(fragment);
+  for (let i = fragment.split('?').length - 1; i > 0; i--) params.push(value);
 }
 
 // ---- hosts ----
@@ -46,22 +43,6 @@ export interface HostFilter {
 
 export const HOST_COLUMNS = 'name, is_prod, srvtype, pop, status, last_attempt_at, last_success_at, last_outcome, last_code, last_message, sapi_at';
 
-export function toHostRow(r: Record<string, unknown>): HostRow {
-  return {
-    name: r.name as string,
-    isProd: Number(r.is_prod) === 1,
-    srvtype: r.srvtype as string | null,
-    pop: r.pop as string | null,
-    status: r.status as string | null,
-    lastAttemptAt: r.last_attempt_at as string | null,
-    lastSuccessAt: r.last_success_at as string | null,
-    lastOutcome: r.last_outcome as string | null,
-    lastCode: r.last_code as string | null,
-    lastMessage: r.last_message as string | null,
-    sapiAt: r.sapi_at as string | null,
-  };
-}
-
 /** A row of HOST_COLUMNS read as an array (10,000 hosts: a third of the time of rows as objects). */
 export function hostRowOf(r: unknown[]): HostRow {
   return {
@@ -71,9 +52,15 @@ export function hostRowOf(r: unknown[]): HostRow {
   };
 }
 
-export function listHosts(db: Database.Database, f: HostFilter = {}): HostRow[] {
-  const rows = read(db, 'hosts', () => (db.prepare(`SELECT ${HOST_COLUMNS} FROM hosts ORDER BY name`).raw(true).all() as unknown[][]).map(hostRowOf));
+export async function listHosts(d: Driver, f: HostFilter = {}): Promise<HostRow[]> {
+  const rows = (await read(d, 'hosts', () => d.arrays(`SELECT ${HOST_COLUMNS} FROM hosts ORDER BY name`))).map(hostRowOf);
   return filterHosts(rows, f);
+}
+
+/** One host's row, by id. */
+export async function hostRow(d: Driver, host: HostRef): Promise<HostRow | undefined> {
+  const [r] = await read(d, 'hosts', () => d.arrays(`SELECT ${HOST_COLUMNS} FROM hosts WHERE id = ?`, [host.id]));
+  return r ? hostRowOf(r) : undefined;
 }
 
 /**
@@ -119,20 +106,20 @@ export interface HostRef {
 }
 
 /** The host named exactly so; else the one host equal to it without regard to case (`DB7.ams` finds `db7.ams`). */
-export function findHost(db: Database.Database, name: string): HostRef | undefined {
-  return read(db, 'hosts', () => {
-    const exact = db.prepare('SELECT id, name FROM hosts WHERE name = ?').get(name) as HostRef | undefined;
-    if (exact) return exact;
-    const folded = db.prepare('SELECT id, name FROM hosts WHERE lower(name) = lower(?) LIMIT 2').all(name) as HostRef[];
-    return folded.length === 1 ? folded[0] : undefined;
+export async function findHost(d: Driver, name: string): Promise<HostRef | undefined> {
+  return read(d, 'hosts', async () => {
+    const [exact] = await d.arrays('SELECT id, name FROM hosts WHERE name = ?', [name]);
+    if (exact) return { id: Number(exact[0]), name: exact[1] as string };
+    const folded = await d.arrays('SELECT id, name FROM hosts WHERE lower(name) = lower(?) LIMIT 2', [name]);
+    return folded.length === 1 ? { id: Number(folded[0]![0]), name: folded[0]![1] as string } : undefined;
   });
 }
 
 /** Up to `limit` stored names containing `text` (any case): suggestions for a name not found. */
-export function similarHosts(db: Database.Database, text: string, limit = 5): string[] {
+export async function similarHosts(d: Driver, text: string, limit = 5): Promise<string[]> {
   if (text.trim() === '') return [];
-  return read(db, 'hosts', () => (db.prepare('SELECT name FROM hosts WHERE instr(lower(name), lower(?)) > 0 ORDER BY name LIMIT ?')
-    .all(text, limit) as { name: string }[]).map((r) => r.name));
+  return (await read(d, 'hosts', () => d.arrays(`SELECT name FROM hosts WHERE ${d.sql.containsFolded('name', '?')} ORDER BY name LIMIT ?`, [text, limit])))
+    .map((r) => r[0] as string);
 }
 
 // ---- one host's facts ----
@@ -176,20 +163,20 @@ export interface FactInterval {
  * for one host's packages on 10,000 hosts, against under 2 ms through facts_host_type). A few
  * hundred rows sort in no time here.
  */
-function factsSql(host: HostRef, opts: FactsOptions): { sql: string; params: unknown[] } {
+export function factsSql(w: SqlWords, host: HostRef, opts: FactsOptions): { sql: string; params: unknown[] } {
   const where = ['f.host_id = ?'];
   const params: unknown[] = [host.id];
   if (opts.type !== undefined) { where.push('f.type = ?'); params.push(opts.type); }
   if (opts.at !== undefined) {
     // The host's intervals, current and closed, found through facts_host_type; the instant is
-    // compared on those rows only (`+`: facts_opened over first_seen would walk every host's).
+    // compared on those rows only (SQLite: facts_opened over first_seen would walk every host's).
     const at = atSql('?');
-    where.push(`+${at.sql}`);
+    where.push(w.noIndex(at.sql));
     params.push(...at.params(opts.at));
   } else if (!opts.history) {
-    // Without a type, `+` keeps is_current out of index choice, or facts_closed (is_current, ...) wins
-    // and walks every current fact of every host.
-    where.push(opts.type !== undefined ? 'f.is_current = 1' : '+f.is_current = 1');
+    // Without a type, SQLite must not pick an index for is_current, or facts_closed (is_current, ...)
+    // wins and walks every current fact of every host.
+    where.push(opts.type !== undefined ? 'f.is_current = 1' : w.noIndex('f.is_current = 1'));
   }
   return {
     sql: `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
@@ -200,9 +187,9 @@ function factsSql(host: HostRef, opts: FactsOptions): { sql: string; params: unk
 
 export const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function hostFacts(db: Database.Database, host: HostRef, opts: FactsOptions = {}): FactInterval[] {
-  const { sql, params } = factsSql(host, opts);
-  return toFactIntervals(read(db, `the facts of ${host.name}`, () => db.prepare(sql).all(...params) as Record<string, unknown>[]));
+export async function hostFacts(d: Driver, host: HostRef, opts: FactsOptions = {}): Promise<FactInterval[]> {
+  const { sql, params } = factsSql(d.sql, host, opts);
+  return toFactIntervals(await read(d, `the facts of ${host.name}`, () => d.all(sql, params)));
 }
 
 /** Rows of id, type, subtype, value, first_seen, last_seen, is_current, sorted by type, subtype, then oldest first. */
@@ -213,12 +200,6 @@ export function toFactIntervals(rows: Record<string, unknown>[]): FactInterval[]
     type: r.type as string, subtype: r.subtype as string, value: r.value as string,
     firstSeen: r.first_seen as string, lastSeen: r.last_seen as string, current: Number(r.is_current) === 1,
   }));
-}
-
-/** The `EXPLAIN QUERY PLAN` details of `hostFacts`: lets a test prove it walks facts_host_type. */
-export function hostFactsPlan(db: Database.Database, host: HostRef, opts: FactsOptions = {}): string[] {
-  const { sql, params } = factsSql(host, opts);
-  return read(db, 'a query plan', () => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail));
 }
 
 // ---- the audit query ----
@@ -250,19 +231,19 @@ export interface AuditHit {
  * as facts_audit and walks every current fact of every type (measured: `--type rkernel` on
  * 10,000 hosts x 500 packages took ~400 ms that way, ~35 ms through facts_audit).
  */
-function auditSql(q: AuditQuery): { sql: string; params: unknown[] } {
+export function auditSql(w: SqlWords, q: AuditQuery): { sql: string; params: unknown[] } {
   const where = ['f.type = ?'];
   const params: unknown[] = [q.type];
-  if (q.subtype !== undefined) { where.push('f.subtype = ?'); params.push(q.subtype); }
+  if (q.subtype !== undefined) bind(where, params, w.subtypeIs('?'), q.subtype);
   if (q.value !== undefined) { where.push('f.value = ?'); params.push(q.value); }
-  if (q.like !== undefined) { where.push("f.value LIKE ? ESCAPE '\\'"); params.push(q.like); }
+  if (q.like !== undefined) { where.push(`f.value ${w.likeFolded} ? ESCAPE '\\'`); params.push(q.like); }
   if (q.at !== undefined) {
     // The same facts_audit seek, over closed intervals too; the instant is compared on the rows found.
     const at = atSql('?');
-    where.push(`+${at.sql}`);
+    where.push(w.noIndex(at.sql));
     params.push(...at.params(q.at));
   } else {
-    where.push('+f.is_current = 1');
+    where.push(w.noIndex('f.is_current = 1'));
   }
   const sql = `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
     FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`;
@@ -270,33 +251,27 @@ function auditSql(q: AuditQuery): { sql: string; params: unknown[] } {
 }
 
 /** Which hosts have it now, and since when. */
-export function auditQuery(db: Database.Database, q: AuditQuery): AuditHit[] {
-  const { sql, params } = auditSql(q);
+export async function auditQuery(d: Driver, q: AuditQuery): Promise<AuditHit[]> {
+  const { sql, params } = auditSql(d.sql, q);
   // Rows as arrays (host, subtype, value, first_seen, last_seen): a query may match every host.
-  return read(db, 'facts', () => (db.prepare(sql).raw(true).all(...params) as string[][]).map((r) => ({
+  return (await read(d, 'facts', () => d.arrays(sql, params))).map((r) => ({
     host: r[0] as string, subtype: r[1] as string, value: r[2] as string, since: r[3] as string, lastSeen: r[4] as string,
-  })));
-}
-
-/** The `EXPLAIN QUERY PLAN` details of the audit query: lets a test prove it walks an index. */
-export function auditPlan(db: Database.Database, q: AuditQuery): string[] {
-  const { sql, params } = auditSql(q);
-  return read(db, 'a query plan', () => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail));
+  }));
 }
 
 /** Whether any fact (current or closed) of this type was ever stored: tells a typo from "nobody has it". */
-export function typeExists(db: Database.Database, type: string): boolean {
-  return read(db, 'facts', () => db.prepare('SELECT 1 FROM facts WHERE type = ? LIMIT 1').get(type) !== undefined);
+export async function typeExists(d: Driver, type: string): Promise<boolean> {
+  return (await read(d, 'facts', () => d.arrays('SELECT 1 FROM facts WHERE type = ? LIMIT 1', [type]))).length > 0;
 }
 
 /** Every stored fact type, by seeking facts_audit from one type to the next (not a scan of every fact). */
-export function factTypes(db: Database.Database): string[] {
-  return read(db, 'fact types', () => (db.prepare(
+export async function factTypes(d: Driver): Promise<string[]> {
+  return (await read(d, 'fact types', () => d.arrays(
     `WITH RECURSIVE t(type) AS (
        SELECT MIN(type) FROM facts
        UNION ALL SELECT (SELECT MIN(type) FROM facts WHERE type > t.type) FROM t WHERE t.type IS NOT NULL)
      SELECT type FROM t WHERE type IS NOT NULL`,
-  ).all() as { type: string }[]).map((r) => r.type));
+  ))).map((r) => r[0] as string);
 }
 
 // ---- runs ----
@@ -366,6 +341,6 @@ export async function lastRunsOf(all: AllRows): Promise<ModeRuns[]> {
   return out;
 }
 
-export function lastRuns(db: Database.Database): Promise<ModeRuns[]> {
-  return lastRunsOf((sql, params) => read(db, 'runs', () => db.prepare(sql).all(...params) as Record<string, unknown>[]));
+export function lastRuns(d: Driver): Promise<ModeRuns[]> {
+  return lastRunsOf((sql, params) => read(d, 'runs', () => d.all(sql, params)));
 }

@@ -12,13 +12,12 @@ import type {
 } from './audit-store.js';
 import type pg from 'pg';
 import { isPostgresUrl } from './database-url.js';
-import type { PgStore } from './pg-store.js';
-import { SqliteStore } from './sqlite-store.js';
+import type { Awaitable } from './driver.js';
+import type { PgStore } from './postgres/store.js';
+import { SqliteStore } from './sqlite/store.js';
 
 export { SqliteStore };
-
-/** A value now (SQLite) or later (PostgreSQL). */
-export type Awaitable<T> = T | Promise<T>;
+export type { Awaitable };
 
 export interface RunInfo {
   mode: 'run' | 'gap-fix' | 'ingest';
@@ -58,33 +57,6 @@ export interface PushOutcome {
 }
 
 export type PruneMode = 'archive' | 'delete';
-
-export interface HostState {
-  name: string;
-  isProd: boolean;
-  lastAttemptAt: string | null;
-  lastSuccessAt: string | null;
-  lastOutcome: string | null;
-  lastCode: string | null;
-  lastMessage: string | null;
-}
-
-export interface FactRow {
-  type: string;
-  subtype: string;
-  value: string;
-  firstSeen: string;
-  lastSeen: string;
-}
-
-export interface RunRow {
-  id: number;
-  mode: string;
-  startedAt: string;
-  finishedAt: string | null;
-  exitCode: number | null;
-  summary: string | null;
-}
 
 /** An API token as stored: never the secret, only its SHA-256 (hex). */
 export interface TokenRow {
@@ -217,7 +189,7 @@ export async function openAnyStore(database: string, opts: { readonly?: boolean;
     if (opts.busyTimeoutMs !== undefined) store.database.pragma(`busy_timeout = ${opts.busyTimeoutMs}`);
     return store;
   }
-  const { PgStore } = await import('./pg-store.js');
+  const { PgStore } = await import('./postgres/store.js');
   return PgStore.open(database, opts);
 }
 

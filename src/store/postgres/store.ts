@@ -1,123 +1,56 @@
-// The PostgreSQL backend: the same schema (one numbered migration list), the same fact-interval
-// rules and the same answers as the SQLite store, for several collectors (one per site) writing
-// one database. Writes are set-based per batch: a batch of hosts costs a fixed handful of
-// statements (arrays through unnest, the interval diff as joins), never a query per fact.
-// Parameterised SQL only; the URL never carries a password (PGPASSWORD or ~/.pgpass does, read by
-// `pg` itself). Every failure surfaces as StorageError (exit 74).
-import pg from 'pg';
-import { StorageError } from '../app/errors.js';
-import { withoutNul } from '../collections/parse.js';
-import type { InventoryHost } from '../inventory/host.js';
-import type { HostResult } from '../pool/messages.js';
-import * as au from './audit-store.js';
-import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
-import { displayUrl } from './database-url.js';
-import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
-import { valuesDigest } from './digest.js';
-import { FACT_LAST_SEEN, firstFactsSet, inChangeFeed, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, PRUNE_CHANGES, sshAttemptSince } from './migrations.js';
-import {
-  atSql, HOST_COLUMNS, lastRunsOf, toFactIntervals, toHostRow,
-  type AuditHit, type AuditQuery, type FactInterval, type FactsOptions, type HostRef, type HostRow, type ModeRuns,
-} from './queries.js';
-import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store, TokenRow } from './store.js';
-import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
+// The PostgreSQL engine: the same schema (one numbered migration list), the same rules (../sql-store.ts,
+// ../intervals.ts, ../push-rules.ts) and the same answers as the SQLite store, for several
+// collectors (one per site) writing one database. What is its own: the connection, migrating under
+// an advisory lock, transactions and savepoints, and set-based batch writes (a batch of hosts costs
+// a fixed handful of statements, arrays through unnest, never a query per fact). Parameterised SQL
+// only. Every failure surfaces as StorageError (exit 74).
+import { StorageError } from '../../app/errors.js';
+import type { InventoryHost } from '../../inventory/host.js';
+import type { HostResult } from '../../pool/messages.js';
+import * as au from '../audit-store.js';
+import { valuesDigest } from '../digest.js';
+import { describeError, iso, numbered } from '../driver.js';
+import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.js';
+import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
+import * as push from '../push-rules.js';
+import { SqlStore } from '../sql-store.js';
+import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
+import { ADVISORY_CLASS, clean, cleanText, connect, displayUrl, endClient, PgDriver, type Client } from './driver.js';
 
-export { displayUrl };
+export { ADVISORY_CLASS, connect, displayUrl, endClient };
 
-const iso = (ms: number | Date): string => new Date(ms).toISOString();
 /** A name from the catalog as an SQL identifier. */
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
-/** The first key of every jellyfish advisory lock ("jely"): keeps them apart from the application's own. */
-export const ADVISORY_CLASS = 0x6a656c79;
 /** The second key of the lock that serialises migrations (site locks hash to other values). */
 const MIGRATION_LOCK = 0;
 /** Hosts per set of statements inside one batch transaction: bounds the arrays sent (~900 facts a host). */
 const CHUNK_HOSTS = 100;
-/** A connection attempt that gets no answer. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/**
- * A statement that gets no answer (a server or network that went silent): the run must still end
- * with its JSON. The largest batch (500 hosts seen for the first time) takes seconds.
- */
-export const QUERY_TIMEOUT_MS = 30_000;
-/** Closing politely waits this long for the server before the socket is dropped. */
-const CLOSE_WAIT_MS = 2_000;
-
-type Client = pg.Client;
-
-/** int8 (counts, ids) as a JS number: ids stay far below 2^53. */
-const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-/** PostgreSQL text cannot hold NUL: it becomes U+FFFD, as invalid UTF-8 does on the way in. */
-const clean = (s: string | null | undefined): string | null => (s == null ? null : withoutNul(s));
-const cleanText = (s: unknown): string => clean(typeof s === 'string' ? s : String(s)) as string;
-
-function describe(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  const code = err.code ? `${err.code}: ` : '';
-  return `${code}${err.message ?? String(e)}`;
-}
-
-/** End a connection; a server that does not answer any more gets its socket dropped instead of a wait. */
-export async function endClient(client: Client): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS); });
-  const ended = client.end().then(() => false, () => false);
-  const stuck = await Promise.race([ended, gaveUp]);
-  clearTimeout(timer);
-  if (stuck) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-}
-
-/** A plain connection to `url` (the store's, or a lock's); connection-level errors are kept, not thrown at random. */
-export async function connect(url: string, onError: (e: Error) => void, applicationName = 'jellyfish', queryTimeoutMs = QUERY_TIMEOUT_MS): Promise<Client> {
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: applicationName,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    query_timeout: queryTimeoutMs,
-    statement_timeout: queryTimeoutMs,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-    types: TYPES,
-  });
-  // An idle connection the server drops emits 'error': without a listener it would end the process.
-  client.on('error', onError);
-  try {
-    await client.connect();
-  } catch (e) {
-    client.removeListener('error', onError);
-    const hint = /password|authentication/i.test(describe(e)) ? ' (the password comes from PGPASSWORD or ~/.pgpass, never from scheduler.ini)' : '';
-    throw new StorageError(`${displayUrl(url)}: cannot connect: ${describe(e)}${hint}`);
-  }
-  return client;
-}
 
 /** `feed`: the changes go into the change feed (not the host's first collection; see inChangeFeed) */
 interface FactSet { hostId: number; type: string; values: Record<string, string>; seen: string; feed: boolean; digest?: string }
 /** A fact opened at its sighting, and a change-feed row, as the statements take them. */
 interface FactRowIn { host: number; type: string; subtype: string; value: string; seen: string }
-interface ChangeRowIn { at: string; host: number; type: string; subtype: string; change: 'added' | 'changed' | 'removed'; old: string | null; now: string | null }
-/** A collection's subtype -> value pairs as stored (cleanText on both). */
-const cleanValues = (values: Record<string, string>): [string, string][] => Object.entries(values).map(([k, v]) => [cleanText(k), cleanText(v)]);
 
-export class PgStore implements Store {
+export class PgStore extends SqlStore {
   readonly dialect = 'postgresql';
   private readonly hostIds = new Map<string, number>();
-  private broken: Error | undefined;
   /** inside writeTogether: write() takes a savepoint, not a transaction of its own */
   private together = false;
 
-  private constructor(readonly path: string, private readonly client: Client) {}
+  private constructor(private readonly driver: PgDriver) {
+    super(driver);
+  }
+
+  private get client(): Client {
+    return this.driver.client;
+  }
 
   static async open(url: string, opts: { readonly?: boolean } = {}): Promise<PgStore> {
     const shown = displayUrl(url);
     let store: PgStore | undefined;
-    const client = await connect(url, (e) => { if (store) store.broken = e; });
-    store = new PgStore(shown, client);
+    const client = await connect(url, (e) => { if (store) store.driver.broken = e; });
+    store = new PgStore(new PgDriver(shown, client));
     try {
       if (opts.readonly) {
         await store.checkSchema();
@@ -129,7 +62,7 @@ export class PgStore implements Store {
     } catch (e) {
       await endClient(client);
       if (e instanceof StorageError) throw e;
-      throw new StorageError(`${shown}: cannot open the database: ${describe(e)}`);
+      throw new StorageError(`${shown}: cannot open the database: ${describeError(e)}`);
     }
   }
 
@@ -138,24 +71,8 @@ export class PgStore implements Store {
     return this.client;
   }
 
-  private async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
-    return this.client.query<R>(sql, params);
-  }
-
-  /** query, each row an array of its columns (pg's rowMode 'array') */
-  private async queryArrays(sql: string, params: unknown[] = []): Promise<pg.QueryResult<unknown[]>> {
-    if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
-    return this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
-  }
-
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof StorageError) throw e;
-      throw new StorageError(`${this.path}: ${what}: ${describe(e)}`);
-    }
+  private query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []) {
+    return this.driver.query<R>(sql, params);
   }
 
   /** One transaction; on failure it is rolled back whole and the host-id cache dropped (its new ids are gone). */
@@ -231,10 +148,8 @@ export class PgStore implements Store {
       await this.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_CLASS, MIGRATION_LOCK]);
       await this.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       const done = new Set((await this.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-      const newest = Math.max(0, ...done);
-      if (newest > LATEST_VERSION) {
-        throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${LATEST_VERSION}); use the jellyfish that wrote it`);
-      }
+      const problem = schemaProblem(this.path, Math.max(0, ...done), false);
+      if (problem) throw new StorageError(problem);
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await this.query(m.postgresql ?? m.sql);
@@ -246,11 +161,9 @@ export class PgStore implements Store {
   private async checkSchema(): Promise<void> {
     await this.guard('cannot read the schema version', async () => {
       const t = await this.query("SELECT to_regclass('schema_migrations') AS t");
-      if (!t.rows[0]?.t) throw new StorageError(`${this.path}: not a jellyfish database (no schema_migrations table); the first \`jellyfish run\` creates it`);
-      const newest = Number((await this.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0);
-      if (newest < LATEST_VERSION) {
-        throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${LATEST_VERSION}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
-      }
+      const newest = t.rows[0]?.t ? Number((await this.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0) : undefined;
+      const problem = schemaProblem(this.path, newest, true);
+      if (problem) throw new StorageError(problem);
     });
   }
 
@@ -276,13 +189,6 @@ export class PgStore implements Store {
     return rows.map((r) => r.id);
   }
 
-  async beginRun(info: RunInfo): Promise<number> {
-    return this.guard('cannot record the run start', async () => (await this.query<{ id: number }>(
-      'INSERT INTO runs (mode, started_at, pid, hostname, threads, workers, scope) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
-      [info.mode, iso(info.startedAt), info.pid, info.hostname, info.threads, info.workers, info.scope ?? null],
-    )).rows[0]!.id);
-  }
-
   async upsertHosts(hosts: InventoryHost[]): Promise<void> {
     if (hosts.length === 0) return;
     // Sorted: two collectors touching the same rows take their row locks in one order.
@@ -294,22 +200,6 @@ export class PgStore implements Store {
          ON CONFLICT (name) DO UPDATE SET srvtype = excluded.srvtype, pop = excluded.pop, status = excluded.status, is_prod = excluded.is_prod`,
         [sorted.map((h) => h.label), sorted.map((h) => clean(h.srvtype)), sorted.map((h) => clean(h.pop)), sorted.map((h) => clean(h.status)), sorted.map((h) => (h.isProd ? 1 : 0)), iso(Date.now())],
       );
-    });
-  }
-
-  async lastSuccessByHost(): Promise<Map<string, number>> {
-    return this.guard('cannot read last successes', async () => {
-      const rows = (await this.query<{ name: string; last_success_at: string }>('SELECT name, last_success_at FROM hosts WHERE last_success_at IS NOT NULL')).rows;
-      return new Map(rows.map((r) => [r.name, Date.parse(r.last_success_at)]));
-    });
-  }
-
-  async sapiHostsSince(sinceMs: number, sshSinceMs?: number): Promise<Set<string>> {
-    return this.guard('cannot read agent hosts', async () => {
-      const rows = (sshSinceMs === undefined
-        ? await this.query<{ name: string }>('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= $1', [iso(sinceMs)])
-        : await this.query<{ name: string }>(`SELECT h.name FROM hosts h WHERE h.sapi_at IS NOT NULL AND h.sapi_at >= $1 AND ${sshAttemptSince('$2')}`, [iso(sinceMs), iso(sshSinceMs)])).rows;
-      return new Set(rows.map((r) => r.name));
     });
   }
 
@@ -392,7 +282,7 @@ export class PgStore implements Store {
     const t = { host: [] as number[], type: [] as string[], seen: [] as string[], digest: [] as string[] };
     const fresh: FactRowIn[] = [];
     /** the fresh facts of types first seen on a host already collected: additions in the feed */
-    const added: ChangeRowIn[] = [];
+    const added: FeedRow[] = [];
     const changed: FactSet[] = [];
     for (const s of sets) {
       const digest = s.digest ?? valuesDigest(s.values);
@@ -400,10 +290,10 @@ export class PgStore implements Store {
       t.host.push(s.hostId); t.type.push(s.type); t.seen.push(s.seen); t.digest.push(digest);
       if (stored.has(key) && stored.get(key) === digest) continue;
       if (stored.has(key)) { changed.push(s); continue; }
-      for (const [subtype, value] of cleanValues(s.values)) {
-        fresh.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
-        if (s.feed) added.push({ at: s.seen, host: s.hostId, type: s.type, subtype, change: 'added', old: null, now: value });
-      }
+      // A type new on this host: every value opens, and (past the host's first collection) is added.
+      const diff = diffCurrent([], seenValues(s.values, cleanText), s.feed);
+      for (const [subtype, value] of diff.open) fresh.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
+      for (const c of diff.changes) added.push({ at: s.seen, host: s.hostId, type: s.type, ...c });
     }
     if (changed.length) await this.diffFacts(changed);
     await this.openFacts(fresh);
@@ -425,33 +315,22 @@ export class PgStore implements Store {
    */
   private async diffFacts(sets: FactSet[]): Promise<void> {
     const key = (host: number, type: string) => `${host}\u0000${type}`;
-    /** per (host, type): its sighting, and the values seen now not matched by a current fact yet */
-    const pairs = new Map(sets.map((s) => [key(s.hostId, s.type), { set: s, seen: new Map(cleanValues(s.values)), closed: new Map<string, string>() }]));
-    const current = (await this.client.query<[string, string, string, string, string]>({
-      text: `SELECT c.id, c.host_id, c.type, c.subtype, c.value
-               FROM unnest($1::bigint[], $2::text[]) AS t(host_id, type)
-               JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1`,
-      values: [sets.map((s) => s.hostId), sets.map((s) => s.type)], rowMode: 'array',
-    })).rows;
+    /** per (host, type): its sighting and its current facts */
+    const pairs = new Map(sets.map((s) => [key(s.hostId, s.type), { set: s, current: [] as [string, string, string][] }]));
+    const current = (await this.driver.queryArrays<[string, string, string, string, string]>(
+      `SELECT c.id, c.host_id, c.type, c.subtype, c.value
+         FROM unnest($1::bigint[], $2::text[]) AS t(host_id, type)
+         JOIN facts c ON c.host_id = t.host_id AND c.type = t.type AND c.is_current = 1`,
+      [sets.map((s) => s.hostId), sets.map((s) => s.type)])).rows;
+    for (const [id, host, type, subtype, value] of current) pairs.get(key(Number(host), type))!.current.push([id, subtype, value]);
     const close = { id: [] as string[], seen: [] as string[] };
-    for (const [id, host, type, subtype, value] of current) {
-      const p = pairs.get(key(Number(host), type))!;
-      if (p.seen.get(subtype) === value) { p.seen.delete(subtype); continue; }
-      close.id.push(id); close.seen.push(p.set.seen);
-      p.closed.set(subtype, value);
-    }
     const open: FactRowIn[] = [];
-    const change: ChangeRowIn[] = [];
-    for (const { set: s, seen, closed } of pairs.values()) {
-      const row = { at: s.seen, host: s.hostId, type: s.type };
-      for (const [subtype, value] of seen) {
-        open.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
-        if (!s.feed) continue;
-        const old = closed.get(subtype);
-        change.push({ ...row, subtype, change: old === undefined ? 'added' : 'changed', old: old ?? null, now: value });
-        closed.delete(subtype);
-      }
-      if (s.feed) for (const [subtype, old] of closed) change.push({ ...row, subtype, change: 'removed', old, now: null });
+    const change: FeedRow[] = [];
+    for (const { set: s, current: facts } of pairs.values()) {
+      const diff = diffCurrent(facts, seenValues(s.values, cleanText), s.feed);
+      for (const id of diff.close) { close.id.push(id); close.seen.push(s.seen); }
+      for (const [subtype, value] of diff.open) open.push({ host: s.hostId, type: s.type, subtype, value, seen: s.seen });
+      for (const c of diff.changes) change.push({ at: s.seen, host: s.hostId, type: s.type, ...c });
     }
     if (close.id.length) {
       // A value not seen now was last seen at its type's previous sighting (fact_types, written after this).
@@ -478,9 +357,9 @@ export class PgStore implements Store {
   }
 
   /** Change-feed rows, in the order the feed is read in: instant, host, type, subtype. */
-  private async appendChanges(rows: ChangeRowIn[]): Promise<void> {
+  private async appendChanges(rows: FeedRow[]): Promise<void> {
     if (rows.length === 0) return;
-    rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.host - b.host || (a.type < b.type ? -1 : a.type > b.type ? 1 : a.subtype < b.subtype ? -1 : a.subtype > b.subtype ? 1 : 0)));
+    rows.sort(feedOrder);
     await this.query(
       `INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
@@ -494,18 +373,12 @@ export class PgStore implements Store {
     await this.write(`cannot store the document for ${doc.host}`, async () => {
       out.host = await this.storedName(doc.host);
       const hostId = (await this.ensureHosts([out.host], at)).get(out.host)!;
-      await this.query(
-        `UPDATE hosts SET srvtype = COALESCE(srvtype, $1), pop = COALESCE(pop, $2), status = COALESCE(status, $3),
-           is_prod = CASE WHEN status IS NULL AND $3::text IS NOT NULL THEN $4 ELSE is_prod END WHERE id = $5`,
-        [clean(doc.srvtype), clean(doc.pop), clean(doc.status), doc.isProd ? 1 : 0, hostId],
-      );
-      const outcome = doc.ok ? 'ok' : 'error';
-      const code = doc.ok ? null : 'AGENT';
-      const message = doc.ok ? 'pushed by the host agent' : `the host agent reported collection_status ${JSON.stringify(doc.statusText)}`;
+      await this.query(numbered(push.FILL_HOST), push.fillHostParams(doc, hostId, clean));
+      const a = push.pushAttempt(doc);
       const attemptId = (await this.query<{ id: number }>(
         `INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes)
          VALUES ($1, $2, $3, $3, 0, $4, $5, $6, 0) RETURNING id`,
-        [runId, hostId, at, outcome, code, clean(message)],
+        [runId, hostId, at, a.outcome, a.code, clean(a.message)],
       )).rows[0]!.id;
       if (doc.ok) {
         const types = Object.keys(doc.data);
@@ -515,9 +388,9 @@ export class PgStore implements Store {
         const feed = inChangeFeed((await this.firstFacts([hostId])).get(hostId) ?? null, at);
         for (const type of types) {
           const seen = last.get(type);
-          if (seen !== undefined && seen > at) {
+          if (push.newerThanDocument(seen, at)) {
             out.skippedTypes.push(type);
-            col.type.push(type); col.status.push('skipped'); col.message.push(`older than what is stored (last observed ${seen})`);
+            col.type.push(type); col.status.push('skipped'); col.message.push(push.skippedNote(seen));
             continue;
           }
           col.type.push(type); col.status.push('ok'); col.message.push(null);
@@ -533,19 +406,8 @@ export class PgStore implements Store {
         }
         await this.applyFacts(sets);
       }
-      await this.query(
-        `UPDATE hosts SET
-           sapi_at = CASE WHEN $1 = 1 AND (sapi_at IS NULL OR sapi_at < $2) THEN $2 ELSE sapi_at END,
-           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $3 ELSE last_outcome END,
-           last_code = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $4 ELSE last_code END,
-           last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $5 ELSE last_message END,
-           last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= $2 THEN $6 ELSE last_run_id END,
-           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < $2 THEN $2 ELSE last_attempt_at END,
-           last_success_at = CASE WHEN $1 = 1 AND (last_success_at IS NULL OR last_success_at < $2) THEN $2 ELSE last_success_at END,
-           ${firstFactsSet('$8', '$2')}
-         WHERE id = $7`,
-        [doc.ok ? 1 : 0, at, outcome, code, clean(message), runId, hostId, out.storedTypes.length ? 1 : 0],
-      );
+      await this.query(push.hostUpdateSql(push.numberedParam, firstFactsSet),
+        push.inNumberOrder(push.hostUpdateValues(doc, at, runId, hostId, out.storedTypes.length > 0, clean)));
     });
     return out;
   }
@@ -567,8 +429,8 @@ export class PgStore implements Store {
 
   private async storedName(name: string): Promise<string> {
     if (this.hostIds.has(name)) return name;
-    if ((await this.query('SELECT 1 FROM hosts WHERE name = $1', [name])).rowCount) return name;
-    const rows = (await this.query<{ name: string }>('SELECT name FROM hosts WHERE lower(name) = lower($1) LIMIT 2', [name])).rows;
+    if ((await this.query(numbered(push.NAME_EXACT), [name])).rowCount) return name;
+    const rows = (await this.query<{ name: string }>(numbered(push.NAME_FOLDED), [name])).rows;
     return rows.length === 1 && rows[0] ? rows[0].name : name;
   }
 
@@ -585,131 +447,7 @@ export class PgStore implements Store {
     });
   }
 
-  async pruneChanges(before: string, batch: number): Promise<number> {
-    return this.write('cannot prune the change feed', async () => (await this.query(au.numbered(PRUNE_CHANGES), [before, batch])).rowCount ?? 0);
-  }
-
-  async countPrunable(before: string): Promise<number> {
-    return this.guard('cannot count closed facts', async () =>
-      Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts WHERE is_current = 0 AND last_seen < $1', [before])).rows[0]!.n));
-  }
-
-  async finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): Promise<void> {
-    await this.guard('cannot record the run end', async () => {
-      await this.query('UPDATE runs SET finished_at = $1, exit_code = $2, summary = $3 WHERE id = $4', [iso(finishedAt), exitCode, clean(summaryJson), runId]);
-    });
-  }
-
-  // ---- the read side: the questions of queries.ts in PostgreSQL's words ----
-
-  async listHosts(): Promise<HostRow[]> {
-    return this.guard('cannot read hosts', async () => (await this.query(`SELECT ${HOST_COLUMNS} FROM hosts ORDER BY name`)).rows.map(toHostRow));
-  }
-
-  async findHost(name: string): Promise<HostRef | undefined> {
-    return this.guard('cannot read hosts', async () => {
-      const exact = (await this.query<HostRef>('SELECT id, name FROM hosts WHERE name = $1', [name])).rows[0];
-      if (exact) return exact;
-      const folded = (await this.query<HostRef>('SELECT id, name FROM hosts WHERE lower(name) = lower($1) LIMIT 2', [name])).rows;
-      return folded.length === 1 ? folded[0] : undefined;
-    });
-  }
-
-  async similarHosts(text: string, limit = 5): Promise<string[]> {
-    if (text.trim() === '') return [];
-    return this.guard('cannot read hosts', async () => (await this.query<{ name: string }>(
-      'SELECT name FROM hosts WHERE strpos(lower(name), lower($1)) > 0 ORDER BY name LIMIT $2', [text, limit])).rows.map((r) => r.name));
-  }
-
-  async hostFacts(host: HostRef, opts: FactsOptions = {}): Promise<FactInterval[]> {
-    const where = ['f.host_id = $1'];
-    const params: unknown[] = [host.id];
-    if (opts.type !== undefined) { params.push(opts.type); where.push(`f.type = $${params.length}`); }
-    if (opts.at !== undefined) { params.push(opts.at); where.push(atSql(`$${params.length}`).sql); }
-    else if (!opts.history) where.push('f.is_current = 1');
-    return this.guard(`cannot read the facts of ${host.name}`, async () => toFactIntervals((await this.query(
-      `SELECT f.id, f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen, f.is_current
-         FROM facts f ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')}`, params)).rows));
-  }
-
-  /** As SQLite's: LIKE there ignores ASCII case, so ILIKE here. The subtype goes through the prefix the audit index holds. */
-  async auditQuery(q: AuditQuery): Promise<AuditHit[]> {
-    const where = ['f.type = $1'];
-    const params: unknown[] = [q.type];
-    const add = (frag: (n: string) => string, v: unknown) => { params.push(v); where.push(frag(`$${params.length}`)); };
-    if (q.subtype !== undefined) add((n) => `left(f.subtype, 200) = left(${n}, 200) AND f.subtype = ${n}`, q.subtype);
-    if (q.value !== undefined) add((n) => `f.value = ${n}`, q.value);
-    if (q.like !== undefined) add((n) => `f.value ILIKE ${n} ESCAPE '\\'`, q.like);
-    if (q.at !== undefined) add((n) => atSql(n).sql, q.at);
-    else where.push('f.is_current = 1');
-    return this.guard('cannot read facts', async () => (await this.query<Record<string, string>>(
-      `SELECT h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen
-         FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES} WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`, params,
-    )).rows.map((r) => ({ host: r.host!, subtype: r.subtype!, value: r.value!, since: r.first_seen!, lastSeen: r.last_seen! })));
-  }
-
-  async typeExists(type: string): Promise<boolean> {
-    return this.guard('cannot read facts', async () => Boolean((await this.query('SELECT 1 FROM facts WHERE type = $1 LIMIT 1', [type])).rowCount));
-  }
-
-  async factTypes(): Promise<string[]> {
-    return this.guard('cannot read fact types', async () => (await this.query<{ type: string }>(
-      `WITH RECURSIVE t(type) AS (
-         SELECT MIN(type) FROM facts
-         UNION ALL SELECT (SELECT MIN(type) FROM facts WHERE type > t.type) FROM t WHERE t.type IS NOT NULL)
-       SELECT type FROM t WHERE type IS NOT NULL`)).rows.map((r) => r.type));
-  }
-
-  async lastRuns(): Promise<ModeRuns[]> {
-    return this.guard('cannot read runs', () => lastRunsOf(async (sql, params) => {
-      let n = 0;
-      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
-    }));
-  }
-
-
-  async factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    // Each statement guarded on its own: the feed's slices are read after this returns.
-    const what = 'cannot read the change feed';
-    return changeRows(
-      (sql, params) => this.guard(what, async () => (await this.query(au.numbered(sql), params)).rows),
-      (sql, params) => this.guard(what, async () => (await this.queryArrays(au.numbered(sql), params)).rows),
-      'postgresql', query);
-  }
-
-  /** `?` placeholders as `$n`, rows as records: the shared SQL of fleet-history.ts. */
-  private rows(): (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]> {
-    return async (sql, params) => {
-      let n = 0;
-      return (await this.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows;
-    };
-  }
-
-  async hostRow(host: HostRef): Promise<HostRow | undefined> {
-    return this.guard('cannot read hosts', async () => {
-      const r = (await this.query(`SELECT ${HOST_COLUMNS} FROM hosts WHERE id = $1`, [host.id])).rows[0];
-      return r ? toHostRow(r) : undefined;
-    });
-  }
-
-  async runsSince(since: string): Promise<RunTally[]> {
-    return this.guard('cannot read runs', () => runsSince(this.rows(), 'postgresql', since));
-  }
-
-  async hostAttempts(host: HostRef, limit: number): Promise<HostAttempt[]> {
-    return this.guard(`cannot read the attempts of ${host.name}`, () => hostAttempts(this.rows(), 'postgresql', host.id, limit));
-  }
-
-  async recentChangeStart(n: number): Promise<string | null> {
-    return this.guard('cannot read the change feed', () => recentChangeStart(this.rows(), n));
-  }
-
   // ---- audits ----
-
-  async beginAnalysis(startedAt: Date, pid: number, hostname: string): Promise<number> {
-    return this.guard('cannot record the analyze start', async () => (await this.query<{ id: number }>(
-      'INSERT INTO analyze_runs (started_at, pid, hostname) VALUES ($1, $2, $3) RETURNING id', [iso(startedAt), pid, clean(hostname)])).rows[0]!.id);
-  }
 
   async upsertAudits(audits: au.AuditMeta[], at: string): Promise<Map<string, number>> {
     return this.write('cannot record the audits', async () => {
@@ -731,20 +469,13 @@ export class PgStore implements Store {
     });
   }
 
-  async analysisHosts(): Promise<au.AnalysisHost[]> {
-    return this.guard('cannot read hosts', async () => (await this.query(au.ANALYSIS_HOST_SQL)).rows.map(au.toAnalysisHost));
-  }
-
   /** Rows as arrays, in chunks of subtypes: pg holds a whole answer in memory, so each answer stays a few hundred thousand rows. */
   async scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): Promise<void> {
     // 100 subtypes of 10,000 hosts: at most a million rows in one answer (200 took the peak RSS
     // of 10,000 hosts x 1,000 audits past 1 GB; 50 kept it at 0.65 GB but took half as long again).
     const SUBTYPES_PER_QUERY = 100;
     await this.guard('cannot read facts', async () => {
-      const rowsOf = async <R extends unknown[]>(sql: string, values: unknown[]) => {
-        if (this.broken) throw new StorageError(`${this.path}: the connection was lost: ${describe(this.broken)}`);
-        return (await this.client.query<R>({ text: sql, values, rowMode: 'array' })).rows;
-      };
+      const rowsOf = async <R extends unknown[]>(sql: string, values: unknown[]) => (await this.driver.queryArrays<R>(sql, values)).rows;
       if (hostIds) {
         // A few hosts: their current facts of the types read, through facts_host_type, the subtypes picked here.
         const types = [...want.pairs.keys(), ...want.wholeTypes];
@@ -776,7 +507,7 @@ export class PgStore implements Store {
       };
       if (of) {
         add((await this.client.query<[number, number, number, string]>({
-          text: au.numbered(au.openResultsOfSql('postgresql')), values: [of.hosts, of.audits], rowMode: 'array',
+          text: numbered(au.openResultsOfSql('postgresql')), values: [of.hosts, of.audits], rowMode: 'array',
         })).rows);
         return out;
       }
@@ -794,10 +525,6 @@ export class PgStore implements Store {
     });
   }
 
-  async analysisBaseline(): Promise<au.AnalysisBaseline | null> {
-    return this.guard('cannot read the analyze runs', async () => au.toBaseline((await this.query(au.ANALYSIS_BASELINE_SQL)).rows[0]));
-  }
-
   /**
    * Ids are handed out before their transaction commits, so the newest committed id alone could
    * leave an older id still to come: a brief SHARE lock waits for the writers of facts and
@@ -807,19 +534,9 @@ export class PgStore implements Store {
     return this.write('cannot read how far the facts go', async () => {
       await this.query("SET LOCAL lock_timeout = '60s'");
       await this.query('LOCK TABLE facts, fact_changes IN SHARE MODE');
-      const r = (await this.queryArrays('SELECT (SELECT MAX(id) FROM facts), (SELECT MAX(id) FROM fact_changes)')).rows[0]!;
+      const r = (await this.driver.queryArrays('SELECT (SELECT MAX(id) FROM facts), (SELECT MAX(id) FROM fact_changes)')).rows[0]!;
       return { facts: Number(r[0] ?? 0), changes: Number(r[1] ?? 0) };
     });
-  }
-
-  async changedHostsSince(mark: au.AnalysisMark, types: readonly string[]): Promise<number[]> {
-    return this.guard('cannot read the change feed', async () =>
-      (await this.queryArrays(au.numbered(au.changedHostsSql('postgresql')), [mark.facts, types, mark.changes, types])).rows.map((r) => Number(r[0])));
-  }
-
-  async currentResultCounts(auditIds: readonly number[], hostIds: readonly number[]): Promise<au.ResultCount[]> {
-    return this.guard('cannot read audit results', async () =>
-      (await this.queryArrays(au.numbered(au.resultCountsSql('postgresql')), [auditIds, hostIds])).rows.map(au.toResultCount));
   }
 
   async writeAnalysis(w: au.AnalysisWrite): Promise<void> {
@@ -878,46 +595,6 @@ export class PgStore implements Store {
     for (const k of keys) await this.query(`ALTER TABLE audit_results DROP CONSTRAINT ${quoteIdent(k.name)}`);
     for (const x of indexes) await this.query(`DROP INDEX ${x.name}`);
     return [...indexes.map((x) => x.make), ...keys.map((k) => k.make)];
-  }
-
-  async finishAnalysis(runId: number, finishedAt: string, exitCode: number, summary: string): Promise<void> {
-    await this.guard('cannot record the analyze end', async () => {
-      await this.query('UPDATE analyze_runs SET finished_at = $1, exit_code = $2, summary = $3 WHERE id = $4', [finishedAt, exitCode, clean(summary), runId]);
-    });
-  }
-
-  private readonly auditRows = async (sql: string, params: unknown[]): Promise<Record<string, unknown>[]> =>
-    this.guard('cannot read audits', async () => (await this.query(au.numbered(sql), params)).rows);
-  storedAudits(name?: string): Promise<au.StoredAudit[]> { return au.storedAudits(this.auditRows, name); }
-  auditCounts(f: au.AuditFilter): Promise<au.AuditCounts[]> { return au.auditCounts(this.auditRows, f); }
-  failingProdHosts(f: au.AuditFilter): Promise<{ auditId: number; host: string }[]> { return au.failingProd(this.auditRows, f); }
-  currentAuditResults(by: { auditId: number } | { hostId: number }, f?: au.AuditFilter): Promise<au.HostResultRow[]> { return au.currentResults(this.auditRows, by, f); }
-  auditsById(ids: number[]): Promise<Map<number, au.StoredAudit>> { return au.auditsById(this.auditRows, ids); }
-  auditCollate(auditId: number, runs?: number): Promise<{ runId: number; at: string; result: string; hosts: number }[]> { return au.collateHistory(this.auditRows, auditId, runs); }
-  latestAuditFailures(): Promise<au.LatestFailures | null> { return au.latestFailures(this.auditRows); }
-
-  async factRowCount(): Promise<number> {
-    return this.guard('cannot count facts', async () => Number((await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM facts')).rows[0]!.n));
-  }
-
-  /** PostgreSQL checks its own pages; what can be checked from here is that the schema answers. */
-  async addToken(t: Omit<TokenRow, 'lastUsedAt' | 'revokedAt'>): Promise<boolean> {
-    return this.guard('cannot store the token', async () => (await this.query(
-      'INSERT INTO api_tokens (name, scope, hosts, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING',
-      [t.name, t.scope, hostsText(t.hosts), t.secretSha256, t.createdAt],
-    )).rowCount === 1);
-  }
-
-  async listTokens(): Promise<TokenRow[]> {
-    return this.guard('cannot read the tokens', async () => (await this.query(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY name`)).rows.map(toTokenRow));
-  }
-
-  async revokeToken(name: string, at: string): Promise<boolean> {
-    return this.guard('cannot revoke the token', async () => (await this.query('UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [at, name])).rowCount === 1);
-  }
-
-  async touchToken(name: string, at: string): Promise<void> {
-    await this.guard('cannot record the token use', async () => { await this.query('UPDATE api_tokens SET last_used_at = $1 WHERE name = $2', [at, name]); });
   }
 
   async integrityCheck(): Promise<string> {

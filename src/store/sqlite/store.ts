@@ -1,22 +1,24 @@
-// The SQLite backend: WAL (readers never block the one writer), batched transactions, prepared
-// statements, parameterised SQL only. Every failure surfaces as StorageError (exit 74).
+// The SQLite engine: WAL (readers never block the one writer), batched transactions, prepared
+// statements, parameterised SQL only. The rules shared with PostgreSQL are in ../sql-store.ts,
+// ../intervals.ts and ../push-rules.ts; here are opening and migrating a file, transactions, and
+// the batch writes done as prepared statements in one transaction. Every failure surfaces as
+// StorageError (exit 74).
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StorageError } from '../app/errors.js';
-import type { InventoryHost } from '../inventory/host.js';
-import type { HostResult } from '../pool/messages.js';
-import * as au from './audit-store.js';
-import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
-import { isPostgresUrl } from './database-url.js';
-import { valuesDigest } from './digest.js';
-import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
-import { FACT_LAST_SEEN, firstFactsSet, inChangeFeed, PRUNE_CHANGES, JOIN_FACT_TYPES, LATEST_VERSION, MIGRATIONS, sshAttemptSince } from './migrations.js';
-import * as q from './queries.js';
-import type { FactRow, HostState, PruneMode, PushDocument, PushOutcome, RunInfo, RunRow, Store, TokenRow } from './store.js';
-import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
-
-const iso = (ms: number | Date): string => new Date(ms).toISOString();
+import { StorageError } from '../../app/errors.js';
+import type { InventoryHost } from '../../inventory/host.js';
+import type { HostResult } from '../../pool/messages.js';
+import * as au from '../audit-store.js';
+import { isPostgresUrl } from '../database-url.js';
+import { valuesDigest } from '../digest.js';
+import { describeError, iso } from '../driver.js';
+import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.js';
+import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
+import * as push from '../push-rules.js';
+import { SqlStore } from '../sql-store.js';
+import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
+import { SqliteDriver } from './driver.js';
 
 /**
  * One host's current facts of one type, read when a collection's values differ from the stored
@@ -32,14 +34,15 @@ const READ_MMAP_BYTES = 1 << 30;
 /** Another process (gap-fix beside a run, a read command) may hold the write lock briefly. */
 const BUSY_TIMEOUT_MS = 10_000;
 
-type Stmt = Database.Statement<unknown[]>;
-
-export class SqliteStore implements Store {
+export class SqliteStore extends SqlStore {
   readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
-  private readonly stmts = new Map<string, Stmt>();
+  private readonly driver: SqliteDriver;
 
-  private constructor(readonly path: string, private readonly db: Database.Database) {}
+  private constructor(private readonly db: Database.Database, driver: SqliteDriver) {
+    super(driver);
+    this.driver = driver;
+  }
 
   /** The SQLite handle, for the SQLite-specific modules beside this one (read queries, ingest, prune). */
   get database(): Database.Database {
@@ -48,7 +51,7 @@ export class SqliteStore implements Store {
 
   static open(file: string, opts: { readonly?: boolean } = {}): SqliteStore {
     const fail = (e: unknown): never => {
-      throw new StorageError(`${file}: cannot open the database: ${describe(e)}${opts.readonly ? '' : folderHint(file)}`);
+      throw new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
     // A URL here would become a folder named "postgresql:" (openAnyStore picks the backend).
     if (isPostgresUrl(file)) throw new StorageError(`${file}: a PostgreSQL URL is not a SQLite file`);
@@ -74,7 +77,7 @@ export class SqliteStore implements Store {
         db.pragma('foreign_keys = ON');
       }
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const store = new SqliteStore(file, db);
+      const store = new SqliteStore(db, new SqliteDriver(file, db));
       if (!opts.readonly) {
         store.migrate();
         matchSidecarModes(file);
@@ -91,10 +94,8 @@ export class SqliteStore implements Store {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const applied = this.db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
     const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    const newest = Math.max(0, ...done);
-    if (newest > LATEST_VERSION) {
-      throw new StorageError(`${this.path}: the database schema is at version ${newest}, newer than this jellyfish knows (${LATEST_VERSION}); use the jellyfish that wrote it`);
-    }
+    const problem = schemaProblem(this.path, Math.max(0, ...done), false);
+    if (problem) throw new StorageError(problem);
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
@@ -108,32 +109,25 @@ export class SqliteStore implements Store {
   }
 
   private checkSchema(): void {
-    const row = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-    if (!row) throw new StorageError(`${this.path}: not a jellyfish database (no schema_migrations table)`);
+    const table = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
     // A reader never migrates; the queries need the newest schema.
-    const newest = (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
-    if (newest < LATEST_VERSION) {
-      throw new StorageError(`${this.path}: the database schema is at version ${newest}, older than this jellyfish's (${LATEST_VERSION}); the next \`jellyfish run\` (or gap-fix, ingest, prune) upgrades it`);
-    }
+    const newest = table ? (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0 : undefined;
+    const problem = schemaProblem(this.path, newest, true);
+    if (problem) throw new StorageError(problem);
   }
 
   /** A prepared statement, kept for the store's life; `raw` ones return rows as arrays. */
-  private stmt(sql: string, raw = false): Stmt {
-    const key = raw ? `raw:${sql}` : sql;
-    let s = this.stmts.get(key);
-    if (!s) {
-      s = raw ? this.db.prepare(sql).raw(true) : this.db.prepare(sql);
-      this.stmts.set(key, s);
-    }
-    return s;
+  private stmt(sql: string, raw = false): Database.Statement<unknown[]> {
+    return this.driver.stmt(sql, raw);
   }
 
-  private guard<T>(what: string, fn: () => T): T {
+  /** `fn` now (this engine answers at once), any failure a StorageError naming the file and `what`. */
+  private now<T>(what: string, fn: () => T): T {
     try {
       return fn();
     } catch (e) {
       if (e instanceof StorageError) throw e;
-      throw new StorageError(`${this.path}: ${what}: ${describe(e)}`);
+      throw new StorageError(`${this.path}: ${what}: ${describeError(e)}`);
     }
   }
 
@@ -143,7 +137,7 @@ export class SqliteStore implements Store {
    * host-id cache is dropped: ids of hosts inserted by the rolled-back transaction are gone.
    */
   private write<T>(what: string, fn: () => T): T {
-    return this.guard(what, () => {
+    return this.now(what, () => {
       try {
         return this.db.transaction(fn).immediate();
       } catch (e) {
@@ -162,34 +156,11 @@ export class SqliteStore implements Store {
     return id;
   }
 
-  beginRun(info: RunInfo): number {
-    return this.guard('cannot record the run start', () => Number(
-      this.stmt('INSERT INTO runs (mode, started_at, pid, hostname, threads, workers, scope) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(info.mode, iso(info.startedAt), info.pid, info.hostname, info.threads, info.workers, info.scope ?? null).lastInsertRowid,
-    ));
-  }
-
   upsertHosts(hosts: InventoryHost[]): void {
     const now = iso(Date.now());
     this.write('cannot record the inventory', () => {
       const upd = this.stmt('UPDATE hosts SET srvtype = ?, pop = ?, status = ?, is_prod = ? WHERE id = ?');
       for (const h of hosts) upd.run(h.srvtype, h.pop, h.status, h.isProd ? 1 : 0, this.hostId(h.label, now));
-    });
-  }
-
-  lastSuccessByHost(): Map<string, number> {
-    return this.guard('cannot read last successes', () => {
-      const rows = this.stmt('SELECT name, last_success_at FROM hosts WHERE last_success_at IS NOT NULL').all() as { name: string; last_success_at: string }[];
-      return new Map(rows.map((r) => [r.name, Date.parse(r.last_success_at)]));
-    });
-  }
-
-  sapiHostsSince(sinceMs: number, sshSinceMs?: number): Set<string> {
-    return this.guard('cannot read agent hosts', () => {
-      const rows = (sshSinceMs === undefined
-        ? this.stmt('SELECT name FROM hosts WHERE sapi_at IS NOT NULL AND sapi_at >= ?').all(iso(sinceMs))
-        : this.stmt(`SELECT h.name FROM hosts h WHERE h.sapi_at IS NOT NULL AND h.sapi_at >= ? AND ${sshAttemptSince('?')}`).all(iso(sinceMs), iso(sshSinceMs))) as { name: string }[];
-      return new Set(rows.map((r) => r.name));
     });
   }
 
@@ -208,11 +179,13 @@ export class SqliteStore implements Store {
     ).run(runId, hostId, iso(r.startedAt), finished, Math.max(0, r.finishedAt - r.startedAt), r.outcome, r.code ?? null, r.message ?? null, r.outputBytes).lastInsertRowid);
     const addCollection = this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?)');
     const feed = this.changeFeedFor(hostId, finished);
+    const feedRows: FeedRow[] = [];
     let stored = false;
     for (const c of r.collections) {
       addCollection.run(attemptId, c.type, c.status, c.exitCode ?? null, c.message ?? null, c.durationMs);
-      if (c.status === 'ok' && c.values) { this.recordFacts(hostId, c.type, c.values, finished, feed); stored = true; }
+      if (c.status === 'ok' && c.values) { this.recordFacts(hostId, c.type, c.values, finished, feed, feedRows); stored = true; }
     }
+    this.appendChanges(feedRows);
     const success = r.outcome === 'ok' || r.outcome === 'partial';
     // firstFactsSet's instant stands twice in its CASE: `finished` is given twice.
     this.stmt(
@@ -226,7 +199,7 @@ export class SqliteStore implements Store {
    * value opens a row; a current value not seen now is closed at its old last_seen. Only types
    * that were collected successfully get here, so a failed collection never closes anything.
    */
-  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string, feed: boolean, given?: string): void {
+  private recordFacts(hostId: number, type: string, values: Record<string, string>, now: string, feed: boolean, feedRows: FeedRow[], given?: string): void {
     const digest = given ?? valuesDigest(values);
     const known = this.stmt('SELECT digest, last_seen FROM fact_types WHERE host_id = ? AND type = ?', true).get(hostId, type) as [string | null, string | null] | undefined;
     const seenAgain = this.stmt(
@@ -238,34 +211,26 @@ export class SqliteStore implements Store {
       seenAgain.run(hostId, type, now, digest);
       return;
     }
-    // A parser bug that yields a non-string must not fail the batch of every other host (NOT NULL).
-    const seen = new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
-    /** subtype -> value of the current facts this collection closed */
-    const closed = new Map<string, string>();
     // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
-    if (known) {
-      // Rows as arrays, not objects: this runs once per changed host and type.
-      const current = this.stmt(CURRENT_OF_TYPE, true)
-        .all(hostId, type) as [number, string, string][];
-      // A value not seen now was last seen at the type's previous sighting (its last_seen until
-      // now) and closed by this collection.
-      const closeRow = this.stmt('UPDATE facts SET is_current = 0, closed_at = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?');
-      for (const [id, subtype, value] of current) {
-        if (seen.get(subtype) === value) seen.delete(subtype);
-        else { closeRow.run(now, known[1], id); closed.set(subtype, value); }
-      }
-    }
+    // Rows as arrays, not objects: this runs once per changed host and type.
+    const current = known ? this.stmt(CURRENT_OF_TYPE, true).all(hostId, type) as [number, string, string][] : [];
+    const diff = diffCurrent(current, seenValues(values), feed);
+    // A value not seen now was last seen at the type's previous sighting (its last_seen until now)
+    // and closed by this collection.
+    const closeRow = this.stmt('UPDATE facts SET is_current = 0, closed_at = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?');
+    for (const id of diff.close) closeRow.run(now, known?.[1] ?? null, id);
     seenAgain.run(hostId, type, now, digest);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
+    for (const [subtype, value] of diff.open) open.run(hostId, type, subtype, value, now, now);
+    for (const c of diff.changes) feedRows.push({ at: now, host: hostId, type, ...c });
+  }
+
+  /** One host's change-feed rows of one collection or document, in the feed's order (feedOrder). */
+  private appendChanges(rows: FeedRow[]): void {
+    if (rows.length === 0) return;
+    rows.sort(feedOrder);
     const change = this.stmt('INSERT INTO fact_changes (at, host_id, type, subtype, change, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    for (const [subtype, value] of seen) {
-      open.run(hostId, type, subtype, value, now, now);
-      if (!feed) continue;
-      const old = closed.get(subtype);
-      if (old === undefined) change.run(now, hostId, type, subtype, 'added', null, value);
-      else { change.run(now, hostId, type, subtype, 'changed', old, value); closed.delete(subtype); }
-    }
-    if (feed) for (const [subtype, old] of closed) change.run(now, hostId, type, subtype, 'removed', old, null);
+    for (const c of rows) change.run(c.at, c.host, c.type, c.subtype, c.change, c.old, c.now);
   }
 
   /** Whether a collection of this host at `at` goes into the change feed (see inChangeFeed). */
@@ -290,9 +255,9 @@ export class SqliteStore implements Store {
 
   /** The stored spelling of a pushed host name: exact, else the one host equal to it without regard to case. */
   private storedName(name: string): string {
-    if (this.hostIds.has(name) || this.stmt('SELECT 1 FROM hosts WHERE name = ?').get(name)) return name;
-    const rows = this.stmt('SELECT name FROM hosts WHERE lower(name) = lower(?) LIMIT 2').all(name) as { name: string }[];
-    return rows.length === 1 && rows[0] ? rows[0].name : name;
+    if (this.hostIds.has(name) || this.stmt(push.NAME_EXACT).get(name)) return name;
+    const rows = this.stmt(push.NAME_FOLDED, true).all(name) as [string][];
+    return rows.length === 1 ? rows[0]![0] : name;
   }
 
   /**
@@ -307,52 +272,37 @@ export class SqliteStore implements Store {
     this.write(`cannot store the document for ${doc.host}`, () => {
       out.host = this.storedName(doc.host);
       const hostId = this.hostId(out.host, at);
-      // The inventory is the authority on srvtype/pop/status: a push only fills what is unknown
-      // (a host that exists only through its agent gets them from its first push).
-      this.stmt(
-        `UPDATE hosts SET srvtype = COALESCE(srvtype, ?), pop = COALESCE(pop, ?), status = COALESCE(status, ?),
-           is_prod = CASE WHEN status IS NULL AND ? IS NOT NULL THEN ? ELSE is_prod END WHERE id = ?`,
-      ).run(doc.srvtype ?? null, doc.pop ?? null, doc.status ?? null, doc.status ?? null, doc.isProd ? 1 : 0, hostId);
-      const outcome = doc.ok ? 'ok' : 'error';
-      const code = doc.ok ? null : 'AGENT';
-      const message = doc.ok ? 'pushed by the host agent' : `the host agent reported collection_status ${JSON.stringify(doc.statusText)}`;
+      this.stmt(push.FILL_HOST).run(...push.fillHostParams(doc, hostId, (x) => x ?? null));
+      const a = push.pushAttempt(doc);
       const attemptId = Number(this.stmt(
         'INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)',
-      ).run(runId, hostId, at, at, outcome, code, message).lastInsertRowid);
+      ).run(runId, hostId, at, at, a.outcome, a.code, a.message).lastInsertRowid);
       const addCollection = this.stmt('INSERT INTO attempt_collections (attempt_id, type, status, exit_code, message, duration_ms) VALUES (?, ?, ?, NULL, ?, 0)');
       const feed = this.changeFeedFor(hostId, at);
+      const feedRows: FeedRow[] = [];
       // A failed collection stores no facts (as in a run); the attempt keeps the agent's word.
       if (doc.ok) {
         for (const [type, values] of Object.entries(doc.data)) {
           const last = this.lastObserved(hostId, type);
-          if (last !== null && last > at) {
+          if (push.newerThanDocument(last, at)) {
             out.skippedTypes.push(type);
-            addCollection.run(attemptId, type, 'skipped', `older than what is stored (last observed ${last})`);
+            addCollection.run(attemptId, type, 'skipped', push.skippedNote(last));
             continue;
           }
           addCollection.run(attemptId, type, 'ok', null);
-          this.recordFacts(hostId, type, values, at, feed, doc.digests?.[type]);
+          this.recordFacts(hostId, type, values, at, feed, feedRows, doc.digests?.[type]);
           out.storedTypes.push(type);
         }
+        this.appendChanges(feedRows);
       }
-      this.stmt(
-        `UPDATE hosts SET
-           sapi_at = CASE WHEN @ok = 1 AND (sapi_at IS NULL OR sapi_at < @at) THEN @at ELSE sapi_at END,
-           last_outcome = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @outcome ELSE last_outcome END,
-           last_code = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @code ELSE last_code END,
-           last_message = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @message ELSE last_message END,
-           last_run_id = CASE WHEN last_attempt_at IS NULL OR last_attempt_at <= @at THEN @runId ELSE last_run_id END,
-           last_attempt_at = CASE WHEN last_attempt_at IS NULL OR last_attempt_at < @at THEN @at ELSE last_attempt_at END,
-           last_success_at = CASE WHEN @ok = 1 AND (last_success_at IS NULL OR last_success_at < @at) THEN @at ELSE last_success_at END,
-           ${firstFactsSet('@stored', '@at')}
-         WHERE id = @hostId`,
-      ).run({ ok: doc.ok ? 1 : 0, at, outcome, code, message, runId, hostId, stored: out.storedTypes.length ? 1 : 0 });
+      this.stmt(push.hostUpdateSql((n) => `@${n}`, firstFactsSet))
+        .run(push.hostUpdateValues(doc, at, runId, hostId, out.storedTypes.length > 0, (x) => x));
     });
     return out;
   }
 
   async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
-    this.guard('cannot start a write', () => this.stmt('BEGIN IMMEDIATE').run());
+    this.now('cannot start a write', () => this.stmt('BEGIN IMMEDIATE').run());
     const out: PromiseSettledResult<T>[] = [];
     try {
       for (const part of parts) {
@@ -364,7 +314,7 @@ export class SqliteStore implements Store {
           out.push({ status: 'rejected', reason: e });
         }
       }
-      this.guard('cannot commit', () => this.stmt('COMMIT').run());
+      this.now('cannot commit', () => this.stmt('COMMIT').run());
       return out;
     } catch (e) {
       this.hostIds.clear();
@@ -389,90 +339,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  pruneChanges(before: string, batch: number): number {
-    return this.write('cannot prune the change feed', () => this.stmt(PRUNE_CHANGES).run(before, batch).changes);
-  }
-
-  countPrunable(before: string): number {
-    return this.guard('cannot count closed facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts WHERE is_current = 0 AND last_seen < ?').get(before) as { n: number }).n);
-  }
-
-  finishRun(runId: number, finishedAt: Date, exitCode: number, summaryJson: string): void {
-    this.guard('cannot record the run end', () => {
-      this.stmt('UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?').run(iso(finishedAt), exitCode, summaryJson, runId);
-    });
-  }
-
-  hostStates(): HostState[] {
-    return this.guard('cannot read hosts', () => (this.stmt(
-      'SELECT name, is_prod, last_attempt_at, last_success_at, last_outcome, last_code, last_message FROM hosts ORDER BY name',
-    ).all() as Record<string, unknown>[]).map((r) => ({
-      name: r.name as string,
-      isProd: r.is_prod === 1,
-      lastAttemptAt: r.last_attempt_at as string | null,
-      lastSuccessAt: r.last_success_at as string | null,
-      lastOutcome: r.last_outcome as string | null,
-      lastCode: r.last_code as string | null,
-      lastMessage: r.last_message as string | null,
-    })));
-  }
-
-  currentFacts(host: string, type?: string): FactRow[] {
-    return this.guard('cannot read facts', () => (this.stmt(
-      `SELECT f.type, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} AS last_seen FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
-        WHERE h.name = ? AND f.is_current = 1 AND (? IS NULL OR f.type = ?) ORDER BY f.type, f.subtype`,
-    ).all(host, type ?? null, type ?? null) as Record<string, string>[]).map((r) => ({
-      type: r.type as string, subtype: r.subtype as string, value: r.value as string, firstSeen: r.first_seen as string, lastSeen: r.last_seen as string,
-    })));
-  }
-
-  lastRun(): RunRow | undefined {
-    return this.guard('cannot read runs', () => {
-      const r = this.stmt('SELECT id, mode, started_at, finished_at, exit_code, summary FROM runs ORDER BY id DESC LIMIT 1').get() as Record<string, unknown> | undefined;
-      return r ? { id: r.id as number, mode: r.mode as string, startedAt: r.started_at as string, finishedAt: r.finished_at as string | null, exitCode: r.exit_code as number | null, summary: r.summary as string | null } : undefined;
-    });
-  }
-
-  // ---- the read side: the SQLite queries of queries.ts ----
-  listHosts(): q.HostRow[] { return q.listHosts(this.db); }
-  findHost(name: string): q.HostRef | undefined { return q.findHost(this.db, name); }
-  similarHosts(text: string, limit?: number): string[] { return q.similarHosts(this.db, text, limit); }
-  hostFacts(host: q.HostRef, opts?: q.FactsOptions): q.FactInterval[] { return q.hostFacts(this.db, host, opts); }
-  auditQuery(query: q.AuditQuery): q.AuditHit[] { return q.auditQuery(this.db, query); }
-  typeExists(type: string): boolean { return q.typeExists(this.db, type); }
-  factTypes(): string[] { return q.factTypes(this.db); }
-  lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.db); }
-  factChanges(query: ChangeQuery): Promise<ChangeRows> {
-    return changeRows(
-      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]),
-      (sql, params) => this.guard('cannot read the change feed', () => this.db.prepare(sql).raw(true).all(...params) as unknown[][]),
-      'sqlite', query);
-  }
-
-  private rows(what: string): q.AllRows {
-    return (sql, params) => this.guard(what, () => this.stmt(sql).all(...params) as Record<string, unknown>[]);
-  }
-
-  hostRow(host: q.HostRef): q.HostRow | undefined {
-    return this.guard('cannot read hosts', () => {
-      const r = this.stmt(`SELECT ${q.HOST_COLUMNS} FROM hosts WHERE id = ?`).get(host.id) as Record<string, unknown> | undefined;
-      return r ? q.toHostRow(r) : undefined;
-    });
-  }
-
-  runsSince(since: string): Promise<RunTally[]> { return runsSince(this.rows('cannot read runs'), 'sqlite', since); }
-  hostAttempts(host: q.HostRef, limit: number): Promise<HostAttempt[]> {
-    return hostAttempts(this.rows(`cannot read the attempts of ${host.name}`), 'sqlite', host.id, limit);
-  }
-  recentChangeStart(n: number): Promise<string | null> { return recentChangeStart(this.rows('cannot read the change feed'), n); }
-
-  // ---- audits ----
-
-  beginAnalysis(startedAt: Date, pid: number, hostname: string): number {
-    return this.guard('cannot record the analyze start', () => Number(
-      this.stmt('INSERT INTO analyze_runs (started_at, pid, hostname) VALUES (?, ?, ?)').run(iso(startedAt), pid, hostname).lastInsertRowid));
-  }
-
   upsertAudits(audits: au.AuditMeta[], at: string): Map<string, number> {
     return this.write('cannot record the audits', () => {
       const up = this.stmt(
@@ -491,12 +357,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  analysisHosts(): au.AnalysisHost[] {
-    return this.guard('cannot read hosts', () => (this.stmt(au.ANALYSIS_HOST_SQL).all() as Record<string, unknown>[]).map(au.toAnalysisHost));
-  }
-
   scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): void {
-    this.guard('cannot read facts', () => {
+    this.now('cannot read facts', () => {
       if (hostIds) {
         // A few hosts: their current facts of the types read, through the host's index (facts_audit
         // would walk every host's facts of the type), the subtypes picked here.
@@ -523,7 +385,7 @@ export class SqliteStore implements Store {
   }
 
   openAuditResults(of?: { hosts: readonly number[]; audits: readonly number[] }): au.OpenResults {
-    return this.guard('cannot read audit results', () => {
+    return this.now('cannot read audit results', () => {
       const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
       const rows = of
         ? this.stmt(au.openResultsOfSql('sqlite'), true).iterate(JSON.stringify(of.hosts), JSON.stringify(of.audits))
@@ -535,28 +397,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  analysisBaseline(): au.AnalysisBaseline | null {
-    return this.guard('cannot read the analyze runs', () => au.toBaseline(this.stmt(au.ANALYSIS_BASELINE_SQL).get() as Record<string, unknown> | undefined));
-  }
-
   /** One writer at a time, and a row's id is larger than every committed one: the newest ids are the mark. */
   analysisMark(): au.AnalysisMark {
-    return this.guard('cannot read facts', () => {
+    return this.now('cannot read facts', () => {
       const [facts, changes] = this.stmt('SELECT (SELECT MAX(id) FROM facts), (SELECT MAX(id) FROM fact_changes)', true).get() as [number | null, number | null];
       return { facts: facts ?? 0, changes: changes ?? 0 };
     });
-  }
-
-  changedHostsSince(mark: au.AnalysisMark, types: readonly string[]): number[] {
-    return this.guard('cannot read the change feed', () => {
-      const t = JSON.stringify(types);
-      return (this.stmt(au.changedHostsSql('sqlite'), true).all(mark.facts, t, mark.changes, t) as [number][]).map((r) => r[0]);
-    });
-  }
-
-  currentResultCounts(auditIds: readonly number[], hostIds: readonly number[]): au.ResultCount[] {
-    return this.guard('cannot read audit results', () =>
-      (this.stmt(au.resultCountsSql('sqlite'), true).all(JSON.stringify(auditIds), JSON.stringify(hostIds)) as unknown[][]).map(au.toResultCount));
   }
 
   writeAnalysis(w: au.AnalysisWrite): void {
@@ -577,45 +423,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  finishAnalysis(runId: number, finishedAt: string, exitCode: number, summary: string): void {
-    this.guard('cannot record the analyze end', () => {
-      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?').run(finishedAt, exitCode, summary, runId);
-    });
-  }
-
-  private readonly auditRows: q.AllRows = (sql, params) => this.guard('cannot read audits', () => this.db.prepare(sql).all(...params) as Record<string, unknown>[]);
-  storedAudits(name?: string): Promise<au.StoredAudit[]> { return au.storedAudits(this.auditRows, name); }
-  auditCounts(f: au.AuditFilter): Promise<au.AuditCounts[]> { return au.auditCounts(this.auditRows, f); }
-  failingProdHosts(f: au.AuditFilter): Promise<{ auditId: number; host: string }[]> { return au.failingProd(this.auditRows, f); }
-  currentAuditResults(by: { auditId: number } | { hostId: number }, f?: au.AuditFilter): Promise<au.HostResultRow[]> { return au.currentResults(this.auditRows, by, f); }
-  auditsById(ids: number[]): Promise<Map<number, au.StoredAudit>> { return au.auditsById(this.auditRows, ids); }
-  auditCollate(auditId: number, runs?: number): Promise<{ runId: number; at: string; result: string; hosts: number }[]> { return au.collateHistory(this.auditRows, auditId, runs); }
-  latestAuditFailures(): Promise<au.LatestFailures | null> { return au.latestFailures(this.auditRows); }
-
-  factRowCount(): number {
-    return this.guard('cannot count facts', () => (this.stmt('SELECT COUNT(*) AS n FROM facts').get() as { n: number }).n);
-  }
-
-  addToken(t: Omit<TokenRow, 'lastUsedAt' | 'revokedAt'>): boolean {
-    return this.write('cannot store the token', () => this.stmt(
-      'INSERT INTO api_tokens (name, scope, hosts, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
-    ).run(t.name, t.scope, hostsText(t.hosts), t.secretSha256, t.createdAt).changes === 1);
-  }
-
-  listTokens(): TokenRow[] {
-    return this.guard('cannot read the tokens', () => (this.stmt(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY name`).all() as Record<string, unknown>[]).map(toTokenRow));
-  }
-
-  revokeToken(name: string, at: string): boolean {
-    return this.write('cannot revoke the token', () => this.stmt('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(at, name).changes === 1);
-  }
-
-  touchToken(name: string, at: string): void {
-    this.write('cannot record the token use', () => { this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE name = ?').run(at, name); });
-  }
-
   integrityCheck(): string {
-    return this.guard('integrity check failed', () => (this.db.pragma('integrity_check', { simple: true }) as string));
+    return this.now('integrity check failed', () => (this.db.pragma('integrity_check', { simple: true }) as string));
   }
 
   close(): void {
@@ -649,10 +458,4 @@ function folderHint(file: string): string {
     if (code === 'EACCES') return ` (${path.dirname(file)} is not writable by this user)`;
     return '';
   }
-}
-
-function describe(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  const code = err.code ? `${err.code}: ` : '';
-  return `${code}${err.message ?? String(e)}`;
 }
