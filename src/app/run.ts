@@ -210,6 +210,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const { lock } = held;
   let store = held.store;
   let pool: HostPool | undefined;
+  /** the periodic flush: cleared in `finally` too, so a pool or dispatch that throws leaves no timer keeping the process alive */
+  let flushTimer: NodeJS.Timeout | undefined;
   const onSignal = (sig: NodeJS.Signals) => control.interrupt({ reason: sig, exitCode: signalExitCode(sig) });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -230,7 +232,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       onFailure: () => control.interrupt({ reason: 'storage error', exitCode: 74 }),
       onWritten: control.resume,
     });
-    const flushTimer = setInterval(() => { void writer.flush(); }, FLUSH_EVERY_MS);
+    flushTimer = setInterval(() => { void writer.flush(); }, FLUSH_EVERY_MS);
     pool = new HostPool(plan.workers, plan.threads);
     const { results, deadlineHit } = await collectQueue({ plan, queue: queue.queue, startedAt: startedAt.getTime(), deadlineAt, pool, writer, control, log });
     clearInterval(flushTimer);
@@ -253,6 +255,7 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
     writeRunFiles(config, json, req.mode, req.limit, log);
     return outcome;
   } finally {
+    clearInterval(flushTimer);
     log.stopProgress();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
