@@ -5,7 +5,8 @@
 // fleet answers the peers' script text (and any wrapper a tool needs around it) with a recorded
 // output.
 //   node bench/fleet-server.mjs --config FILE
-// FILE: {"count", "base", "port", "dir", "delayMs", "userKey", "commands": {text: output}}
+// FILE: {"count", "base", "port", "dir", "delayMs", "userKey", "commands": {text: output},
+//        "outputs": {type: output} (for every host, before fixtures/outputs/debian12)}
 // Prints one JSON line {"ready":true,...} and serves until SIGTERM or stdin closes.
 import fs from 'node:fs';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
@@ -20,7 +21,7 @@ const cfg = JSON.parse(fs.readFileSync(process.argv[i + 1], 'utf8'));
 if (!String(cfg.base).startsWith('127.')) throw new Error('the bench fleet only serves 127.0.0.0/8');
 const fleet = await startFleet({
   count: cfg.count, base: cfg.base, port: cfg.port, dir: cfg.dir, delayMs: cfg.delayMs ?? 0,
-  userKey: cfg.userKey, commands: cfg.commands ?? {},
+  userKey: cfg.userKey, commands: cfg.commands ?? {}, outputs: cfg.outputs ?? {},
 });
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, hosts: fleet.hosts.length, knownHosts: fleet.knownHostsPath })}\n`);
 

@@ -3,7 +3,7 @@
 // sessions in flight: connect (TCP_NODELAY, the same ed25519 key, no host-key check), one exec
 // of the same script the peers send, read the output to its end, close. Nothing is parsed or
 // stored. Prints one JSON line: {"ok": N, "failed": N, "errors": {...}, "kex": {name: count}}.
-//   node bench/limit.mjs --hosts FILE --key FILE --user U --port P --concurrency N --script FILE --marker TEXT
+//   node bench/limit.mjs --hosts FILE --key FILE --user U --port P --concurrency N --script FILE --marker TEXT [--ready-timeout MS]
 import fs from 'node:fs';
 import ssh2 from 'ssh2';
 
@@ -27,7 +27,7 @@ const concurrency = Number(arg('concurrency'));
 const script = fs.readFileSync(arg('script'), 'utf8');
 const marker = Buffer.from(arg('marker'));
 /** Same bound as the peers' ConnectTimeout / jellyfish's connect_timeout. */
-const READY_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = process.argv.includes('--ready-timeout') ? Number(arg('ready-timeout')) : 10_000;
 /** Same bound as the peers' per-host command timeout. */
 const HOST_TIMEOUT_MS = 120_000;
 

@@ -4,7 +4,11 @@
 // process, 127.40.x.x, with injected latency) and on a real OpenSSH fleet (several sshd on
 // 127.41.x.x). Prints markdown tables on stdout (progress on stderr), writes
 // bench/results/<date>.json and the generated part of docs/benchmarks.md.
-//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres|changes|pages|serve|analyze] [--keep]
+//   node bench/run.mjs [--full | --smoke] [--reps 3] [--no-install] [--no-docs] [--only fixture|openssh|postgres|startup|changes|pages|serve|analyze] [--keep] [--baseline DIR]
+// `--only startup` runs the start-up group alone (3 light commands on 240 OpenSSH addresses and
+// 2,000 fixture hosts, with host-side processes counted); `--baseline DIR[=LABEL]` (repeatable)
+// adds a jellyfish row run from another checkout's dist/ (e.g. a `git worktree` of the commit
+// before a change), side by side.
 // `--only postgres` runs the store group alone (SQLite vs PostgreSQL, site collectors): its
 // results go under `<profile>-postgres` in the results file and into the docs' postgres section.
 // Figures are medians of --reps runs with the min–max spread; reps run round-robin over the
@@ -15,14 +19,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { summarize as summarizeProfile } from './lib/cpuprofile.mjs';
 import { jellyfishCommand, jellyfishSuccesses, limitCommand, limitSummary, PEERS, probeKex, sshConfig } from './lib/contenders.mjs';
-import { opensshUnavailable, startFixtureFleet, startOpensshFleet, userKey } from './lib/fleets.mjs';
+import { opensshUnavailable, startFixtureFleet, startOpensshFleet, USER, userKey } from './lib/fleets.mjs';
 import { postgresUnavailable, postgresVersion, startPostgresServer } from './lib/postgres.mjs';
 import { ensurePackages, toolVersions } from './lib/install.mjs';
 import { measure, readText } from './lib/measure.mjs';
 import { BENCH, ROOT } from './lib/paths.mjs';
 import { PROFILES } from './lib/plan.mjs';
 import { groupTable, median, profileSection, replaceSection, summarizeRow, targets, targetsTable } from './lib/report.mjs';
-import { peerScript } from './lib/script.mjs';
+import { PEER_NONCE, peerScript } from './lib/script.mjs';
+import { accountingOff, accountingOn, accountingUnavailable, fleetProcesses, lightFiles, LIGHT_OUTPUTS, readAccounting, startupTable, startupTargets, userId } from './lib/startup.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
@@ -31,8 +36,10 @@ const profileName = flag('full') ? 'full' : flag('smoke') ? 'smoke' : 'quick';
 const P = PROFILES[profileName];
 const REPS = Number(opt('reps', String(P.reps)));
 const ONLY = opt('only', undefined);
-if (ONLY !== undefined && !['fixture', 'openssh', 'postgres', 'changes', 'pages', 'serve', 'analyze'].includes(ONLY)) {
-  process.stderr.write(`bench: --only takes fixture, openssh, postgres, changes, pages, serve or analyze, not ${ONLY}\n`);
+// --baseline DIR[=LABEL], repeatable: jellyfish rows built in other checkouts, beside the reference.
+const BASELINES = argv.flatMap((a, i) => (a === '--baseline' && argv[i + 1] ? [argv[i + 1]] : []));
+if (ONLY !== undefined && !['fixture', 'openssh', 'postgres', 'startup', 'changes', 'pages', 'serve', 'analyze'].includes(ONLY)) {
+  process.stderr.write(`bench: --only takes fixture, openssh, postgres, startup, changes, pages, serve or analyze, not ${ONLY}\n`);
   process.exit(64);
 }
 // The change feed on a month of history: its own script (it needs no fleet).
@@ -78,15 +85,23 @@ const commands = new Map();
 const stopFleets = [];
 process.on('SIGINT', () => { log('interrupted'); process.exit(130); });
 
-/** Everything a contender needs to run against `hosts`. */
-function context(fleet, count) {
+/** Everything a contender needs to run against `hosts`; `light`: the start-up group's script and collections. */
+function context(fleet, count, light) {
   const hosts = fleet.hosts.slice(0, count);
-  const dir = path.join(work, `${fleet.kind}-${count}`);
+  const dir = path.join(work, `${fleet.kind}-${count}${light ? '-light' : ''}`);
   fs.mkdirSync(dir, { recursive: true });
   const hostsFile = path.join(dir, 'hosts');
   fs.writeFileSync(hostsFile, hosts.join('\n') + '\n');
   const inventory = path.join(dir, 'inventory.ini');
   fs.writeFileSync(inventory, `[all]\n${hosts.join('\n')}\n`);
+  if (light) {
+    const t = light.connectTimeoutS;
+    return {
+      fleet, dir, hosts, hostsFile, inventory, keyPath, varsFile, collconfig: light.ini,
+      ...(t ? { connectTimeoutS: t, sshConfigs: { default: sshConfig(dir, keyPath, 'default', t), curve: sshConfig(dir, keyPath, 'curve', t) } } : { sshConfigs }),
+      scriptFile: light.framedFile, script: light.framed, marker: light.framedMarker, plainFile: light.plainFile, plainMarker: light.plainMarker,
+    };
+  }
   return { fleet, dir, hosts, hostsFile, inventory, keyPath, scriptFile, script: script.text, marker: script.doneMarker, sshConfigs, varsFile };
 }
 
@@ -117,11 +132,28 @@ async function runOnce(ctx, row, dbDir, tag) {
   const out = path.join(ctx.dir, `${tag}.out`);
   const errFile = path.join(ctx.dir, `${tag}.err`);
   let c;
-  if (row.tool === 'jellyfish') c = jellyfishCommand(ctx, dbDir, { threads: row.n, workers: row.workers, profileDir: row.profileDir });
-  else if (row.tool === 'limit') c = limitCommand(ctx, row.n);
+  // Start-up group: the CPU each Node contender spent before its first connection (bench/first-connect-hook.mjs).
+  const firstConnect = ctx.collconfig && !tag.startsWith('fill') ? path.join(ctx.dir, `${tag}.first`) : undefined;
+  if (row.tool === 'jellyfish') c = jellyfishCommand(ctx, dbDir, { threads: row.n, workers: row.workers, profileDir: row.profileDir, collconfig: ctx.collconfig, firstConnect, ...(row.root ? { root: row.root } : {}) });
+  else if (row.tool === 'limit') c = limitCommand(ctx, row.n, { plain: row.plain, firstConnect });
   else c = PEERS[row.tool].command(ctx, Math.min(row.n, ctx.hosts.length), row.kexId);
-  commands.set(`${row.tool}${row.kexId ? ` (${row.kexId})` : ''}`, c.shown);
+  if (ctx.commands) ctx.commands.set(row.label ?? row.tool, c.shown);
+  else commands.set(`${row.tool}${row.kexId ? ` (${row.kexId})` : ''}`, c.shown);
+  // Host-side processes (start-up group, OpenSSH fleet): process accounting around the run.
+  const acctFile = ctx.accounting ? path.join(ctx.dir, `${tag}.acct`) : undefined;
+  const accounting = acctFile ? accountingOn(acctFile) : false;
+  const spawnedAt = Date.now();
   const m = await measure({ cmd: c.cmd, args: c.args, cwd: c.cwd ?? ctx.dir, env: c.env ?? {}, stdoutFile: out, stderrFile: errFile, serverPids: ctx.fleet.pids, serverCpuMs: ctx.fleet.serverCpuMs, timeoutMs: P.runTimeoutMs });
+  if (firstConnect && fs.existsSync(firstConnect)) {
+    const first = readText(firstConnect).trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.at - b.at)[0];
+    if (first) m.firstConnect = { cpuMs: first.cpuMs, afterMs: first.at - spawnedAt, thread: first.thread };
+    fs.rmSync(firstConnect, { force: true });
+  }
+  if (accounting) {
+    accountingOff();
+    m.hostProcs = fleetProcesses(readAccounting(acctFile), ctx.fleet.pids(), ctx.accounting.uid);
+    fs.rmSync(acctFile, { force: true });
+  }
   let ok;
   let extra = {};
   if (row.tool === 'jellyfish') {
@@ -133,7 +165,7 @@ async function runOnce(ctx, row, dbDir, tag) {
     extra = { kex: sum.kex, errors: sum.errors };
   } else ok = PEERS[row.tool].successes(ctx, out);
   const rate = ctx.hosts.length / m.wallS;
-  log(`  ${tag}: ${m.wallS.toFixed(1)} s, ${rate.toFixed(0)} hosts/s, ctrl ${(m.controllerCpuMs / ctx.hosts.length).toFixed(2)} ms/host, server ${(m.serverCpuMs / ctx.hosts.length).toFixed(2)} ms/host, ${m.peakRssMb} MB, ok ${ok}/${ctx.hosts.length}${m.code ? `, exit ${m.code}` : ''}`);
+  log(`  ${tag}: ${m.wallS.toFixed(1)} s, ${rate.toFixed(0)} hosts/s, ctrl ${(m.controllerCpuMs / ctx.hosts.length).toFixed(2)} ms/host, server ${(m.serverCpuMs / ctx.hosts.length).toFixed(2)} ms/host, ${m.peakRssMb} MB, ok ${ok}/${ctx.hosts.length}${m.code ? `, exit ${m.code}` : ''}${m.firstConnect ? `, first connection after ${m.firstConnect.afterMs} ms and ${m.firstConnect.cpuMs.toFixed(0)} ms of CPU` : ''}${m.hostProcs ? `, host processes ${(m.hostProcs.processes / ctx.hosts.length).toFixed(1)}/host (${m.hostProcs.userProcesses} as the user)` : ''}`);
   if (ok < ctx.hosts.length) {
     const tail = readText(errFile).trim().split('\n').filter(Boolean).slice(-3).join(' | ');
     if (tail) log(`    stderr: ${tail.slice(0, 400)}`);
@@ -142,9 +174,15 @@ async function runOnce(ctx, row, dbDir, tag) {
   return { ...m, ok, ...extra };
 }
 
-async function runGroup(fleet, group) {
-  const ctx = context(fleet, group.hosts);
-  const dbDir = path.join(work, 'db', `${fleet.kind}-${group.hosts}`);
+async function runGroup(fleet, group, light) {
+  const ctx = context(fleet, group.hosts, light && { ...light, connectTimeoutS: group.connectTimeoutS });
+  if (light) {
+    ctx.commands = group.commands = new Map();
+    const why = fleet.kind === 'openssh' ? accountingUnavailable() : 'fixture fleet';
+    if (!why) ctx.accounting = { uid: userId(USER) };
+    else if (fleet.kind === 'openssh') log(`  host-side processes not counted: ${why}`);
+  }
+  const dbDir = path.join(work, 'db', light ? group.id : `${fleet.kind}-${group.hosts}`);
   log(`${group.title}`);
   for (const row of group.rows) {
     row.skipped = skipReason(fleet, row);
@@ -156,6 +194,12 @@ async function runGroup(fleet, group) {
     await runOnce(ctx, { tool: 'jellyfish', n: 256, workers: 'auto' }, dbDir, `fill-${group.id}`);
     fs.writeFileSync(path.join(dbDir, 'filled'), '');
   }
+  // A row from another checkout (--baseline) has a database of its own: its schema may be older.
+  const rowDb = (row) => (row.root ? `${dbDir}-${row.id}` : dbDir);
+  for (const row of group.rows.filter((r) => r.root && !fs.existsSync(path.join(rowDb(r), 'filled')))) {
+    await runOnce(ctx, { ...row, label: undefined }, rowDb(row), `fill-${group.id}-${row.id}`);
+    fs.writeFileSync(path.join(rowDb(row), 'filled'), '');
+  }
   for (let rep = 1; rep <= REPS; rep++) {
     for (const row of group.rows) {
       if (row.skipped) continue;
@@ -166,7 +210,7 @@ async function runGroup(fleet, group) {
         fs.rmSync(fresh, { recursive: true, force: true });
         continue;
       }
-      row.reps.push(await runOnce(ctx, row, dbDir, `${group.id}-${row.id}-${rep}`));
+      row.reps.push(await runOnce(ctx, row, rowDb(row), `${group.id}-${row.id}-${rep}`));
     }
   }
   for (const row of group.rows) {
@@ -177,7 +221,61 @@ async function runGroup(fleet, group) {
     }
     if (!row.skipped && row.reps.length) row.summary = summarizeRow(row, ctx.hosts.length);
   }
-  process.stdout.write(`\n${groupTable(group)}\n`);
+  process.stdout.write(`\n${light ? startupTable(group) : groupTable(group)}\n`);
+}
+
+/** The jellyfish row of another checkout's build (--baseline DIR[=LABEL]), beside the reference. */
+function baselineRow(spec, i) {
+  const [dir, label] = spec.split('=');
+  let commit = path.basename(dir);
+  try { commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: dir, encoding: 'utf8' }).trim(); } catch { /* not a git checkout */ }
+  return { id: `jf-baseline-${i + 1}`, tool: 'jellyfish', n: 256, workers: 'auto', root: path.resolve(dir), label: `jellyfish ${label ?? `at ${commit}`} (--baseline ${path.basename(dir)}), same settings` };
+}
+
+/**
+ * The start-up group: 3 light commands on the fixture fleet (1 host: the fixed cost; then the
+ * quick profile's 2,000) and on the real OpenSSH fleet, host-side processes counted there.
+ */
+async function runStartup() {
+  const S = P.startup;
+  const light = await lightFiles(path.join(work, 'startup'), ROOT, PEER_NONCE);
+  const prepared = (g, fleetKind) => {
+    const rows = g.rows.map((r) => ({ ...r }));
+    rows.splice(1, 0, ...BASELINES.map(baselineRow));
+    return { ...g, rows, fleet: fleetKind, delayMs: 0, startup: true };
+  };
+  const done = [];
+  {
+    log(`start-up group: fixture fleet, ${S.fixture.hosts} hosts`);
+    const fleet = await startFixtureFleet({ dir: path.join(work, 'fleet-startup'), count: S.fixture.hosts, delayMs: 0, keyPath, outputs: LIGHT_OUTPUTS, name: 'fixture-fleet-startup' });
+    stopFleets.push(fleet.stop);
+    try {
+      for (const g of [S.single, S.fixture]) {
+        const group = prepared(g, 'fixture');
+        await runGroup(fleet, group, light);
+        done.push(group);
+      }
+    } finally {
+      await fleet.stop();
+    }
+    const why = opensshUnavailable();
+    if (why) log(`start-up group: OpenSSH fleet skipped: ${why}`);
+    else {
+      log(`start-up group: OpenSSH fleet, ${S.openssh.hosts} addresses`);
+      const ofleet = await startOpensshFleet({ dir: path.join(work, 'sshd-startup'), count: S.openssh.hosts, keyPath });
+      stopFleets.push(ofleet.stop);
+      ofleet.kex = probeFleetKex(ofleet);
+      try {
+        const group = prepared(S.openssh, 'openssh');
+        group.title = `${group.title} (${ofleet.sshds} sshd processes)`;
+        await runGroup(ofleet, group, light);
+        done.push(group);
+      } finally {
+        await ofleet.stop();
+      }
+    }
+  }
+  return done;
 }
 
 /**
@@ -331,8 +429,10 @@ log(`${profileName} profile, ${REPS} reps; work folder ${work}; load average ${m
 const groups = [];
 const skippedFleets = {};
 let profile;
+let startupGroups = [];
 try {
-  if (ONLY !== 'openssh') {
+  if (P.startup && (ONLY === 'startup' || (ONLY === undefined && profileName === 'full'))) startupGroups = await runStartup();
+  if (ONLY !== 'openssh' && ONLY !== 'startup') {
     for (const phase of P.fixture) {
       // --only postgres: the store groups alone, on a fleet just large enough for them.
       const phaseGroups = phase.groups.filter((g) => ONLY !== 'postgres' || g.postgres);
@@ -355,7 +455,7 @@ try {
       }
     }
   }
-  if (ONLY !== 'fixture' && ONLY !== 'postgres') {
+  if (ONLY !== 'fixture' && ONLY !== 'postgres' && ONLY !== 'startup') {
     const why = opensshUnavailable();
     if (why) {
       skippedFleets.openssh = why;
@@ -391,6 +491,7 @@ const result = {
   durationS: Math.round((finishedAt - startedAt) / 1000), machine: m, versions: v, skipped: { tools: missing, fleets: skippedFleets },
   script: { collections: script.collections, bytes: script.text.length },
   groups: groups.map((g) => ({ ...g, rows: g.rows.map(({ profileDir, ...r }) => r) })),
+  startup: startupGroups.map(({ commands: cmds, ...g }) => ({ ...g, commands: Object.fromEntries(cmds ?? []) })),
   targets: checked, profile: profile ? { ...profile, rep: undefined } : undefined, commands: Object.fromEntries(commands),
 };
 
@@ -400,7 +501,7 @@ fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
 let all = {};
 try { all = JSON.parse(readText(resultsFile)); } catch { /* first run of the day */ }
 // The store group run alone must not replace the whole profile's results of the day.
-const resultKey = ONLY === 'postgres' ? `${profileName}-postgres` : profileName;
+const resultKey = ONLY === 'postgres' || ONLY === 'startup' ? `${profileName}-${ONLY}` : profileName;
 all[resultKey] = result;
 fs.writeFileSync(resultsFile, JSON.stringify(all, null, 1) + '\n');
 
@@ -454,13 +555,39 @@ const storeBody = storeGroups.length === 0 ? '' : [
   '```',
 ].join('\n');
 
-process.stdout.write(`\n### Targets\n\n${targetsTable(checked)}\n\n${profileSection(profile)}\n`);
+// The start-up group has a section of its own too.
+const checkedStartup = startupTargets(startupGroups);
+const startupBody = startupGroups.length === 0 ? '' : [
+  `### ${profileName === 'full' ? 'Full' : profileName === 'smoke' ? 'Smoke' : 'Quick'} profile, start-up group, ${date} (\`npm run bench -- ${[profileName !== 'quick' ? `--${profileName}` : '', '--only startup'].filter(Boolean).join(' ')}\`${ONLY === 'startup' ? '' : ' or as part of the whole profile'})`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Linux ${m.kernel}; load average ${m.loadAverageAtStart} at the start, ${m.loadAverageAtEnd} at the end (the machine is shared: figures vary ±30 %).`,
+  '',
+  `Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}.`,
+  '',
+  `Median of ${REPS} runs (min–max), the rows taking turns; jellyfish in steady state with its shipped defaults (threads 256, workers auto) and host_key_policy = off like every contender. The remote work: three light collections (\`uname -a\`, \`cat /etc/os-release\`, \`id\`) in jellyfish's framed script; the loop and the peers send that same script text, the "plain" loop the three commands alone. × loop divides by the bare ssh2 loop sending the framed script. Controller CPU ${cpuMethods()}; host-side CPU is the fleet's cgroup (every sshd and everything a session runs). Host processes per host: BSD process accounting (acct(2)) switched on around each OpenSSH run, counting every process that descends from the fleet's sshd listeners (per connection: sshd's own privilege-separation children, the login shell and what the script starts), with the commands' names.`,
+  '',
+  startupGroups.map((g) => startupTable(g)).join('\n\n'),
+  '',
+  '**Targets of the start-up issue, as measured in this run**',
+  '',
+  targetsTable(checkedStartup),
+  '',
+  '**Commands** (the bench writes `collector-light.ini`, `script-light.sh`, `script-plain.sh` and each row\'s `scheduler.ini` into its work folder)',
+  '',
+  '```',
+  ...[...new Map(startupGroups.flatMap((g) => [...(g.commands ?? [])]))].map(([k, c]) => `# ${k}\n${c}`),
+  '```',
+].join('\n');
+if (startupGroups.length) process.stdout.write(`\n### Start-up targets\n\n${targetsTable(checkedStartup)}\n`);
+if (ONLY !== 'startup') process.stdout.write(`\n### Targets\n\n${targetsTable(checked)}\n\n${profileSection(profile)}\n`);
 // The smoke profile checks the harness only: its figures go to the results file, never the docs.
 if (!flag('no-docs') && profileName !== 'smoke') {
   const doc = path.join(ROOT, 'docs/benchmarks.md');
-  if (ONLY !== 'postgres') replaceSection(doc, profileName, body);
+  const whole = ONLY !== 'postgres' && ONLY !== 'startup';
+  if (whole) replaceSection(doc, profileName, body);
   if (storeBody) replaceSection(doc, 'postgres', storeBody);
-  log(`docs/benchmarks.md (${[ONLY !== 'postgres' ? profileName : '', storeBody ? 'postgres' : ''].filter(Boolean).join(' and ')} section) and ${path.relative(ROOT, resultsFile)} written`);
+  if (startupBody) replaceSection(doc, 'startup', startupBody);
+  log(`docs/benchmarks.md (${[whole ? profileName : '', storeBody ? 'postgres' : '', startupBody ? 'startup' : ''].filter(Boolean).join(' and ')} section) and ${path.relative(ROOT, resultsFile)} written`);
 }
 if (flag('keep')) log(`work folder kept: ${work}`);
 else fs.rmSync(work, { recursive: true, force: true });

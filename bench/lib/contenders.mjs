@@ -17,9 +17,12 @@ export const KEX = {
   curve: 'curve25519-sha256',
 };
 
-/** One ssh_config for every OpenSSH-based peer; `kex: 'curve'` pins the key exchange ssh2 uses. */
-export function sshConfig(dir, keyPath, kex) {
-  const file = path.join(dir, `ssh_config.${kex}`);
+/**
+ * One ssh_config for every OpenSSH-based peer; `kex: 'curve'` pins the key exchange ssh2 uses.
+ * `connectTimeoutS`: a group's own connect bound (ctx.connectTimeoutS), written to a file of its own.
+ */
+export function sshConfig(dir, keyPath, kex, connectTimeoutS = CONNECT_TIMEOUT_S) {
+  const file = path.join(dir, `ssh_config.${kex}${connectTimeoutS === CONNECT_TIMEOUT_S ? '' : `.${connectTimeoutS}s`}`);
   fs.writeFileSync(file, [
     'Host *',
     `  User ${USER}`,
@@ -34,7 +37,7 @@ export function sshConfig(dir, keyPath, kex) {
     '  GlobalKnownHostsFile /dev/null',
     '  CheckHostIP no',
     '  LogLevel ERROR',
-    `  ConnectTimeout ${CONNECT_TIMEOUT_S}`,
+    `  ConnectTimeout ${connectTimeoutS}`,
     // one connection per host, like everyone else: no multiplexing master left behind
     '  ControlMaster no',
     '  ControlPath none',
@@ -91,9 +94,9 @@ export const PEERS = {
     binary: '/usr/bin/pdsh',
     command: (ctx, n, kex) => ({
       cmd: '/usr/bin/pdsh',
-      args: ['-R', 'ssh', '-f', String(n), '-l', USER, '-t', String(CONNECT_TIMEOUT_S), '-u', String(HOST_TIMEOUT_S), '-w', `^${ctx.hostsFile}`, ctx.script],
+      args: ['-R', 'ssh', '-f', String(n), '-l', USER, '-t', String(ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S), '-u', String(HOST_TIMEOUT_S), '-w', `^${ctx.hostsFile}`, ctx.script],
       env: { PDSH_SSH_ARGS_APPEND: `-F ${ctx.sshConfigs[kex]}` },
-      shown: `PDSH_SSH_ARGS_APPEND="-F ssh_config" pdsh -R ssh -f ${n} -l ${USER} -t ${CONNECT_TIMEOUT_S} -u ${HOST_TIMEOUT_S} -w ^hosts "$SCRIPT"`,
+      shown: `PDSH_SSH_ARGS_APPEND="-F ssh_config" pdsh -R ssh -f ${n} -l ${USER} -t ${ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S} -u ${HOST_TIMEOUT_S} -w ^hosts "$SCRIPT"`,
     }),
     successes: (ctx, out) => countMarker(out, ctx.marker),
   },
@@ -112,8 +115,8 @@ export const PEERS = {
     binary: '/usr/bin/clush',
     command: (ctx, n, kex) => ({
       cmd: '/usr/bin/clush',
-      args: ['-f', String(n), '-l', USER, '-t', String(CONNECT_TIMEOUT_S), '-u', String(HOST_TIMEOUT_S), '-o', `-F ${ctx.sshConfigs[kex]}`, '--hostfile', ctx.hostsFile, ctx.script],
-      shown: `clush -f ${n} -l ${USER} -t ${CONNECT_TIMEOUT_S} -u ${HOST_TIMEOUT_S} -o "-F ssh_config" --hostfile hosts "$SCRIPT"`,
+      args: ['-f', String(n), '-l', USER, '-t', String(ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S), '-u', String(HOST_TIMEOUT_S), '-o', `-F ${ctx.sshConfigs[kex]}`, '--hostfile', ctx.hostsFile, ctx.script],
+      shown: `clush -f ${n} -l ${USER} -t ${ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S} -u ${HOST_TIMEOUT_S} -o "-F ssh_config" --hostfile hosts "$SCRIPT"`,
     }),
     successes: (ctx, out) => countMarker(out, ctx.marker),
   },
@@ -168,7 +171,7 @@ function ansibleEnv(ctx, kex) {
  * `dbDir`), and `sites` starts one collector per site at the same time (`run --site S`, each
  * printing its JSON to `<outBase>.<S>.json`); the command ends when the last one has.
  */
-export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir, pops = ['lo'], database, sites, outBase }) {
+export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir, pops = ['lo'], database, sites, outBase, collconfig, root = ROOT, firstConnect }) {
   fs.mkdirSync(dbDir, { recursive: true });
   fs.writeFileSync(path.join(dbDir, 'server4.csv'), ctx.hosts.map((h, i) => `${h},bench,${pops[i % pops.length]},prod`).join('\n') + '\n');
   fs.writeFileSync(path.join(dbDir, 'scheduler.ini'), [
@@ -177,20 +180,21 @@ export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir, pop
     `paramiko_key = ${ctx.keyPath}`,
     'host_key_policy = off',
     `port = ${PORT}`,
-    `connect_timeout = ${CONNECT_TIMEOUT_S}s`,
+    `connect_timeout = ${ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S}s`,
     'ssh_config = none',
     '[collector]',
     `threads = ${threads}`,
     `workers = ${workers}`,
     `host_timeout = ${HOST_TIMEOUT_S}s`,
+    ...(collconfig ? [`collconfig = ${collconfig}`] : []),
     ...(database ? ['[storage]', `database = ${database}`] : []),
     '',
   ].join('\n'));
   const nodeArgs = profileDir
     ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--import', path.join(BENCH, 'profile-hook.mjs')]
-    : [];
+    : firstConnect ? ['--import', path.join(BENCH, 'first-connect-hook.mjs')] : [];
   const settings = `[collector] threads = ${threads}, workers = ${workers}; host_key_policy = off${database ? `; [storage] database = ${database.replace(/:\d+\//, ':PORT/')}, PGPASSWORD in the environment` : ''}`;
-  const run = [process.execPath, ...nodeArgs, path.join(ROOT, 'dist/cli/main.js'), 'run', '-c', 'scheduler.ini', '--compact'];
+  const run = [process.execPath, ...nodeArgs, path.join(root, 'dist/cli/main.js'), 'run', '-c', 'scheduler.ini', '--compact'];
   if (sites?.length) {
     // One shell starts every collector in the background, then waits for each and exits with the
     // highest exit code: one process tree (one cgroup, one wall time) for the whole set.
@@ -215,8 +219,8 @@ export function jellyfishCommand(ctx, dbDir, { threads, workers, profileDir, pop
     cmd: run[0],
     args: run.slice(1),
     cwd: dbDir,
-    env: profileDir ? { JF_BENCH_PROFILE_OUT: path.join(profileDir, 'hook.json') } : {},
-    shown: `${profileDir ? 'node --cpu-prof --import bench/profile-hook.mjs dist/cli/main.js' : 'node dist/cli/main.js'} run -c scheduler.ini --compact   # ${settings}`,
+    env: profileDir ? { JF_BENCH_PROFILE_OUT: path.join(profileDir, 'hook.json') } : firstConnect ? { JF_BENCH_FIRST_CONNECT: firstConnect } : {},
+    shown: `${profileDir ? 'node --cpu-prof --import bench/profile-hook.mjs dist/cli/main.js' : firstConnect ? 'node --import bench/first-connect-hook.mjs dist/cli/main.js' : 'node dist/cli/main.js'} run -c scheduler.ini --compact   # ${settings}${collconfig ? `; [collector] collconfig = ${path.basename(collconfig)}` : ''}`,
   };
 }
 
@@ -228,11 +232,14 @@ export function jellyfishSuccesses(out) {
   }
 }
 
-export function limitCommand(ctx, n) {
+/** The limit; `plain` sends ctx.plainFile (the commands without frames) and counts ctx.plainMarker. */
+export function limitCommand(ctx, n, { plain = false, firstConnect } = {}) {
+  const [file, marker] = plain ? [ctx.plainFile, ctx.plainMarker] : [ctx.scriptFile, ctx.marker];
   return {
     cmd: process.execPath,
-    args: [path.join(BENCH, 'limit.mjs'), '--hosts', ctx.hostsFile, '--key', ctx.keyPath, '--user', USER, '--port', String(PORT), '--concurrency', String(n), '--script', ctx.scriptFile, '--marker', ctx.marker],
-    shown: `node bench/limit.mjs --hosts hosts --key id_ed25519 --concurrency ${n} --script script.sh`,
+    ...(firstConnect ? { env: { JF_BENCH_FIRST_CONNECT: firstConnect } } : {}),
+    args: [...(firstConnect ? ['--import', path.join(BENCH, 'first-connect-hook.mjs')] : []), path.join(BENCH, 'limit.mjs'), '--hosts', ctx.hostsFile, '--key', ctx.keyPath, '--user', USER, '--port', String(PORT), '--concurrency', String(n), '--script', file, '--marker', marker, '--ready-timeout', String((ctx.connectTimeoutS ?? CONNECT_TIMEOUT_S) * 1000)],
+    shown: `node bench/limit.mjs --hosts hosts --key id_ed25519 --concurrency ${n} --script ${plain ? 'script-plain.sh' : 'script.sh'}`,
   };
 }
 

@@ -69,11 +69,11 @@ export async function userKey(dir) {
   return file;
 }
 
-export async function startFixtureFleet({ dir, count, delayMs, keyPath }) {
+export async function startFixtureFleet({ dir, count, delayMs, keyPath, outputs, name = `fixture-fleet-${delayMs}` }) {
   fs.mkdirSync(dir, { recursive: true });
   const cfg = path.join(dir, 'fleet.json');
-  fs.writeFileSync(cfg, JSON.stringify({ count, base: FIXTURE_BASE, port: PORT, dir, delayMs, userKey: keyPath }));
-  const cg = cgroup(`fixture-fleet-${delayMs}`);
+  fs.writeFileSync(cfg, JSON.stringify({ count, base: FIXTURE_BASE, port: PORT, dir, delayMs, userKey: keyPath, ...(outputs ? { outputs } : {}) }));
+  const cg = cgroup(name);
   const child = spawnIn(cg, process.execPath, [path.join(BENCH, 'fleet-server.mjs'), '--config', cfg], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ready = await new Promise((resolve) => {
     readline.createInterface({ input: child.stdout }).once('line', (l) => { try { resolve(JSON.parse(l)); } catch { resolve(undefined); } });

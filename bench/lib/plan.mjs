@@ -34,6 +34,30 @@ const storeGroup = (hosts) => ({
   title: `PostgreSQL store and site collectors: fixture fleet, ${hosts.toLocaleString('en-US')} hosts, no added delay, steady state`,
   rows: storeRows(),
 });
+// The start-up group (bench/lib/startup.mjs): three light commands, so each contender's fixed
+// cost and its framing's cost on the host show. Ratios divide by the bare loop sending the same
+// framed script; the `plain` loop row sends the three commands without frames or timeout(1).
+// It runs with `--only startup` and in the full profile, not in the whole quick profile: the
+// OpenSSH-based peers take ~100 s a rep on 2,000 fixture hosts (one ssh process per host), so the
+// quick profile's fixture group keeps pssh, the fastest of them there, alone.
+const startup = (opensshHosts, fixtureHosts, fixturePeers) => ({
+  // Every contender gets 60 s to connect here, not 10: 256 handshakes at once cost the 2 cores
+  // the fleet shares with them ~100 ms of sshd CPU each, and with 10 s half the ssh2 sessions
+  // timed out before sshd answered (OpenSSH's ConnectTimeout bounds only the TCP connect).
+  openssh: {
+    id: 'startup-openssh', hosts: opensshHosts, connectTimeoutS: 60, title: `Start-up: real OpenSSH fleet, ${opensshHosts} addresses, 3 light commands, curve25519, 256 in flight, connect timeout 60 s`,
+    rows: [reference(), limit(256), { ...limit(256), id: 'limit-plain', plain: true, label: 'bare ssh2 loop, the 3 commands sent plainly (no frames, no timeout)' }, peer('pdsh', 256), peer('pssh', 256)],
+  },
+  fixture: {
+    id: 'startup-fixture', hosts: fixtureHosts, title: `Start-up: fixture fleet, ${fixtureHosts.toLocaleString('en-US')} hosts, 3 light commands, 256 in flight`,
+    rows: [reference(), limit(256), ...fixturePeers.map((t) => peer(t, 256))],
+  },
+  // The fixed cost alone: one host, so the CPU is start-up, one session and the exit.
+  single: {
+    id: 'startup-one', hosts: 1, title: 'Start-up: fixture fleet, 1 host, 3 light commands (the fixed cost)',
+    rows: [reference(), limit(256)],
+  },
+});
 const peers = (n, kexIds = ['curve']) => kexIds.flatMap((k) => ['pdsh', 'pssh', 'clush', 'ansible-raw'].map((t) => peer(t, n, k)));
 
 export const PROFILES = {
@@ -55,6 +79,7 @@ export const PROFILES = {
       },
       { delayMs: 100, groups: [{ id: 'delay100', hosts: 60, title: 'Fixture fleet, 60 hosts, 100 ms (smoke)', rows: [{ ...jf(1024, 'auto'), reference: true }, limit(1024)] }] },
     ],
+    startup: startup(16, 60, ['pdsh', 'pssh']),
     openssh: {
       id: 'openssh', peers: true, hosts: 16, title: 'Real OpenSSH fleet, 16 addresses (smoke)',
       rows: [reference(), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'curve')],
@@ -82,6 +107,7 @@ export const PROFILES = {
         ],
       },
     ],
+    startup: startup(240, 2000, ['pssh']),
     openssh: {
       id: 'openssh', peers: true, hosts: 64, title: 'Real OpenSSH fleet, 64 addresses',
       rows: [reference(), limit(256), peer('pdsh', 256, 'default'), peer('pssh', 256, 'default'), peer('pdsh', 256, 'curve'), peer('pssh', 256, 'curve'), peer('clush', 256, 'curve')],
@@ -120,6 +146,7 @@ export const PROFILES = {
         ],
       },
     ],
+    startup: startup(240, 2000, ['pdsh', 'pssh']),
     openssh: {
       id: 'openssh', peers: true, hosts: 128, title: 'Real OpenSSH fleet, 128 addresses',
       rows: [reference(), limit(256), ...peers(256, ['default', 'curve']), peer('ansible-setup', 256, 'curve')],
