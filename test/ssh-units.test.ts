@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import ssh2 from 'ssh2';
 import t from 'tap';
 import { FrameReader } from '../src/collections/frames.js';
-import { buildScript, decodeScriptHeader, SCRIPT_COMMAND } from '../src/collections/script.js';
+import { buildScript, decodeScriptHeader, plainArgv, SCRIPT_COMMAND } from '../src/collections/script.js';
 import type { CollectionDef } from '../src/collections/types.js';
 import { blobKeyType, hostsFieldMatches, KnownHosts, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../src/ssh/known-hosts.js';
 import { HashedNames, sameWords, words } from '../src/ssh/hashed-name.js';
+import { keyParser } from '../src/ssh/private-key.js';
 
 function def(type: string, command: string, timeoutMs = 30_000): CollectionDef {
   return { type, command, multi: false, timeoutMs, enabled: true };
@@ -32,15 +34,18 @@ t.test('the generated script runs in a real sh and its frames decode', async (t)
     def('fake-marker', `echo "@@${nonce} E 4 0 is not an end"; echo after`),
     def('slow', 'sleep 5; echo late', 1000),
     def('binary', "printf 'a\\000b\\377c'"),
+    // Plain commands: run by `timeout` as their argv, without `sh -c`.
+    def('argv', 'uname -s'),
+    def('argv-slow', 'sleep 5', 1000),
+    def('argv-missing', 'no-such-command-jf --x'),
   ].map((d, index) => ({ index, def: d }));
   const script = buildScript(nonce, steps);
   const header = decodeScriptHeader(script);
   t.equal(header?.nonce, nonce);
   t.same(header?.steps.map((s) => s.type), steps.map((s) => s.def.type));
   t.equal(header?.steps[5]?.timeoutSeconds, 1);
-  // As on a host: SCRIPT_COMMAND with the script on stdin.
-  const [shell, ...shellArgs] = SCRIPT_COMMAND.split(' ');
-  const out = execFileSync(shell as string, shellArgs, { input: script });
+  // As on a host: the login shell runs SCRIPT_COMMAND (`$SHELL -c COMMAND`), the script on stdin.
+  const out = execFileSync('/bin/sh', ['-c', SCRIPT_COMMAND], { input: script });
   // Feed it back one byte at a time: markers split anywhere must still decode.
   const bytes = [...out].map((b) => Buffer.from([b]));
   for (const chunks of [[out], bytes]) {
@@ -52,6 +57,24 @@ t.test('the generated script runs in a real sh and its frames decode', async (t)
     t.same(got[4], { out: `@@${nonce} E 4 0 is not an end\nafter\n`, code: 0 }, 'a marker not at line start is data');
     t.equal(got[5]?.code, 124, 'the host-side timeout stopped the slow step');
     t.same(got[6], { out: 'a\u0000b\u00ffc', code: 0 });
+    t.same(got[7], { out: 'Linux\n', code: 0 }, 'a plain command runs as its argv');
+    t.equal(got[8]?.code, 124, 'the host-side timeout stops a plain command too');
+    t.equal(got[9]?.code, 127, 'a plain command that is not there: 127, as from sh -c');
+  }
+  t.match(script, /^p 7 30 uname -s$/m, 'a plain command is written as its words');
+  t.match(script, /^s 0 30 'echo hello'$/m, 'echo is a shell builtin: it keeps sh -c');
+});
+
+t.test("the main thread's key parser is ssh2's own", async (t) => {
+  t.equal(keyParser(), ssh2.utils.parseKey, 'ssh2/lib/protocol/keyParser.js parseKey is ssh2.utils.parseKey');
+});
+
+t.test('plainArgv: only commands a shell would pass to exec as they are', async (t) => {
+  t.same(plainArgv('uname -a'), ['uname', '-a']);
+  t.same(plainArgv('  cat\t/etc/os-release '), ['cat', '/etc/os-release']);
+  t.same(plainArgv('ps -o pid=,comm= -e'), ['ps', '-o', 'pid=,comm=', '-e']);
+  for (const c of ['', 'echo hi', 'cd /tmp', 'FOO=1 env', 'cat /etc/*release', 'id; uname', 'a | b', 'cat $HOME/x', "grep 'a b' f", 'ls ~', 'x > f', 'uname\n-a', 'if', 'test -e /x', 'exec id']) {
+    t.equal(plainArgv(c), undefined, JSON.stringify(c));
   }
 });
 

@@ -6,23 +6,41 @@ import { JellyfishError, LockHeldError, UsageError } from '../app/errors.js';
 import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
-import { registerAnalyze } from './analyze-command.js';
-import { registerAudits } from './audits-command.js';
-import { registerChanges } from './changes-command.js';
-import { registerDoctor } from './doctor-command.js';
-import { registerFacts } from './facts-command.js';
-import { registerFeed } from './feed-command.js';
-import { registerHosts } from './hosts-command.js';
-import { registerIngest } from './ingest-command.js';
-import { registerMigrate } from './migrate-command.js';
-import { registerPrune } from './prune-command.js';
-import { registerQuery } from './query-command.js';
-import { registerStatus } from './status-command.js';
-import { registerGapFix } from './gap-fix-command.js';
-import { registerRun } from './run-command.js';
-import { registerServe } from './serve-command.js';
-import { registerToken } from './token-command.js';
-import { registerAgentScript } from './agent-script-command.js';
+
+type Register = (program: Command, setExit: (code: number) => void) => void;
+
+/**
+ * Every command's file, in the order `--help` lists them. `jellyfish X ...` loads only X's file:
+ * the others' imports (feeds, tables, tokens, ICU for a number in a help text...) are CPU a run
+ * would spend before its first host. `--help`, `help`, `--version` and a mistyped command load
+ * them all.
+ */
+const COMMANDS: [string, () => Promise<Register>][] = [
+  ['run', async () => (await import('./run-command.js')).registerRun],
+  ['gap-fix', async () => (await import('./gap-fix-command.js')).registerGapFix],
+  ['status', async () => (await import('./status-command.js')).registerStatus],
+  ['hosts', async () => (await import('./hosts-command.js')).registerHosts],
+  ['facts', async () => (await import('./facts-command.js')).registerFacts],
+  ['query', async () => (await import('./query-command.js')).registerQuery],
+  ['changes', async () => (await import('./changes-command.js')).registerChanges],
+  ['analyze', async () => (await import('./analyze-command.js')).registerAnalyze],
+  ['audits', async () => (await import('./audits-command.js')).registerAudits],
+  ['ingest', async () => (await import('./ingest-command.js')).registerIngest],
+  ['prune', async () => (await import('./prune-command.js')).registerPrune],
+  ['feed', async () => (await import('./feed-command.js')).registerFeed],
+  ['doctor', async () => (await import('./doctor-command.js')).registerDoctor],
+  ['migrate', async () => (await import('./migrate-command.js')).registerMigrate],
+  ['serve', async () => (await import('./serve-command.js')).registerServe],
+  ['token', async () => (await import('./token-command.js')).registerToken],
+  ['agent-script', async () => (await import('./agent-script-command.js')).registerAgentScript],
+];
+
+/** The commands `argv` can run: the one it names (its first word not an option), else every one. */
+export async function commandsFor(argv: string[]): Promise<Register[]> {
+  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  const named = COMMANDS.filter(([name]) => name === word);
+  return Promise.all((named.length ? named : COMMANDS).map(([, load]) => load()));
+}
 
 /** After the answer is printed, a leftover handle (a socket a dying thread kept) must not keep cron waiting. */
 const EXIT_SAFETY_MS = 5_000;
@@ -40,7 +58,7 @@ function finish(code: number): void {
 /** The command whose action is running: a usage error found there points at its help. */
 let running: string | undefined;
 
-export function buildProgram(): Command {
+export function buildProgram(commands: Register[]): Command {
   const program = new Command();
   program
     .name('jellyfish')
@@ -49,23 +67,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('see `jellyfish --help`')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerRun(program, finish);
-  registerGapFix(program, finish);
-  registerStatus(program, finish);
-  registerHosts(program, finish);
-  registerFacts(program, finish);
-  registerQuery(program, finish);
-  registerChanges(program, finish);
-  registerAnalyze(program, finish);
-  registerAudits(program, finish);
-  registerIngest(program, finish);
-  registerPrune(program, finish);
-  registerFeed(program, finish);
-  registerDoctor(program, finish);
-  registerMigrate(program, finish);
-  registerServe(program, finish);
-  registerToken(program, finish);
-  registerAgentScript(program, finish);
+  for (const register of commands) register(program, finish);
   // A usage error is one line and a pointer to the command's help, not thirty lines of help.
   for (const c of program.commands) c.exitOverride().showHelpAfterError(`see \`jellyfish ${c.name()} --help\``);
   // Only the collection runs act on a signal themselves (JSON first); the others stop before
@@ -80,8 +82,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = buildProgram(await commandsFor(argv));
     await program.parseAsync(argv);
     // Still trapped here: gap-fix --list, --help, or a run that ended before taking the signal over.
     const sig = releaseEarlySignals();

@@ -4,8 +4,16 @@
 import { parseBytes } from '../collections/parse.js';
 import type { ScriptStep } from '../collections/script.js';
 import type { CollectionResult, ErrorCode, HostResult, HostTask, Outcome } from '../pool/messages.js';
-import { connectHost, type Connected } from '../ssh/connect-host.js';
-import { runScript, type OutputBudget, type StepOutput } from '../ssh/run-script.js';
+import type { Connected } from '../ssh/connect-host.js';
+import type { OutputBudget, StepOutput } from '../ssh/run-script.js';
+
+/**
+ * The SSH side (ssh2 and its crypto: ~80 ms of CPU to load), loaded by the first host this
+ * thread collects. The main thread imports this module through the pool (for workers = 0) but,
+ * with worker threads, never collects: it then never loads ssh2 for this.
+ */
+let sshModules: Promise<[typeof import('../ssh/connect-host.js'), typeof import('../ssh/run-script.js')]> | undefined;
+const loadSsh = () => (sshModules ??= Promise.all([import('../ssh/connect-host.js'), import('../ssh/run-script.js')]));
 
 /** Exit codes of `timeout(1)`: 124 after TERM, 137 when it had to KILL. */
 const TIMEOUT_EXIT_CODES = new Set([124, 137]);
@@ -36,6 +44,7 @@ export async function collectHost(task: HostTask): Promise<HostResult> {
 }
 
 async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
+  const [{ connectHost }, { runScript }] = await loadSsh();
   const hostEnd = Math.min(startedAt + task.ssh.hostTimeoutMs, task.deadlineAt);
   const endCode: ErrorCode = hostEnd === task.deadlineAt ? 'DEADLINE' : 'HOST_TIMEOUT';
   const endMessage = endCode === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `host_timeout of ${task.ssh.hostTimeoutMs / 1000} s reached`;

@@ -4,7 +4,7 @@
 // is checked with that hop's own settings (policy, known_hosts, HostKeyAlias).
 import type { Client, ClientChannel } from 'ssh2';
 import type { JumpHop, LearnedHostKey, SshSettings } from '../pool/messages.js';
-import { openClient, resolve, type ConnectFailure } from './connect.js';
+import type { ConnectFailure } from './connect.js';
 import { knownHostsName } from './known-hosts.js';
 
 /**
@@ -71,6 +71,9 @@ function jumpConnection(hops: JumpHop[], ssh: SshSettings, limitMs: number): Pro
       ch.on('close', () => release(prev));
       sock = ch;
     }
+    // connect.ts (and ssh2 with it) loads with the first jump: the pool imports this file for
+    // closeJumps in a main thread that, with worker threads, never opens a connection.
+    const { openClient, resolve } = await import('./connect.js');
     let address = hop.host;
     if (!sock) {
       const r = await resolve(hop.host, ssh.family);
