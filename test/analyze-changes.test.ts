@@ -15,7 +15,7 @@ import { analyze, type AnalyzeSummary } from '../src/audits/analyze.js';
 import { Log } from '../src/app/log.js';
 import { loadConfig } from '../src/config/load.js';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import { openAnyStore, type Store } from '../src/store/store.js';
 import { postgresSkipReason, startPostgres } from './helpers/postgres.js';
 

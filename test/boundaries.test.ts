@@ -273,3 +273,9 @@ t.test('(f) the store logic shared by the engines imports no engine and no datab
   t.ok(sources.some((s) => s.file === 'src/store/sql-store.ts'), 'the shared store logic is where the rule looks for it');
   await expectNone(t, 'f', 'shared store logic importing an engine or a database package (engine code goes in src/store/sqlite/ or src/store/postgres/)', bad);
 });
+
+t.test('(g) src/core/ is a leaf: it imports nothing of the project\'s and no package', async (t) => {
+  const bad = edges.filter((e) => under(e.from, 'core') && !under(e.to, 'core')).map(where);
+  t.ok(sources.some((s) => s.file === 'src/core/errors.ts'), 'the core modules are where the rule looks for them');
+  await expectNone(t, 'g', 'src/core/ (errors, results, SSH settings types) importing another folder or a package', bad);
+});

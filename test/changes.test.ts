@@ -12,7 +12,7 @@ import { compareNatural } from '../src/collections/parse.js';
 import { renderJson, renderJsonChunks, renderJsonStreamed } from '../src/report/status-json.js';
 import { renderTable, tableLines } from '../src/report/table.js';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { openStore, type Store } from '../src/store/store.js';
 import { openTestPgStore } from './helpers/postgres.js';

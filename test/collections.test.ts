@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { ConfigError } from '../src/app/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { DEFAULT_COLLECTION_TIMEOUT_MS, loadCollections } from '../src/collections/load.js';
 import { compareNatural, parseOutput } from '../src/collections/parse.js';
 import type { CollectionDef, FactValues } from '../src/collections/types.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, InventoryError } from '../src/app/errors.js';
+import { ConfigError, InventoryError } from '../src/core/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { parseBool, parseDuration, parseSize } from '../src/config/values.js';
 import { parseHostField, parseInventory, readInventory } from '../src/inventory/csv.js';

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { makeZip } from '../fixtures/feeds/make-feeds.mjs';
 import { runFeed, type FeedRequest } from '../src/app/feed.js';
-import { NoInputError } from '../src/app/errors.js';
+import { NoInputError } from '../src/core/errors.js';
 import { ecosystemTarget, priorityOfWord, type AuditJson } from '../src/feeds/audit.js';
 import { cvss3BaseScore } from '../src/feeds/cvss.js';
 import { MemberScanError, MemberScanner } from '../src/feeds/json-members.js';

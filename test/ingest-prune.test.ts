@@ -14,7 +14,7 @@ import { Log } from '../src/app/log.js';
 import { pruneFacts } from '../src/app/prune.js';
 import { collectRun } from '../src/app/run.js';
 import { loadConfig } from '../src/config/load.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { openStore, type SqliteStore } from '../src/store/store.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from '../src/store/migrations.js';

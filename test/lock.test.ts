@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { LockHeldError } from '../src/app/errors.js';
+import { LockHeldError } from '../src/core/errors.js';
 import { acquirePgLock, advisoryKey, advisoryKey64 } from '../src/lock/pg-lock.js';
 import { acquireLock, lockState, readHolder } from '../src/lock/run-lock.js';
 import { acquireSiteLock } from '../src/lock/site-lock.js';

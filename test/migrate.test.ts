@@ -13,7 +13,7 @@ import { ingestText } from '../src/app/ingest.js';
 import { pruneFacts } from '../src/app/prune.js';
 import type { InventoryHost } from '../src/inventory/host.js';
 import { advisoryKey } from '../src/lock/pg-lock.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import type { PgStore } from '../src/store/postgres/store.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { postgresSkipReason, startPostgres, type PgServer } from './helpers/postgres.js';

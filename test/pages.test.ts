@@ -14,7 +14,7 @@ import type { InventoryHost } from '../src/inventory/host.js';
 import { escapeHtml, html, raw, toText } from '../src/pages/html.js';
 import { CONTENT_SECURITY_POLICY, pagesPlugin } from '../src/pages/plugin.js';
 import { niceTicks } from '../src/pages/svg.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { BIN, jf } from './helpers/jellyfish-cli.js';
 import { loopbackListen } from './helpers/serve-process.js';

@@ -5,11 +5,11 @@
 // row by row with the SQLite store fed identically.
 import path from 'node:path';
 import t from 'tap';
-import { StorageError } from '../src/app/errors.js';
+import { StorageError } from '../src/core/errors.js';
 import { ingestText } from '../src/app/ingest.js';
 import { pruneFacts } from '../src/app/prune.js';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import { LATEST_VERSION } from '../src/store/migrations.js';
 import type { PgStore } from '../src/store/postgres/store.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';

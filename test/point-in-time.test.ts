@@ -18,7 +18,7 @@ import type { UnknownHost } from '../src/app/changes.js';
 import { globToRegExp, limitHosts, selectLimit } from '../src/inventory/limit.js';
 import { acquireLock } from '../src/lock/run-lock.js';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { CollectionResult, HostResult } from '../src/pool/messages.js';
+import type { CollectionResult, HostResult } from '../src/core/results.js';
 import { auditPlan, hostFactsPlan } from './helpers/sqlite-plans.js';
 import { openAnyStore, openStore, type Store } from '../src/store/store.js';
 import { openTestPgStore } from './helpers/postgres.js';

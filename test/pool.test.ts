@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { dispatch } from '../src/pool/dispatch.js';
 import { HostPool } from '../src/pool/host-pool.js';
-import type { HostResult, HostTask } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
+import type { HostTask } from '../src/pool/messages.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const worker = (name: string) => path.join(here, 'workers', `${name}.mjs`);

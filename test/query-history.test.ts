@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { countByValue, runQuery } from '../src/app/query.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { csvField, renderCsv, renderNdjson } from '../src/report/output.js';
 import { renderTable } from '../src/report/table.js';
 import { openStore } from '../src/store/store.js';

@@ -10,7 +10,7 @@ import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { acquireLock } from '../src/lock/run-lock.js';
 import { gapfixLockFile } from '../src/lock/lock-files.js';
 import type { Config } from '../src/config/load.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { cell, firstLine, formatDuration, relativeAge, renderTable, shortTime } from '../src/report/table.js';
 import { auditPlan, hostFactsPlan } from './helpers/sqlite-plans.js';
 import { filterHosts } from '../src/store/queries.js';

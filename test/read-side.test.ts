@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { startFleet } from '../fixtures/fleet/fleet.mjs';
 import { acquireLock } from '../src/lock/run-lock.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { auditPlan } from './helpers/sqlite-plans.js';
 import { openStore } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { HostResult, Outcome } from '../src/pool/messages.js';
+import type { HostResult, Outcome } from '../src/core/results.js';
 import { Warnings } from '../src/app/warnings.js';
 import { buildStatus, exitCodeFor, renderJson } from '../src/report/status-json.js';
 

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { Log } from '../src/app/log.js';
 import { resultBytes, ResultWriter } from '../src/app/result-writer.js';
-import type { HostResult, LearnedHostKey } from '../src/pool/messages.js';
+import type { HostResult, LearnedHostKey } from '../src/core/results.js';
 import { openAnyStore, type Store } from '../src/store/store.js';
 
 const at = Date.now() - 60_000;

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import ssh2 from 'ssh2';
 import t from 'tap';
-import { InventoryError, UsageError } from '../src/app/errors.js';
+import { InventoryError, UsageError } from '../src/core/errors.js';
 import { findGapHosts } from '../src/app/gap-fix.js';
 import { Log } from '../src/app/log.js';
 import { hostTask, planRun, queueHosts, siteKeys, type PlanRequest } from '../src/app/run-plan.js';
 import { Warnings } from '../src/app/warnings.js';
 import { loadConfig, type Config } from '../src/config/load.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { openAnyStore, type Store } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';
 

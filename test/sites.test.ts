@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, UsageError } from '../src/app/errors.js';
+import { ConfigError, UsageError } from '../src/core/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { parseShard, parseSites } from '../src/config/values.js';
 import { parseInventory } from '../src/inventory/csv.js';

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import t from 'tap';
 import type { InventoryHost } from '../src/inventory/host.js';
-import type { HostResult } from '../src/pool/messages.js';
+import type { HostResult } from '../src/core/results.js';
 import { openAnyStore, type PushDocument, type Store } from '../src/store/store.js';
 import { openTestPgStore } from './helpers/postgres.js';
 

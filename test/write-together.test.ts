@@ -5,7 +5,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { StorageError } from '../src/app/errors.js';
+import { StorageError } from '../src/core/errors.js';
 import { openAnyStore, type PushDocument, type Store } from '../src/store/store.js';
 import { openTestPgStore } from './helpers/postgres.js';
 

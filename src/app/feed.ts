@@ -3,7 +3,7 @@
 // scanned member by member, OSV documents are read one at a time (a zip entry by entry).
 import fs from 'node:fs';
 import path from 'node:path';
-import { NoInputError } from './errors.js';
+import { NoInputError } from '../core/errors.js';
 import { readTrackerPackage } from '../feeds/debian-tracker.js';
 import type { FeedOptions } from '../feeds/feed-types.js';
 import { MemberScanError, MemberScanner } from '../feeds/json-members.js';

@@ -11,9 +11,9 @@ import type { Config } from '../config/load.js';
 import { settingId } from '../config/settings.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { parseHostField } from '../inventory/csv.js';
-import type { HostKeyPolicy, JumpHop, SshSettings } from '../pool/messages.js';
+import type { HostKeyPolicy, JumpHop, SshSettings } from '../core/ssh-types.js';
 import { currentUser, expandProxyCommand, expandTokens, SshConfig, type ConfigWarning, type SshHostConfig } from '../ssh/ssh-config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/errors.js';
 import { checkKnownHostsReadable, readPrivateKey, warnWeakHostKeys } from './ssh-settings.js';
 
 export interface HostSsh {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { parseHostField } from '../inventory/csv.js';
 import { cell } from '../report/table.js';
 import type { Awaitable, PushDocument, PushOutcome, Store } from '../store/store.js';
-import { StorageError } from './errors.js';
+import { StorageError } from '../core/errors.js';
 import { withoutNul } from '../collections/parse.js';
 import type { Config } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';

@@ -10,7 +10,7 @@ import { advisoryKey } from '../lock/pg-lock.js';
 import { ADVISORY_CLASS, PgStore, displayUrl } from '../store/postgres/store.js';
 import { isDatabaseFile, MIGRATE_BATCH } from '../store/database.js';
 import { openStore } from '../store/store.js';
-import { LockHeldError, StorageError, UsageError } from './errors.js';
+import { LockHeldError, StorageError, UsageError } from '../core/errors.js';
 import { withoutNul } from '../collections/parse.js';
 
 /** A long copy says how far it is at least this often. */

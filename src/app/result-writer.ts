@@ -2,10 +2,10 @@
 // transaction each, in order, at most every FLUSH_EVERY_MS or when a batch is full. A writer
 // slower than the collectors holds new hosts back (unwrittenBytes); another writer holding the
 // database only delays a batch; a real storage failure stops the run (exit 74).
-import type { HostResult, LearnedHostKey } from '../pool/messages.js';
+import type { HostResult, LearnedHostKey } from '../core/results.js';
 import { isBusyError } from '../store/database.js';
 import type { Store } from '../store/store.js';
-import { StorageError } from './errors.js';
+import { StorageError } from '../core/errors.js';
 import type { Log } from './log.js';
 
 /** Results are written in batches: one transaction per batch, at most this often or this big. */

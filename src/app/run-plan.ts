@@ -13,7 +13,7 @@ import { coverageLabel, normalizeSite } from '../inventory/sites.js';
 import { resolveWorkers } from '../pool/host-pool.js';
 import type { HostTask } from '../pool/messages.js';
 import type { Awaitable, Store } from '../store/store.js';
-import { InventoryError } from './errors.js';
+import { InventoryError } from '../core/errors.js';
 import { HostSshResolver, type HostSsh } from './host-ssh.js';
 import { clampThreads, openFileLimit } from './limits.js';
 import type { Log } from './log.js';

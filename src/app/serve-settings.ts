@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Config } from '../config/load.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

@@ -4,9 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
-import type { HostKeyPolicy, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import type { LearnedHostKey } from '../core/results.js';
+import type { HostKeyPolicy, SshSettings } from '../core/ssh-types.js';
 import { privateKeyProblem } from '../ssh/private-key.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../core/errors.js';
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { databaseFileMissing, displayUrl, isDatabaseFile } from '../store/database.js';
 import { RUN_MODES, type ModeRuns, type RunRecord } from '../store/queries.js';
 import { openAnyStore, runLockConnection, type Store } from '../store/store.js';
-import { StorageError } from './errors.js';
+import { StorageError } from '../core/errors.js';
 
 // Types, not interfaces: the entries are also the csv/ndjson records (plain Record<string, unknown>).
 export type ActiveRun = {

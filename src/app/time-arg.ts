@@ -1,6 +1,6 @@
 // Time arguments of the history questions (SPEC §9): an ISO 8601 date or date-time (no offset
 // means UTC), or an age meaning that long before now (`30m`, `24h`, `7d`, `2w`).
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 
 const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;

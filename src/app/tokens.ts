@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import { hostsFieldMatches } from '../ssh/known-hosts.js';
 import type { Store, TokenRow } from '../store/store.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 
 export const TOKEN_SCOPES = ['push', 'read'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];

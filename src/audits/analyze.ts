@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { LockHeldError } from '../app/errors.js';
+import { LockHeldError } from '../core/errors.js';
 import type { Log } from '../app/log.js';
 import { writeFileAtomically } from '../app/safe-files.js';
 import { VERSION } from '../app/version.js';

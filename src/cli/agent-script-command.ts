@@ -1,7 +1,7 @@
 // `jellyfish agent-script [--url URL]`: print the POSIX sh agent for hosts SSH cannot reach.
 import type { Command } from 'commander';
 import { AGENT_EXIT, buildAgentScript } from '../app/agent-script.js';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { loadCollections } from '../collections/load.js';
 import { addConfigFlag, configFrom, type CommonFlags } from './options.js';
 

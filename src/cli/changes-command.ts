@@ -2,7 +2,7 @@
 // app/changes.ts, renders.
 import type { Command } from 'commander';
 import { changesStream, type ChangesRequest, type ChangesStream, type ChangesView } from '../app/changes.js';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
 import { outputChunks, streamedRecordChunks, type OutputOptions, type Printable } from '../report/output.js';

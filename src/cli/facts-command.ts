@@ -1,7 +1,7 @@
 // `jellyfish facts HOST`: what a host looks like now, grouped by type; or its whole history.
 // Parses flags, calls app/facts-view.ts, renders.
 import type { Command } from 'commander';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { hostAuditsView } from '../audits/audits-view.js';
 import { timeFlag } from '../app/time-arg.js';

@@ -1,7 +1,7 @@
 // `jellyfish feed FILE --from debian-tracker|osv --out DIR [--releases ...]`: advisory feed -> audit files.
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { FEED_SOURCES, MAX_FEED_MEMBER, MAX_FEED_STDIN, runFeed, type FeedSource } from '../app/feed.js';
 import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';

@@ -2,7 +2,7 @@
 // filters for the questions asked most (what failed, what is stale, production only). Parses
 // flags, calls app/hosts-view.ts, renders.
 import type { Command } from 'commander';
-import { InventoryError, UsageError } from '../app/errors.js';
+import { InventoryError, UsageError } from '../core/errors.js';
 import { HOST_RECORD_COLUMNS, hostsView, type HostRecord, type HostsView } from '../app/hosts-view.js';
 import { Log } from '../app/log.js';
 import { readInventory } from '../inventory/csv.js';

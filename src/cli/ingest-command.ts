@@ -2,7 +2,7 @@
 // while their push is younger than [sapi] max_age.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { InventoryError } from '../app/errors.js';
+import { InventoryError } from '../core/errors.js';
 import { ingestText, pushOptions } from '../app/ingest.js';
 import { printError } from '../app/log.js';
 import { renderJson } from '../report/status-json.js';

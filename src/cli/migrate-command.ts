@@ -1,7 +1,7 @@
 // `jellyfish migrate --to postgresql://...`: copy the SQLite history into a PostgreSQL store.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, UsageError } from '../app/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { convertSetting } from '../config/load.js';
 import { SETTINGS } from '../config/settings.js';

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { SETTINGS, longFlagName, settingId } from '../config/settings.js';
 import { loadConfig, type Config } from '../config/load.js';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { OUTPUT_FORMATS, type OutputFormat, type OutputOptions } from '../report/output.js';
 import path from 'node:path';
 

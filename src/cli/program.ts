@@ -2,7 +2,7 @@
 // (bin/jellyfish starts it through cli/main.ts; importing this file runs nothing.)
 import { Command, CommanderError } from 'commander';
 import { releaseEarlySignals, signalExitCode } from '../app/early-signals.js';
-import { JellyfishError, LockHeldError, UsageError } from '../app/errors.js';
+import { EXIT_CODES, JellyfishError, LockHeldError, UsageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { VERSION } from '../app/version.js';
 import { renderJson } from '../report/status-json.js';
@@ -91,13 +91,13 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with code 0; anything else is a usage error (64).
-      finish(e.exitCode === 0 ? 0 : 64);
+      finish(e.exitCode === 0 ? 0 : EXIT_CODES.usage);
       return;
     }
     if (e instanceof LockHeldError) {
       process.stdout.write(renderJson({ locked: true, holder: e.holder }) + '\n');
       printError(`jellyfish: ${e.message}`);
-      finish(75);
+      finish(e.exitCode);
       return;
     }
     if (e instanceof JellyfishError) {
@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     // A stack keeps its lines; each is escaped.
     for (const line of `jellyfish: internal error (a bug): ${(e as Error)?.stack ?? String(e)}`.split('\n')) printError(line);
-    finish(70);
+    finish(EXIT_CODES.software);
   }
 }
 

@@ -1,6 +1,6 @@
 // `jellyfish prune --older-than AGE`: move (or delete) closed fact history in small batches.
 import type { Command } from 'commander';
-import { StorageError, UsageError } from '../app/errors.js';
+import { StorageError, UsageError } from '../core/errors.js';
 import { PRUNE_BATCH, pruneFacts } from '../app/prune.js';
 import { parseDuration } from '../config/values.js';
 import { renderJson } from '../report/status-json.js';

@@ -1,6 +1,6 @@
 // `jellyfish query`: the audit question, "which hosts have this now, and since when?"
 import { Option, type Command } from 'commander';
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { timeFlag } from '../app/time-arg.js';
 import { predicateError, runQuery, SCHEME_CHOICES, VERSION_OPS, type LeftOut, type QueryRequest, type QueryView, type SchemeChoice, type VersionPredicate } from '../app/query.js';

@@ -1,6 +1,6 @@
 // Opening the database for a read command: read-only (SQLite WAL readers never block a running
 // writer; PostgreSQL readers never block at all), with a clear word when there is no database yet.
-import { StorageError } from '../app/errors.js';
+import { StorageError } from '../core/errors.js';
 import type { Config } from '../config/load.js';
 import { databaseFileMissing } from '../store/database.js';
 import { openAnyStore, type Store } from '../store/store.js';

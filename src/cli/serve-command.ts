@@ -1,6 +1,6 @@
 // `jellyfish serve`: the storage API (SPEC §11) until SIGTERM/SIGINT.
 import { Option, type Command } from 'commander';
-import { ConfigError, StorageError } from '../app/errors.js';
+import { ConfigError, StorageError } from '../core/errors.js';
 import { printError } from '../app/log.js';
 import { checkApiSettings } from '../app/serve-settings.js';
 import { SETTINGS } from '../config/settings.js';

@@ -8,7 +8,7 @@
 // comments, a line indented deeper than its key continues the value, keys case-insensitive,
 // section names verbatim, a [DEFAULT] section giving defaults. Values are never interpolated.
 import fs from 'node:fs';
-import { ConfigError } from '../app/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { parseBool, parseDuration } from '../config/values.js';
 import type { CollectionDef } from './types.js';
 

@@ -15,5 +15,4 @@ export interface CollectionDef {
   enabled: boolean;
 }
 
-/** subtype -> value */
-export type FactValues = Record<string, string>;
+export type { FactValues } from '../core/results.js';

@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ini from 'ini';
-import { ConfigError, UsageError } from '../app/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
 import { LEGACY_KEYS, SETTINGS, describeKind, longFlagName, settingId, type SettingDef } from './settings.js';
 import { parseBool, parseDuration, parseInteger, parseList, parseShard, parseSites, parseSize } from './values.js';
 
 import type { Order } from '../inventory/order.js';
 import type { Shard } from '../inventory/sites.js';
-import type { HostKeyPolicy } from '../pool/messages.js';
+import type { HostKeyPolicy } from '../core/ssh-types.js';
 import { databaseUrlProblem, displayUrl, isDatabaseFile } from '../store/database.js';
 
 export interface Config {

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CannotCreateError } from '../app/errors.js';
+import { CannotCreateError } from '../core/errors.js';
 import { writeFileAtomically } from '../app/safe-files.js';
 import { UNFIXED } from './audit.js';
 import type { AuditFile, FeedSink, SkipReason } from './feed-types.js';

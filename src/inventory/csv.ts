@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { parse } from 'csv-parse/sync';
-import { InventoryError } from '../app/errors.js';
+import { InventoryError } from '../core/errors.js';
 import type { InventoryHost, InvalidRow } from './host.js';
 
 export interface Inventory {

@@ -1,7 +1,7 @@
 // Targeting a run (SPEC §9): `run --limit PATTERN[,PATTERN...]` and `gap-fix --limit` collect only
 // the inventory hosts whose name (as written there, port included) matches one of the shell globs.
 // Pure: patterns in, hosts out, and a clear word for a pattern that matches nothing.
-import { UsageError } from '../app/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { InventoryHost } from './host.js';
 
 /**

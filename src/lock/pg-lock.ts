@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
-import { LockHeldError, StorageError } from '../app/errors.js';
+import { LockHeldError, StorageError } from '../core/errors.js';
 import { fmix32, fnv1a32 } from '../inventory/sites.js';
 import { connect, displayUrl, endClient } from '../store/postgres/driver.js';
 import type { HeldLock, LockHolder } from './run-lock.js';

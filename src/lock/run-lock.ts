@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { LockHeldError, StorageError } from '../app/errors.js';
+import { LockHeldError, StorageError } from '../core/errors.js';
 import { writeFileAtomically } from '../app/safe-files.js';
 
 /** A killed holder stops refreshing; after this long its lock is stale and taken over (SPEC: ≤ 60 s). */

@@ -3,7 +3,7 @@
 // of the same mode covers any of its hosts (a whole-inventory run, an overlapping site list, the
 // same shard). Both sides check after taking their own lock, so two collectors starting at the
 // same instant can both refuse, never both run.
-import { LockHeldError } from '../app/errors.js';
+import { LockHeldError } from '../core/errors.js';
 import { lockScope, type SiteCoverage } from '../inventory/sites.js';
 import { modeLockFiles, scopedLockFile } from './lock-files.js';
 import { acquireLock, lockState, type HeldLock, type LockHolder } from './run-lock.js';

@@ -3,7 +3,8 @@
 // every kind of trouble becomes an outcome and a stable code in the returned HostResult.
 import { parseBytes } from '../collections/parse.js';
 import type { ScriptStep } from '../collections/script.js';
-import type { CollectionResult, ErrorCode, HostResult, HostTask, Outcome } from '../pool/messages.js';
+import type { CollectionResult, ErrorCode, HostResult, Outcome } from '../core/results.js';
+import type { HostTask } from '../pool/messages.js';
 import type { Connected } from '../ssh/connect-host.js';
 import type { OutputBudget, StepOutput } from '../ssh/run-script.js';
 

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { collectHost } from '../pipeline/collect-host.js';
 import { closeJumps } from '../ssh/jump.js';
-import type { HostResult, HostTask } from './messages.js';
+import type { HostResult } from '../core/results.js';
+import type { HostTask } from './messages.js';
 
 /** The worker entry beside this file's build: `.ts` under a TS loader (tests), `.js` from dist/. */
 function workerFile(): string {

@@ -1,6 +1,6 @@
 // The final status JSON (SPEC §6) and the exit code (SPEC §7), from what a run saw. Pure.
 import type { InvalidRow, InventoryHost } from '../inventory/host.js';
-import { OUTCOMES, type HostResult, type Outcome } from '../pool/messages.js';
+import { OUTCOMES, type HostResult, type Outcome } from '../core/results.js';
 
 /** The part of a host's result the status JSON reports. */
 export type HostSummary = Pick<HostResult, 'outcome' | 'code' | 'message'>;

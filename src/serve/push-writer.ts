@@ -4,7 +4,7 @@
 // pending requests with it as storage errors, never as a hang; the next push starts a new one.
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { StorageError } from '../app/errors.js';
+import { StorageError } from '../core/errors.js';
 import type { ValidateOptions } from '../app/ingest.js';
 import type { TokenRow } from '../store/store.js';
 import type { PushResult, WriteAnswer, WriteRequest } from './write-worker.js';

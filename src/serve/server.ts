@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
-import { JellyfishError, StorageError, UsageError } from '../app/errors.js';
+import { JellyfishError, StorageError, UsageError } from '../core/errors.js';
 import { VERSION } from '../app/version.js';
 import type { Config } from '../config/load.js';
 import { readInventory } from '../inventory/csv.js';

@@ -6,7 +6,7 @@
 // writer thread (write-worker.ts): a SQLite file busy with another process's writer (a `run`
 // storing a batch) is waited for there, and retried after a pause until BUSY_GIVE_UP_MS, while the
 // HTTP thread goes on answering.
-import { StorageError } from '../app/errors.js';
+import { StorageError } from '../core/errors.js';
 import { isBusyError } from '../store/database.js';
 import type { Awaitable } from '../store/store.js';
 

@@ -1,7 +1,8 @@
 // A host's SSH session, opened the way its settings say: straight to the host, through its
 // ProxyJump hops, or over its ProxyCommand. The connection itself is opened by connect.ts.
 import type { Client } from 'ssh2';
-import type { HostTask, SshSettings } from '../pool/messages.js';
+import type { SshSettings } from '../core/ssh-types.js';
+import type { HostTask } from '../pool/messages.js';
 import { openClient, resolve, type ClientTarget, type ConnectFailure, type Connected } from './connect.js';
 import { openThroughJumps } from './jump.js';
 import { knownHostsName } from './known-hosts.js';

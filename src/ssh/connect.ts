@@ -4,7 +4,8 @@ import crypto, { type KeyObject } from 'node:crypto';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import ssh2, { Client, type ConnectConfig, type ParsedKey } from 'ssh2';
-import type { ErrorCode, LearnedHostKey, Outcome, SshSettings } from '../pool/messages.js';
+import type { ErrorCode, LearnedHostKey, Outcome } from '../core/results.js';
+import type { SshSettings } from '../core/ssh-types.js';
 import { blobKeyType, knownKeyTypes, loadKnownHosts, verifyHostKey } from './known-hosts.js';
 
 export interface ConnectFailure {

@@ -3,7 +3,8 @@
 // connection is dropped from the cache so the next target opens a fresh one. Each hop's host key
 // is checked with that hop's own settings (policy, known_hosts, HostKeyAlias).
 import type { Client, ClientChannel } from 'ssh2';
-import type { JumpHop, LearnedHostKey, SshSettings } from '../pool/messages.js';
+import type { LearnedHostKey } from '../core/results.js';
+import type { JumpHop, SshSettings } from '../core/ssh-types.js';
 import type { ConnectFailure } from './connect.js';
 import { knownHostsName } from './known-hosts.js';
 

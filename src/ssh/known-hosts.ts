@@ -2,7 +2,7 @@
 // verify a presented host key. Pure apart from the cached file read.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { KnownHostEntry } from '../pool/messages.js';
+import type { KnownHostEntry } from '../core/ssh-types.js';
 import { HashedNames, sameWords, words } from './hashed-name.js';
 
 export function parseKnownHosts(text: string): KnownHostEntry[] {

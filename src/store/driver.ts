@@ -1,7 +1,7 @@
 // What an engine brings to the store logic written once in sql-store.ts: how to run one statement
 // and the few words of SQL that differ. SQL is written with `?` placeholders; the PostgreSQL driver
 // numbers them. A driver knows nothing of facts, hosts or runs: those rules live above it.
-import { StorageError } from '../app/errors.js';
+import { StorageError } from '../core/errors.js';
 
 export type Dialect = 'sqlite' | 'postgresql';
 

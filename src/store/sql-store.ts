@@ -5,7 +5,7 @@
 // batch writes (a run's results, a pushed document, the analysis), whose strategy was measured per
 // engine (SQLite: prepared statements in one transaction; PostgreSQL: arrays through unnest).
 import type { InventoryHost } from '../inventory/host.js';
-import type { HostResult } from '../pool/messages.js';
+import type { HostResult } from '../core/results.js';
 import * as au from './audit-store.js';
 import { changeRows, type ChangeQuery, type ChangeRows } from './changes.js';
 import { guarded, iso, type Awaitable, type Driver } from './driver.js';

@@ -3,7 +3,7 @@
 // store; it is the single writer of its process. SQLite answers at once, PostgreSQL through a
 // promise: callers always `await`.
 import type { InventoryHost } from '../inventory/host.js';
-import type { HostResult } from '../pool/messages.js';
+import type { HostResult } from '../core/results.js';
 import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow, ModeRuns } from './queries.js';
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import type { HostAttempt, RunTally } from './fleet-history.js';

@@ -2,7 +2,7 @@
 // without NUL. Also the connection itself, which the run lock (lock/pg-lock.ts) opens its own of.
 // The URL never carries a password (PGPASSWORD or ~/.pgpass does, read by `pg` itself).
 import pg from 'pg';
-import { StorageError } from '../../app/errors.js';
+import { StorageError } from '../../core/errors.js';
 import { withoutNul } from '../../collections/parse.js';
 import { displayUrl } from '../database-url.js';
 import { describeError, numbered, type Driver, type SqlWords } from '../driver.js';

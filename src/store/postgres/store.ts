@@ -4,9 +4,9 @@
 // an advisory lock, transactions and savepoints, and set-based batch writes (a batch of hosts costs
 // a fixed handful of statements, arrays through unnest, never a query per fact). Parameterised SQL
 // only. Every failure surfaces as StorageError (exit 74).
-import { StorageError } from '../../app/errors.js';
+import { StorageError } from '../../core/errors.js';
 import type { InventoryHost } from '../../inventory/host.js';
-import type { HostResult } from '../../pool/messages.js';
+import type { HostResult } from '../../core/results.js';
 import * as au from '../audit-store.js';
 import { valuesDigest } from '../digest.js';
 import { describeError, iso, numbered } from '../driver.js';

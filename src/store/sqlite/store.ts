@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StorageError } from '../../app/errors.js';
+import { StorageError } from '../../core/errors.js';
 import type { InventoryHost } from '../../inventory/host.js';
-import type { HostResult } from '../../pool/messages.js';
+import type { HostResult } from '../../core/results.js';
 import * as au from '../audit-store.js';
 import { isPostgresUrl } from '../database-url.js';
 import { valuesDigest } from '../digest.js';
