@@ -6,7 +6,6 @@
 import os from 'node:os';
 import type { Config } from '../config/load.js';
 import type { InventoryHost } from '../inventory/host.js';
-import { acquirePgLock } from '../lock/pg-lock.js';
 import type { HeldLock } from '../lock/run-lock.js';
 import { acquireSiteLock } from '../lock/site-lock.js';
 import { dispatch, type Dispatch } from '../pool/dispatch.js';
@@ -107,6 +106,8 @@ async function takeRunLock(req: RunRequest, plan: RunPlan, onLost: (where: strin
   if (isDatabaseFile(database)) return { lock: await acquireSiteLock(req.lockFile, req.mode, covered, onLost) };
   const store = await openAnyStore(database);
   try {
+    // pg (~100 ms of CPU to load) only for a database server.
+    const { acquirePgLock } = await import('../lock/pg-lock.js');
     const lock = await acquirePgLock({
       url: database, mode: req.mode, sites: siteKeys(plan.targets), scope: plan.scope ?? 'all sites',
       ...(covered.shard ? { shard: covered.shard } : {}), onLost: onLost(store.path),
@@ -219,6 +220,8 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
   const early = releaseEarlySignals();
   if (early) onSignal(early);
   try {
+    // The worker threads boot (their own V8, piscina, ssh2) while this thread opens the store.
+    pool = new HostPool(plan.workers, plan.threads);
     store ??= await openAnyStore(config.storage.database, { busyTimeoutMs: WRITER_BUSY_MS });
     const db: Store = store;
     const runId = await db.beginRun({ mode: req.mode, startedAt, pid: process.pid, hostname: os.hostname(), threads: req.threads, workers: plan.workers, ...(plan.scope ? { scope: plan.scope } : {}) });
@@ -233,7 +236,6 @@ export async function collectRun(req: RunRequest): Promise<RunOutcome> {
       onWritten: control.resume,
     });
     flushTimer = setInterval(() => { void writer.flush(); }, FLUSH_EVERY_MS);
-    pool = new HostPool(plan.workers, plan.threads);
     const { results, deadlineHit } = await collectQueue({ plan, queue: queue.queue, startedAt: startedAt.getTime(), deadlineAt, pool, writer, control, log });
     clearInterval(flushTimer);
     // Whether the lock was lost by the end of the feed: it bounds both final writes below.
