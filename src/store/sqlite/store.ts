@@ -37,14 +37,12 @@ const BUSY_TIMEOUT_MS = 10_000;
 export class SqliteStore extends SqlStore {
   readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
-  private readonly driver: SqliteDriver;
 
-  private constructor(private readonly db: Database.Database, driver: SqliteDriver) {
+  private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver) {
     super(driver);
-    this.driver = driver;
   }
 
-  /** The SQLite handle, for the SQLite-specific modules beside this one (read queries, ingest, prune). */
+  /** The SQLite handle, for the SQLite-only tools (the copy to PostgreSQL in app/migrate.ts, tests). */
   get database(): Database.Database {
     return this.db;
   }
