@@ -519,7 +519,7 @@ const body = [
   '',
   tables,
   '',
-  '**Targets of the issue, as measured in this run**',
+  '**Targets, as measured in this run**',
   '',
   targetsTable(checkedProfile),
   '',
