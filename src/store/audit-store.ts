@@ -2,6 +2,7 @@
 // and the read questions (`jellyfish audits`, `facts HOST --audits`) in SQL both engines speak
 // (`?` placeholders; the PostgreSQL store numbers them). The bulk writes live in each store.
 import type { AllRows } from './queries.js';
+import type { Dialect, SqlWords } from './driver.js';
 
 /** An audit as stored: what the files said of it. */
 export interface AuditMeta {
@@ -74,34 +75,28 @@ export function toBaseline(r: Record<string, unknown> | undefined): AnalysisBase
   return r ? { at: String(r.started_at), mark: { facts: Number(r.facts_through), changes: Number(r.changes_through) } } : null;
 }
 
-/** Which of `ids` a result scope names: a list bound as one parameter (a PostgreSQL array, a SQLite JSON text). */
-type ListIn = (column: string) => string;
-const pgIn: ListIn = (c) => `${c} = ANY(?)`;
-const sqliteIn: ListIn = (c) => `${c} IN (SELECT value FROM json_each(?))`;
-export const listIn = (dialect: 'sqlite' | 'postgresql'): ListIn => (dialect === 'postgresql' ? pgIn : sqliteIn);
-
 /**
  * Hosts with a fact interval opened, or a change-feed row written, past a mark, of these types
  * (`?` 1 and 3: the ids; 2 and 4: the types as one list). Ids, not instants: a pushed document can
  * carry an instant older than the analyze that did not see it yet.
  */
-export function changedHostsSql(dialect: 'sqlite' | 'postgresql'): string {
-  const inTypes = listIn(dialect)('type');
+export function changedHostsSql(w: SqlWords): string {
+  const inTypes = w.inList('type');
   return `SELECT host_id FROM facts WHERE id > ? AND ${inTypes} UNION SELECT host_id FROM fact_changes WHERE id > ? AND ${inTypes}`;
 }
 
 /** Current results of some audits on some hosts, counted per audit, host pop, srvtype, prod flag and result. */
 export interface ResultCount { auditId: number; pop: string | null; srvtype: string | null; prod: boolean; result: string; hosts: number }
 
-/** ResultCount rows (`?` 1: the audit ids, 2: the host ids, each as one list). */
-export function resultCountsSql(dialect: 'sqlite' | 'postgresql'): string {
+/** ResultCount rows (`?` 1: the audit ids, 2: the host ids, each as one list in the engine's words `w`). */
+export function resultCountsSql(dialect: Dialect, w: SqlWords): string {
   // Most of the table is counted (analyze evaluates everything again past a quarter of the hosts
   // or audits): one walk over it, the lists as hash joins (PostgreSQL) or Bloom-filtered lookups
   // (SQLite; through audit_results_audit, a lookup per audit and host took three times as long).
   const scope = dialect === 'postgresql'
     ? 'audit_results r JOIN unnest(?::bigint[]) AS ca(id) ON ca.id = r.audit_id JOIN unnest(?::bigint[]) AS ch(id) ON ch.id = r.host_id'
     : 'audit_results r NOT INDEXED';
-  const where = dialect === 'postgresql' ? '' : ` AND ${sqliteIn('r.audit_id')} AND ${sqliteIn('r.host_id')}`;
+  const where = dialect === 'postgresql' ? '' : ` AND ${w.inList('r.audit_id')} AND ${w.inList('r.host_id')}`;
   return `SELECT r.audit_id, h.pop, h.srvtype, h.is_prod, r.result, COUNT(*) AS n
             FROM ${scope} JOIN hosts h ON h.id = r.host_id
            WHERE r.is_current = 1${where}
@@ -114,15 +109,8 @@ export function toResultCount(r: unknown[]): ResultCount {
 }
 
 /** Open results of these hosts (any audit) or of these audits (any host) (`?` 1: host ids, 2: audit ids, each as one list). */
-export function openResultsOfSql(dialect: 'sqlite' | 'postgresql'): string {
-  const inList = listIn(dialect);
-  return `SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1 AND (${inList('host_id')} OR ${inList('audit_id')})`;
-}
-
-/** `?` placeholders -> PostgreSQL's `$1`, `$2`, ... */
-export function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
+export function openResultsOfSql(w: SqlWords): string {
+  return `SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1 AND (${w.inList('host_id')} OR ${w.inList('audit_id')})`;
 }
 
 // ---- the read side ----

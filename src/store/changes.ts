@@ -1,7 +1,8 @@
 // The fleet's change feed (SPEC §9): the additions, removals and changes the store appended to
 // fact_changes as it wrote them (migration 12), in a window, and the hosts whose first collection
 // falls in it (hosts.first_facts_at). One SQL text for both engines.
-import type { AllRows } from './queries.js';
+import type { SqlWords } from './driver.js';
+import { bind, type AllRows } from './queries.js';
 
 /** Rows of one parameterised statement as arrays, columns in the statement's order (no object per row). */
 export type RawRows = (sql: string, params: unknown[]) => unknown[][] | Promise<unknown[][]>;
@@ -57,14 +58,6 @@ export interface ChangeRows {
   newHostFacts?: ChangeRow[];
 }
 
-/**
- * Equality of two subtypes: PostgreSQL's facts_audit index holds a 200-character prefix (a B-tree entry is
- * bounded), so the prefix is compared first for the planner and the whole text after.
- */
-function sameSubtype(dialect: 'sqlite' | 'postgresql', a: string, b: string): string {
-  return dialect === 'postgresql' ? `left(${a}, 200) = left(${b}, 200) AND ${a} = ${b}` : `${a} = ${b}`;
-}
-
 /** The host filters over the alias `h` (the hosts table), as ` AND ...` terms and their parameters. */
 function hostWhere(q: ChangeQuery, h: string): { sql: string; params: unknown[] } {
   const where: string[] = [];
@@ -84,31 +77,27 @@ async function selectedHosts(select: AllRows, q: ChangeQuery): Promise<Map<numbe
 }
 
 /** The fact filters over the alias `f`: type, subtype, and the one host of --host. */
-function factWhere(q: ChangeQuery, f: string, dialect: 'sqlite' | 'postgresql', hostId: number | undefined): { sql: string; params: unknown[] } {
+function factWhere(q: ChangeQuery, f: string, w: SqlWords, hostId: number | undefined): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (hostId !== undefined) { where.push(`${f}.host_id = ?`); params.push(hostId); }
+  if (hostId !== undefined) bind(where, params, `${f}.host_id = ?`, hostId);
   // Without a subtype the window's own index is the narrow one (a type holds most facts): in
   // SQLite, which has no statistics unless analysed, `+` keeps type out of the index choice.
   // With a subtype, (type, subtype) finds the few rows of one package on every host.
-  if (q.type !== undefined) { where.push(`${dialect === 'sqlite' && q.subtype === undefined ? '+' : ''}${f}.type = ?`); params.push(q.type); }
-  if (q.subtype !== undefined) {
-    const sql = sameSubtype(dialect, `${f}.subtype`, '?');
-    where.push(sql);
-    params.push(...sql.split('?').slice(1).map(() => q.subtype));
-  }
-  return { sql: where.map((w) => ` AND ${w}`).join(''), params };
+  if (q.type !== undefined) bind(where, params, q.subtype === undefined ? w.noIndex(`${f}.type = ?`) : `${f}.type = ?`, q.type);
+  if (q.subtype !== undefined) bind(where, params, w.sameSubtype(`${f}.subtype`, '?'), q.subtype);
+  return { sql: where.map((x) => ` AND ${x}`).join(''), params };
 }
 
 /** Rows one statement reads (see changeRows): a piece small enough to be let go young. */
 const PIECE_ROWS = 4096;
 
-export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite' | 'postgresql', q: ChangeQuery): Promise<ChangeRows> {
+export async function changeRows(select: AllRows, raw: RawRows, w: SqlWords, q: ChangeQuery): Promise<ChangeRows> {
   const hosts = await selectedHosts(select, q);
   const newHosts = new Map<string, string>();
   if (hosts.size === 0) return { hosts: [], slices: (async function* () { /* nothing */ })(), newHosts };
   const oneHost = q.host !== undefined ? [...hosts.keys()][0] : undefined;
-  const where = factWhere(q, 'c', dialect, oneHost);
+  const where = factWhere(q, 'c', w, oneHost);
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   // The store appends each change as it writes it (migration 12): the window is one range scan
   // of fact_changes in time order (then id: the order they were written), read a few thousand
@@ -154,7 +143,7 @@ export async function changeRows(select: AllRows, raw: RawRows, dialect: 'sqlite
   // Asked for: a new host's first facts, as the additions they were.
   const added: ChangeRow[] = [];
   if (q.newHostFacts) {
-    const facts = factWhere({ ...q, host: undefined }, 'f', dialect, undefined);
+    const facts = factWhere({ ...q, host: undefined }, 'f', w, undefined);
     for (let i = 0; i < fresh.length; i += 500) {
       const ids = fresh.slice(i, i + 500);
       const rows = await raw(

@@ -21,8 +21,12 @@ export interface SqlWords {
   containsFolded(text: string, part: string): string;
   /** LIKE ignoring ASCII case (SQLite's LIKE does; PostgreSQL's ILIKE). */
   readonly likeFolded: string;
-  /** `f.subtype` equals the placeholder `p`, written so the engine's fact index is used (PostgreSQL's holds a prefix). */
-  subtypeIs(p: string): string;
+  /**
+   * The subtype `column` equals `p`, written so the engine's fact indexes are used (PostgreSQL's
+   * hold a 200-character prefix, a B-tree entry being bounded: the prefix is compared first for
+   * the planner, the whole text after).
+   */
+  sameSubtype(column: string, p: string): string;
 }
 
 export interface Driver {
@@ -52,13 +56,17 @@ export function describeError(e: unknown): string {
   return `${code}${err.message ?? String(e)}`;
 }
 
-/** `fn`, with any failure but a StorageError turned into one that names the database and what was being done. */
+/** A failure as the StorageError that names the database and what was being done (one already so is kept). */
+export function asStorageError(name: string, what: string, e: unknown): StorageError {
+  return e instanceof StorageError ? e : new StorageError(`${name}: ${what}: ${describeError(e)}`);
+}
+
+/** `fn`, any failure thrown as asStorageError. */
 export async function guarded<T>(name: string, what: string, fn: () => Awaitable<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof StorageError) throw e;
-    throw new StorageError(`${name}: ${what}: ${describeError(e)}`);
+    throw asStorageError(name, what, e);
   }
 }
 

@@ -4,7 +4,7 @@
 // AllRows (`?` placeholders); only the JSON and string functions differ by dialect.
 import type { AllRows } from './queries.js';
 
-export type Dialect = 'sqlite' | 'postgresql';
+import type { Dialect } from './driver.js';
 
 /** One collection run (or gap-fix) with the counts of its final JSON; null counts = it never finished. */
 export interface RunTally {

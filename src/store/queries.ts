@@ -8,7 +8,7 @@ import { FACT_LAST_SEEN, JOIN_FACT_TYPES } from './migrations.js';
 const read = <T>(d: Driver, what: string, fn: () => T | Promise<T>): Promise<T> => guarded(d.name, `cannot read ${what}`, fn);
 
 /** `fragment` added to `where`, `value` bound once per `?` in it. */
-function bind(where: string[], params: unknown[], fragment: string, value: unknown): void {
+export function bind(where: string[], params: unknown[], fragment: string, value: unknown): void {
   where.push(fragment);
   for (let i = fragment.split('?').length - 1; i > 0; i--) params.push(value);
 }
@@ -234,7 +234,7 @@ export interface AuditHit {
 export function auditSql(w: SqlWords, q: AuditQuery): { sql: string; params: unknown[] } {
   const where = ['f.type = ?'];
   const params: unknown[] = [q.type];
-  if (q.subtype !== undefined) bind(where, params, w.subtypeIs('?'), q.subtype);
+  if (q.subtype !== undefined) bind(where, params, w.sameSubtype('f.subtype', '?'), q.subtype);
   if (q.value !== undefined) { where.push('f.value = ?'); params.push(q.value); }
   if (q.like !== undefined) { where.push(`f.value ${w.likeFolded} ? ESCAPE '\\'`); params.push(q.like); }
   if (q.at !== undefined) {

@@ -104,7 +104,7 @@ export abstract class SqlStore implements Store {
   factChanges(query: ChangeQuery): Promise<ChangeRows> {
     // Each statement guarded on its own: the feed's slices are read after this returns.
     const what = 'cannot read the change feed';
-    return changeRows(this.rows(what), (sql, params) => this.guard(what, () => this.d.arrays(sql, params)), this.dialect, query);
+    return changeRows(this.rows(what), (sql, params) => this.guard(what, () => this.d.arrays(sql, params)), this.d.sql, query);
   }
 
   runsSince(since: string): Promise<RunTally[]> { return runsSince(this.rows('cannot read runs'), this.dialect, since); }
@@ -156,18 +156,18 @@ export abstract class SqlStore implements Store {
 
   async changedHostsSince(mark: au.AnalysisMark, types: readonly string[]): Promise<number[]> {
     const t = this.d.list(types);
-    return (await this.guard('cannot read the change feed', () => this.d.arrays(au.changedHostsSql(this.dialect), [mark.facts, t, mark.changes, t])))
+    return (await this.guard('cannot read the change feed', () => this.d.arrays(au.changedHostsSql(this.d.sql), [mark.facts, t, mark.changes, t])))
       .map((r) => Number(r[0]));
   }
 
   async currentResultCounts(auditIds: readonly number[], hostIds: readonly number[]): Promise<au.ResultCount[]> {
-    return (await this.guard('cannot read audit results', () => this.d.arrays(au.resultCountsSql(this.dialect), [this.d.list(auditIds), this.d.list(hostIds)])))
+    return (await this.guard('cannot read audit results', () => this.d.arrays(au.resultCountsSql(this.dialect, this.d.sql), [this.d.list(auditIds), this.d.list(hostIds)])))
       .map(au.toResultCount);
   }
 
   // ---- the audits questions (audit-store.ts) ----
 
-  private readonly auditRows: q.AllRows = (sql, params) => this.guard('cannot read audits', () => this.d.all(sql, params));
+  private readonly auditRows = this.rows('cannot read audits');
   storedAudits(name?: string): Promise<au.StoredAudit[]> { return au.storedAudits(this.auditRows, name); }
   auditCounts(f: au.AuditFilter): Promise<au.AuditCounts[]> { return au.auditCounts(this.auditRows, f); }
   failingProdHosts(f: au.AuditFilter): Promise<{ auditId: number; host: string }[]> { return au.failingProd(this.auditRows, f); }

@@ -38,8 +38,7 @@ export const PG_WORDS: SqlWords = {
   inList: (c, p = '?') => `${c} = ANY(${p})`,
   containsFolded: (text, part) => `strpos(lower(${text}), lower(${part})) > 0`,
   likeFolded: 'ILIKE',
-  // The fact index holds the first 200 characters of the subtype (a btree entry is bounded).
-  subtypeIs: (p) => `left(f.subtype, 200) = left(${p}, 200) AND f.subtype = ${p}`,
+  sameSubtype: (c, p) => `left(${c}, 200) = left(${p}, 200) AND ${c} = ${p}`,
 };
 
 /** End a connection; a server that does not answer any more gets its socket dropped instead of a wait. */

@@ -15,7 +15,7 @@ import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migra
 import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
 import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
-import { ADVISORY_CLASS, clean, cleanText, connect, displayUrl, endClient, PgDriver, type Client } from './driver.js';
+import { ADVISORY_CLASS, clean, cleanText, connect, displayUrl, endClient, PG_WORDS, PgDriver, type Client } from './driver.js';
 
 export { ADVISORY_CLASS, connect, displayUrl, endClient };
 
@@ -373,7 +373,7 @@ export class PgStore extends SqlStore {
     await this.write(`cannot store the document for ${doc.host}`, async () => {
       out.host = await this.storedName(doc.host);
       const hostId = (await this.ensureHosts([out.host], at)).get(out.host)!;
-      await this.query(numbered(push.FILL_HOST), push.fillHostParams(doc, hostId, clean));
+      await this.driver.run(push.FILL_HOST, push.fillHostParams(doc, hostId, clean));
       const a = push.pushAttempt(doc);
       const attemptId = (await this.query<{ id: number }>(
         `INSERT INTO attempts (run_id, host_id, started_at, finished_at, duration_ms, outcome, code, message, output_bytes)
@@ -429,9 +429,9 @@ export class PgStore extends SqlStore {
 
   private async storedName(name: string): Promise<string> {
     if (this.hostIds.has(name)) return name;
-    if ((await this.query(numbered(push.NAME_EXACT), [name])).rowCount) return name;
-    const rows = (await this.query<{ name: string }>(numbered(push.NAME_FOLDED), [name])).rows;
-    return rows.length === 1 && rows[0] ? rows[0].name : name;
+    if ((await this.driver.arrays(push.NAME_EXACT, [name])).length) return name;
+    const rows = await this.driver.arrays(push.NAME_FOLDED, [name]);
+    return rows.length === 1 ? rows[0]![0] as string : name;
   }
 
   async pruneBatch(before: string, mode: PruneMode, batch: number): Promise<number> {
@@ -507,7 +507,7 @@ export class PgStore extends SqlStore {
       };
       if (of) {
         add((await this.client.query<[number, number, number, string]>({
-          text: numbered(au.openResultsOfSql('postgresql')), values: [of.hosts, of.audits], rowMode: 'array',
+          text: numbered(au.openResultsOfSql(PG_WORDS)), values: [of.hosts, of.audits], rowMode: 'array',
         })).rows);
         return out;
       }

@@ -13,7 +13,7 @@ export const SQLITE_WORDS: SqlWords = {
   inList: (c, p = '?') => `${c} IN (SELECT value FROM json_each(${p}))`,
   containsFolded: (text, part) => `instr(lower(${text}), lower(${part})) > 0`,
   likeFolded: 'LIKE',
-  subtypeIs: (p) => `f.subtype = ${p}`,
+  sameSubtype: (c, p) => `${c} = ${p}`,
 };
 
 export class SqliteDriver implements Driver {

@@ -12,13 +12,13 @@ import type { HostResult } from '../../core/results.js';
 import * as au from '../audit-store.js';
 import { isPostgresUrl } from '../database-url.js';
 import { valuesDigest } from '../digest.js';
-import { describeError, iso } from '../driver.js';
+import { asStorageError, describeError, iso } from '../driver.js';
 import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.js';
 import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
 import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
 import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
-import { SqliteDriver } from './driver.js';
+import { SQLITE_WORDS, SqliteDriver } from './driver.js';
 
 /**
  * One host's current facts of one type, read when a collection's values differ from the stored
@@ -124,8 +124,7 @@ export class SqliteStore extends SqlStore {
     try {
       return fn();
     } catch (e) {
-      if (e instanceof StorageError) throw e;
-      throw new StorageError(`${this.path}: ${what}: ${describeError(e)}`);
+      throw asStorageError(this.path, what, e);
     }
   }
 
@@ -386,7 +385,7 @@ export class SqliteStore extends SqlStore {
     return this.now('cannot read audit results', () => {
       const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
       const rows = of
-        ? this.stmt(au.openResultsOfSql('sqlite'), true).iterate(JSON.stringify(of.hosts), JSON.stringify(of.audits))
+        ? this.stmt(au.openResultsOfSql(SQLITE_WORDS), true).iterate(JSON.stringify(of.hosts), JSON.stringify(of.audits))
         : this.stmt('SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1', true).iterate();
       for (const [id, a, h, r] of rows as Iterable<[number, number, number, string]>) {
         out.ids.push(id); out.audits.push(a); out.hosts.push(h); out.results.push(r);
