@@ -10,7 +10,7 @@ import type { HeldLock } from '../lock/run-lock.js';
 import { acquireSiteLock } from '../lock/site-lock.js';
 import { dispatch, type Dispatch } from '../pool/dispatch.js';
 import { HostPool } from '../pool/host-pool.js';
-import type { HostResult } from '../core/results.js';
+import { DEADLINE_MESSAGE, type HostResult } from '../core/results.js';
 import { SUCCESS_OUTCOMES, type HostSummary, type Interruption } from '../report/status-json.js';
 import { isDatabaseFile } from '../store/database.js';
 import { openAnyStore } from '../store/store.js';
@@ -158,7 +158,7 @@ async function collectQueue(c: Collecting): Promise<{ results: Map<string, HostS
     onResult: (r, h) => accept({ ...r, label: h.label }),
     writeOff: (h, reason) => {
       const now = Date.now();
-      const message = reason === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `run stopped: ${control.interrupted?.reason ?? 'interrupted'}`;
+      const message = reason === 'DEADLINE' ? DEADLINE_MESSAGE : `run stopped: ${control.interrupted?.reason ?? 'interrupted'}`;
       return { label: h.label, outcome: 'timeout', code: reason, message, startedAt: now, finishedAt: now, collections: [], outputBytes: 0 };
     },
     hold: () => c.writer.unwrittenBytes > MAX_UNWRITTEN_BYTES,

@@ -8,6 +8,9 @@ export type FactValues = Record<string, string>;
 export const OUTCOMES = ['ok', 'partial', 'unreachable', 'auth_failed', 'hostkey_mismatch', 'timeout', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** The message of a host stopped by the run deadline, whoever stopped it (its own timer, or the feeder writing it off). */
+export const DEADLINE_MESSAGE = 'stopped at the run deadline (threadtimeout)';
+
 /** Short, stable error codes (SPEC §4). */
 export type ErrorCode =
   | 'ECONNREFUSED' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'ENOTFOUND' | 'ECONNRESET'

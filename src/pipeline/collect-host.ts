@@ -3,7 +3,7 @@
 // every kind of trouble becomes an outcome and a stable code in the returned HostResult.
 import { parseBytes } from '../collections/parse.js';
 import type { ScriptStep } from '../collections/script.js';
-import type { CollectionResult, ErrorCode, HostResult, Outcome } from '../core/results.js';
+import { DEADLINE_MESSAGE, type CollectionResult, type ErrorCode, type HostResult, type Outcome } from '../core/results.js';
 import type { HostTask } from '../pool/messages.js';
 import type { Connected } from '../ssh/connect-host.js';
 import type { OutputBudget, StepOutput } from '../ssh/run-script.js';
@@ -48,7 +48,7 @@ async function collect(task: HostTask, startedAt: number): Promise<HostResult> {
   const [{ connectHost }, { runScript }] = await loadSsh();
   const hostEnd = Math.min(startedAt + task.ssh.hostTimeoutMs, task.deadlineAt);
   const endCode: ErrorCode = hostEnd === task.deadlineAt ? 'DEADLINE' : 'HOST_TIMEOUT';
-  const endMessage = endCode === 'DEADLINE' ? 'stopped at the run deadline (threadtimeout)' : `host_timeout of ${task.ssh.hostTimeoutMs / 1000} s reached`;
+  const endMessage = endCode === 'DEADLINE' ? DEADLINE_MESSAGE : `host_timeout of ${task.ssh.hostTimeoutMs / 1000} s reached`;
   const steps: ScriptStep[] = task.collections.map((def, index) => ({ index, def }));
   const results = new Map<number, CollectionResult>();
   const budget: OutputBudget = { used: 0, max: task.ssh.maxOutputBytes };
