@@ -4,9 +4,10 @@
 // The predicates are applied here, in code, to the rows the store's audit query returned: the
 // version orders are not SQL, and both stores then answer the same way.
 import { compareNatural } from '../collections/parse.js';
-import { filterHosts, type AuditHit, type AuditQuery } from '../store/queries.js';
+import { filterHosts, withTimes, type AuditHit, type AuditKey, type AuditQuery } from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import { compareVersions, schemeForRelease, versionError, type VersionScheme } from '../versions/index.js';
+import { pageOf, type PagePosition, type PageRequest } from './paging.js';
 
 export const VERSION_OPS = ['lt', 'le', 'eq', 'ge', 'gt'] as const;
 export type VersionOp = (typeof VERSION_OPS)[number];
@@ -37,13 +38,18 @@ export interface LeftOut { host: string; subtype: string; value: string; reason:
 export interface ValueCount { value: string; count: number; hosts: string[] }
 
 export interface QueryView {
-  /** the rows that hold, hosts in natural order (`127.1.0.2` before `127.1.0.10`), then subtype, value */
+  /** the rows that hold, hosts in natural order (`127.1.0.2` before `127.1.0.10`), then subtype, value (with a page: that page's; with countBy: none) */
   hits: QueryHit[];
+  /** how many rows hold, and on how many hosts (the whole answer, also with a page) */
+  count: number;
+  hostCount: number;
   leftOut: LeftOut[];
-  /** with countBy: one entry per distinct value, most hosts first */
+  /** with countBy: one entry per distinct value, most hosts first (with a page: that page's) */
   counts?: ValueCount[];
   /** set when nothing matched and no fact of the type was ever stored: a typo, most likely */
   knownTypes?: string[];
+  /** with a page: where the next one starts, when rows remain */
+  next?: PagePosition;
 }
 
 export const NO_SCHEME = 'no dpkg or rpm family in its release facts (ID, ID_LIKE)';
@@ -63,17 +69,19 @@ export function predicateError(version: string, scheme: SchemeChoice = 'auto'): 
 
 /** Each host's order, from its release ID and ID_LIKE then (now, or at `at`): two index lookups, whatever the fleet size. */
 async function releaseSchemes(store: Store, at: string | undefined): Promise<(host: string) => VersionScheme | undefined> {
-  const field = async (subtype: string) => new Map((await store.auditQuery({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) })).map((h) => [h.host, h.value]));
+  const field = async (subtype: string) => new Map((await store.auditKeys({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) })).map((h) => [h.host, h.value]));
   const id = await field('ID');
   const like = await field('ID_LIKE');
   return (host) => schemeForRelease(id.get(host), like.get(host));
 }
 
 type Row = Pick<AuditHit, 'host' | 'subtype' | 'value'>;
+/** a fact found: with its times (a whole answer) or its row id (the times read later) */
+type Found = AuditHit | AuditKey;
 const byHit = (a: Row, b: Row): number => compareNatural(a.host, b.host) || compareNatural(a.subtype, b.subtype) || compareNatural(a.value, b.value);
 
 /** One row per distinct value: its hosts (natural order), most hosts first, then by value. */
-export function countByValue(hits: AuditHit[]): ValueCount[] {
+export function countByValue(hits: readonly Row[]): ValueCount[] {
   const hosts = new Map<string, Set<string>>();
   for (const h of hits) {
     let set = hosts.get(h.value);
@@ -84,7 +92,12 @@ export function countByValue(hits: AuditHit[]): ValueCount[] {
     .sort((a, b) => b.count - a.count || compareNatural(a.value, b.value));
 }
 
-export async function runQuery(store: Store, req: QueryRequest): Promise<QueryView> {
+/**
+ * The query's answer, or one page of it (`page`: of the hosts rows, or with countBy of the values).
+ * The facts are found without their times (one index on SQLite), filtered, judged and sorted;
+ * since and last seen are read only for the rows the answer shows.
+ */
+export async function runQuery(store: Store, req: QueryRequest, page?: PageRequest): Promise<QueryView> {
   const audit: AuditQuery = {
     type: req.type,
     ...(req.subtype !== undefined ? { subtype: req.subtype } : {}),
@@ -92,38 +105,46 @@ export async function runQuery(store: Store, req: QueryRequest): Promise<QueryVi
     ...(req.like !== undefined ? { like: req.like } : {}),
     ...(req.at !== undefined ? { at: req.at } : {}),
   };
-  let found = await store.auditQuery(audit);
+  // A whole answer reads every row's times in the same statement; a page (or counts) reads them
+  // after, for the rows it shows.
+  const later = page !== undefined || req.countBy !== undefined;
+  let found: Found[] = later ? await store.auditKeys(audit) : await store.auditQuery(audit);
   if (req.sites?.length || req.srvtypes?.length || req.prod) {
-    // The host filters read the hosts table once (a few thousand rows) and keep the hits in code.
     const keep = new Set(filterHosts(await store.listHosts(), {
       ...(req.sites ? { sites: req.sites } : {}), ...(req.srvtypes ? { srvtypes: req.srvtypes } : {}), ...(req.prod ? { prod: true } : {}),
     }).map((h) => h.name));
     found = found.filter((h) => keep.has(h.host));
   }
-  // No hit at all may be a typo in --type: worth a word, found by index seeks only.
   const knownTypes = found.length === 0 && !(await store.typeExists(req.type)) ? await store.factTypes() : undefined;
   const predicates = req.versions ?? [];
   const leftOut: LeftOut[] = [];
-  let hits: QueryHit[] = found;
+  let holding: (Found & { scheme?: VersionScheme })[] = found;
   if (predicates.length) {
     const fixed = req.scheme ?? 'auto';
     const schemeOf = fixed === 'auto' ? await releaseSchemes(store, req.at) : () => fixed;
-    hits = [];
+    holding = [];
     for (const h of found) {
       const scheme = schemeOf(h.host);
       const refused = scheme && versionError(scheme, h.value);
       if (!scheme || refused) {
         leftOut.push({ host: h.host, subtype: h.subtype, value: h.value, reason: scheme ? `${scheme} refuses the version (${refused})` : NO_SCHEME });
       } else if (predicates.every((p) => HOLDS[p.op](compareVersions(scheme, h.value, p.version)))) {
-        hits.push({ ...h, scheme });
+        holding.push({ ...h, scheme });
       }
     }
   }
-  hits.sort(byHit);
+  holding.sort(byHit);
   leftOut.sort(byHit);
-  return {
-    hits, leftOut,
-    ...(req.countBy ? { counts: countByValue(hits) } : {}),
-    ...(knownTypes ? { knownTypes } : {}),
-  };
+  const whole = { count: holding.length, hostCount: new Set(holding.map((h) => h.host)).size, leftOut, ...(knownTypes ? { knownTypes } : {}) };
+  if (req.countBy) {
+    const counts = pageOf(countByValue(holding), page);
+    return { ...whole, hits: [], counts: counts.rows, ...(counts.next ? { next: counts.next } : {}) };
+  }
+  const shown = pageOf(holding, page);
+  const times = later ? await store.factTimes(shown.rows.map((h) => (h as AuditKey).id)) : undefined;
+  const hits = shown.rows.map((h): QueryHit => ({
+    ...(times ? withTimes(h as AuditKey, times) : { host: h.host, subtype: h.subtype, value: h.value, since: (h as AuditHit).since, lastSeen: (h as AuditHit).lastSeen }),
+    ...(h.scheme ? { scheme: h.scheme } : {}),
+  }));
+  return { ...whole, hits, ...(shown.next ? { next: shown.next } : {}) };
 }

@@ -72,7 +72,7 @@ function leftOutWarnings(leftOut: LeftOut[]): string[] {
 export function printable(q: QueryRequest, view: QueryView): Printable {
   const versioned = Boolean(q.versions?.length);
   const leftOut = versioned ? { left_out: view.leftOut } : {};
-  const base = { query: requestJson(q), count: view.hits.length, host_count: new Set(view.hits.map((h) => h.host)).size, ...leftOut };
+  const base = { query: requestJson(q), count: view.count, host_count: view.hostCount, ...leftOut };
   if (view.counts) {
     const counts = view.counts;
     return {

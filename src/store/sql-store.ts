@@ -96,6 +96,11 @@ export abstract class SqlStore implements Store {
   similarHosts(text: string, limit?: number): Promise<string[]> { return q.similarHosts(this.d, text, limit); }
   hostFacts(host: q.HostRef, opts?: q.FactsOptions): Promise<q.FactInterval[]> { return q.hostFacts(this.d, host, opts); }
   auditQuery(query: q.AuditQuery): Promise<q.AuditHit[]> { return q.auditQuery(this.d, query); }
+  auditKeys(query: q.AuditQuery): Promise<q.AuditKey[]> { return q.auditKeys(this.d, query); }
+  factTimes(ids: readonly number[]): Promise<Map<number, q.FactTimes>> { return q.factTimes(this.d, ids); }
+  hostsNamed(names: readonly string[]): Promise<q.HostRow[]> { return q.hostsNamed(this.d, names); }
+  hostNames(): Promise<string[]> { return q.hostNames(this.d); }
+  hostsMark(): Promise<string> { return q.hostsMark(this.d); }
   typeExists(type: string): Promise<boolean> { return q.typeExists(this.d, type); }
   factTypes(): Promise<string[]> { return q.factTypes(this.d); }
   lastRuns(): Promise<q.ModeRuns[]> { return q.lastRuns(this.d); }

@@ -4,7 +4,7 @@
 // promise: callers always `await`.
 import type { InventoryHost } from '../inventory/host.js';
 import type { HostResult } from '../core/results.js';
-import type { AuditHit, AuditQuery, FactInterval, FactsOptions, HostRef, HostRow, ModeRuns } from './queries.js';
+import type { AuditHit, AuditKey, AuditQuery, FactInterval, FactsOptions, FactTimes, HostRef, HostRow, ModeRuns } from './queries.js';
 import type { ChangeQuery, ChangeRows } from './changes.js';
 import type { HostAttempt, RunTally } from './fleet-history.js';
 import type {
@@ -110,8 +110,18 @@ export interface Store {
   similarHosts(text: string, limit?: number): Awaitable<string[]>;
   /** current facts; with `history` every interval; with `at` the intervals covering that instant */
   hostFacts(host: HostRef, opts?: FactsOptions): Awaitable<FactInterval[]>;
-  /** which hosts have it now (or, with `at`, had it then) */
+  /** the rows of the hosts named so, in no order (paging reads only a page's hosts) */
+  hostsNamed(names: readonly string[]): Awaitable<HostRow[]>;
+  /** every stored host name, in no order */
+  hostNames(): Awaitable<string[]>;
+  /** a text that changes whenever a host is added (hosts are never renamed or deleted) */
+  hostsMark(): Awaitable<string>;
+  /** which hosts have it now (or, with `at`, had it then), with since and last seen, by host, subtype, value */
   auditQuery(q: AuditQuery): Awaitable<AuditHit[]>;
+  /** the same facts without their times, in no order (cheap: on SQLite one index holds them) */
+  auditKeys(q: AuditQuery): Awaitable<AuditKey[]>;
+  /** since and last seen of these fact rows (auditKeys' ids) */
+  factTimes(ids: readonly number[]): Awaitable<Map<number, FactTimes>>;
   typeExists(type: string): Awaitable<boolean>;
   factTypes(): Awaitable<string[]>;
   /** per mode and scope, the newest finished run and the unfinished ones after it */

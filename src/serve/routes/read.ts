@@ -19,7 +19,7 @@ import { auditDetailPrintable, auditListPrintable, auditsRequest } from '../../c
 import type { Store } from '../../store/store.js';
 import { errorBody, requireScope } from '../auth.js';
 import type { Cursors } from '../cursor.js';
-import { PAGING_PARAMS, sendListing } from '../listing.js';
+import { PAGING_PARAMS, pageRequest, sendListing } from '../listing.js';
 
 export interface ReadRoutesOptions {
   config: Config;
@@ -73,8 +73,9 @@ export async function readRoutes(app: FastifyInstance, opts: ReadRoutesOptions):
     const p = request.query as Record<string, unknown>;
     const o: HostsOptions = { ...hostFilter(p), ...(on(p.failed) ? { failed: true } : {}), ...(p.stale !== undefined ? { stale: p.stale as string } : {}) };
     const inventory = on(p.all) ? undefined : opts.inventory();
-    const view = await hostsView(reader, { ...(inventory ? { inventory } : {}), filter: hostsFilter(o, Date.now()) });
-    return sendListing(request, reply, cursors, { printable: hostsPrintable(view) });
+    const page = pageRequest(request, cursors);
+    const view = await hostsView(reader, { ...(inventory ? { inventory } : {}), filter: hostsFilter(o, Date.now()), ...(page ? { page } : {}) });
+    return sendListing(request, reply, cursors, { printable: hostsPrintable(view), ...(page ? { paged: { next: view.next } } : {}) });
   });
 
   app.get('/api/v1/hosts/:host/facts', {
@@ -138,8 +139,9 @@ export async function readRoutes(app: FastifyInstance, opts: ReadRoutesOptions):
       ...hostFilter(request.query as Record<string, unknown>),
     };
     const q = requestFrom(flags);
-    const view = await runQuery(reader, q);
-    return sendListing(request, reply, cursors, { printable: printable(q, view), listKey: view.counts ? 'values' : 'hosts' });
+    const page = pageRequest(request, cursors);
+    const view = await runQuery(reader, q, page);
+    return sendListing(request, reply, cursors, { printable: printable(q, view), listKey: view.counts ? 'values' : 'hosts', ...(page ? { paged: { next: view.next } } : {}) });
   });
 
   app.get('/api/v1/changes', {
