@@ -185,17 +185,19 @@ export interface Store {
 }
 
 /** The SQLite store (tests and SQLite-only tools). */
-export function openStore(path: string, opts: { readonly?: boolean } = {}): SqliteStore {
+export function openStore(path: string, opts: { readonly?: boolean; keepCurrentFacts?: boolean } = {}): SqliteStore {
   return SqliteStore.open(path, opts);
 }
 
 /**
  * The store `[storage] database` names: a PostgreSQL URL or a SQLite file. `busyTimeoutMs`: how
  * long a write waits for another writer of the same file (a database server needs no such wait).
+ * `keepCurrentFacts`: a long-lived writer that sees the same hosts again (serve) may keep the
+ * current facts it wrote in memory, where the engine can tell nobody else changed them (SQLite).
  */
-export async function openAnyStore(database: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Promise<Store> {
+export async function openAnyStore(database: string, opts: { readonly?: boolean; busyTimeoutMs?: number; keepCurrentFacts?: boolean } = {}): Promise<Store> {
   if (!isPostgresUrl(database)) {
-    const store = SqliteStore.open(database, { readonly: opts.readonly });
+    const store = SqliteStore.open(database, { readonly: opts.readonly, keepCurrentFacts: opts.keepCurrentFacts });
     if (opts.busyTimeoutMs !== undefined) store.database.pragma(`busy_timeout = ${opts.busyTimeoutMs}`);
     return store;
   }

@@ -19,6 +19,7 @@ import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
 import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
 import { SQLITE_WORDS, SqliteDriver } from './driver.js';
+import { CurrentFacts, type CurrentRow } from './current-facts.js';
 
 /**
  * One host's current facts of one type, read when a collection's values differ from the stored
@@ -37,9 +38,12 @@ const BUSY_TIMEOUT_MS = 10_000;
 export class SqliteStore extends SqlStore {
   readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
+  /** the current facts this handle wrote last (opened with keepCurrentFacts: serve's writer) */
+  private readonly current: CurrentFacts | undefined;
 
-  private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver) {
+  private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver, keepCurrentFacts = false) {
     super(driver);
+    this.current = keepCurrentFacts ? new CurrentFacts() : undefined;
   }
 
   /** The SQLite handle, for the SQLite-only tools (the copy to PostgreSQL in app/migrate.ts, tests). */
@@ -47,7 +51,11 @@ export class SqliteStore extends SqlStore {
     return this.db;
   }
 
-  static open(file: string, opts: { readonly?: boolean } = {}): SqliteStore {
+  /**
+   * `keepCurrentFacts`: keep the current facts written last in memory (see current-facts.ts), for
+   * a long-lived writer that sees the same hosts again and again.
+   */
+  static open(file: string, opts: { readonly?: boolean; keepCurrentFacts?: boolean } = {}): SqliteStore {
     const fail = (e: unknown): never => {
       throw new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
@@ -75,7 +83,7 @@ export class SqliteStore extends SqlStore {
         db.pragma('foreign_keys = ON');
       }
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const store = new SqliteStore(db, new SqliteDriver(file, db));
+      const store = new SqliteStore(db, new SqliteDriver(file, db), opts.keepCurrentFacts === true && !opts.readonly);
       if (!opts.readonly) {
         store.migrate();
         matchSidecarModes(file);
@@ -139,6 +147,7 @@ export class SqliteStore extends SqlStore {
         return this.db.transaction(fn).immediate();
       } catch (e) {
         this.hostIds.clear();
+        this.current?.clear();
         throw e;
       }
     });
@@ -210,7 +219,8 @@ export class SqliteStore extends SqlStore {
     }
     // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
     // Rows as arrays, not objects: this runs once per changed host and type.
-    const current = known ? this.stmt(CURRENT_OF_TYPE, true).all(hostId, type) as [number, string, string][] : [];
+    this.current?.validate((this.stmt('PRAGMA data_version', true).get() as unknown[] | undefined)?.[0]);
+    const current: readonly CurrentRow[] = !known ? [] : this.current?.get(hostId, type) ?? this.stmt(CURRENT_OF_TYPE, true).all(hostId, type) as CurrentRow[];
     const diff = diffCurrent(current, seenValues(values), feed);
     // A value not seen now was last seen at the type's previous sighting (its last_seen until now)
     // and closed by this collection.
@@ -218,7 +228,9 @@ export class SqliteStore extends SqlStore {
     for (const id of diff.close) closeRow.run(now, known?.[1] ?? null, id);
     seenAgain.run(hostId, type, now, digest);
     const open = this.stmt('INSERT INTO facts (host_id, type, subtype, value, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
-    for (const [subtype, value] of diff.open) open.run(hostId, type, subtype, value, now, now);
+    const opened: CurrentRow[] = [];
+    for (const [subtype, value] of diff.open) opened.push([Number(open.run(hostId, type, subtype, value, now, now).lastInsertRowid), subtype, value]);
+    this.current?.set(hostId, type, current, diff.close, opened);
     for (const c of diff.changes) feedRows.push({ at: now, host: hostId, type, ...c });
   }
 
@@ -315,6 +327,7 @@ export class SqliteStore extends SqlStore {
       return out;
     } catch (e) {
       this.hostIds.clear();
+      this.current?.clear();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw e;
     }
