@@ -203,6 +203,7 @@ async function engine(name) {
     }
   };
   const reads = [];
+  const readsBy = [[], []];
   const readCodes = new Map();
   const reader = async (i) => {
     const paths = ['/api/v1/hosts?limit=100', '/api/v1/query?type=packages&subtype=openssl&limit=100'];
@@ -210,6 +211,7 @@ async function engine(name) {
       const t0 = performance.now();
       const status = await get(`${serve.url}${paths[n % paths.length]}`, { authorization: `Bearer ${readToken}` });
       reads.push(performance.now() - t0);
+      readsBy[n % paths.length].push(performance.now() - t0);
       readCodes.set(status, (readCodes.get(status) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -228,6 +230,10 @@ async function engine(name) {
   const accepted = codes.get(200) ?? 0;
   const api = { docsPerSecond: accepted / wall, p50: pct(lat, 50), p99: pct(lat, 99), accepted, answers: Object.fromEntries(codes), serveCpuMs: (1000 * serveCpu) / lat.length, loadCpuMs: (1000 * loadCpu) / lat.length,
     reads: reads.length, readP50: pct(reads, 50), readP99: pct(reads, 99), readAnswers: Object.fromEntries(readCodes) };
+  for (const [k, p] of ['/api/v1/hosts?limit=100', '/api/v1/query?type=packages&subtype=openssl&limit=100'].entries()) {
+    const l = readsBy[k].sort((a, b) => a - b);
+    if (l.length) log(`${name}: ${p}: ${l.length} reads, p50 ${pct(l, 50).toFixed(1)} ms, p99 ${pct(l, 99).toFixed(1)} ms`);
+  }
   log(`${name}: serve used ${serveCpu.toFixed(1)} s of CPU in ${wall.toFixed(1)} s (${api.serveCpuMs.toFixed(2)} ms a push); the load generator ${loadCpu.toFixed(1)} s (${api.loadCpuMs.toFixed(2)} ms a push)`);
 
   // Baselines: one `jellyfish ingest` process per document, and one batch file.

@@ -7,6 +7,7 @@ import { compareNatural } from '../collections/parse.js';
 import type { InventoryHost } from '../inventory/host.js';
 import { filterHosts, inventoryHostRows, type HostFilter, type HostRow } from '../store/queries.js';
 import type { Store } from '../store/store.js';
+import { hostNames } from './host-names.js';
 import type { PagePosition, PageRequest } from './paging.js';
 
 export const HOST_RECORD_COLUMNS = ['host', 'prod', 'status', 'srvtype', 'pop', 'last_attempt_at', 'last_success_at', 'last_outcome', 'last_code', 'last_message', 'sapi_at'] as const;
@@ -56,7 +57,7 @@ const MAX_STEP = 2000;
  * the page is full and one more row shows whether another page follows.
  */
 async function hostsPage(store: Store, req: HostsRequest, page: PageRequest): Promise<HostsView> {
-  const names = req.inventory ? req.inventory.map((h) => h.label) : await naturalOrder(store);
+  const names = req.inventory ? req.inventory.map((h) => h.label) : (await hostNames(store)).ordered;
   const filter = req.filter ?? {};
   const found: { row: HostRow; index: number }[] = [];
   let i = startOf(names, page, req.inventory === undefined);
@@ -108,15 +109,4 @@ function inOrder(names: readonly string[], stored: HostRow[], from: number): { r
     const row = byName.get(n);
     return row ? [{ row, index: from + k }] : [];
   });
-}
-
-/** Every stored host name in natural order, kept per store handle until a host is added. */
-const orders = new WeakMap<Store, { mark: string; names: string[] }>();
-async function naturalOrder(store: Store): Promise<string[]> {
-  const mark = await store.hostsMark();
-  const kept = orders.get(store);
-  if (kept?.mark === mark) return kept.names;
-  const names = (await store.hostNames()).sort(compareNatural);
-  orders.set(store, { mark, names });
-  return names;
 }

@@ -4,9 +4,10 @@
 // The predicates are applied here, in code, to the rows the store's audit query returned: the
 // version orders are not SQL, and both stores then answer the same way.
 import { compareNatural } from '../collections/parse.js';
-import { filterHosts, withTimes, type AuditHit, type AuditKey, type AuditQuery } from '../store/queries.js';
+import { filterHosts, withTimes, type AuditHit, type AuditQuery } from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import { compareVersions, schemeForRelease, versionError, type VersionScheme } from '../versions/index.js';
+import { hostNames } from './host-names.js';
 import { pageOf, type PagePosition, type PageRequest } from './paging.js';
 
 export const VERSION_OPS = ['lt', 'le', 'eq', 'ge', 'gt'] as const;
@@ -69,16 +70,24 @@ export function predicateError(version: string, scheme: SchemeChoice = 'auto'): 
 
 /** Each host's order, from its release ID and ID_LIKE then (now, or at `at`): two index lookups, whatever the fleet size. */
 async function releaseSchemes(store: Store, at: string | undefined): Promise<(host: string) => VersionScheme | undefined> {
-  const field = async (subtype: string) => new Map((await store.auditKeys({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) })).map((h) => [h.host, h.value]));
+  const field = async (subtype: string) => {
+    const keys = await store.auditKeys({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) });
+    const names = await hostNames(store, keys.map((k) => k.hostId));
+    return new Map(keys.map((k) => [names.byId.get(k.hostId), k.value]));
+  };
   const id = await field('ID');
   const like = await field('ID_LIKE');
   return (host) => schemeForRelease(id.get(host), like.get(host));
 }
 
 type Row = Pick<AuditHit, 'host' | 'subtype' | 'value'>;
-/** a fact found: with its times (a whole answer) or its row id (the times read later) */
-type Found = AuditHit | AuditKey;
-const byHit = (a: Row, b: Row): number => compareNatural(a.host, b.host) || compareNatural(a.subtype, b.subtype) || compareNatural(a.value, b.value);
+/**
+ * A fact found: with its times (a whole answer), or with its row id and its host's place in the
+ * natural order of every host (a page: the times are read later, and sorting compares numbers).
+ */
+type Found = Row & { since?: string; lastSeen?: string; id?: number; rank?: number };
+const byHit = (a: Found, b: Found): number => (a.rank !== undefined && b.rank !== undefined ? a.rank - b.rank : compareNatural(a.host, b.host))
+  || compareNatural(a.subtype, b.subtype) || compareNatural(a.value, b.value);
 
 /** One row per distinct value: its hosts (natural order), most hosts first, then by value. */
 export function countByValue(hits: readonly Row[]): ValueCount[] {
@@ -108,7 +117,14 @@ export async function runQuery(store: Store, req: QueryRequest, page?: PageReque
   // A whole answer reads every row's times in the same statement; a page (or counts) reads them
   // after, for the rows it shows.
   const later = page !== undefined || req.countBy !== undefined;
-  let found: Found[] = later ? await store.auditKeys(audit) : await store.auditQuery(audit);
+  let found: Found[];
+  if (later) {
+    const keys = await store.auditKeys(audit);
+    const names = await hostNames(store, keys.map((k) => k.hostId));
+    found = keys.map((k) => ({ id: k.id, host: names.byId.get(k.hostId) ?? '', subtype: k.subtype, value: k.value, rank: names.rank.get(k.hostId) ?? -1 }));
+  } else {
+    found = await store.auditQuery(audit);
+  }
   if (req.sites?.length || req.srvtypes?.length || req.prod) {
     const keep = new Set(filterHosts(await store.listHosts(), {
       ...(req.sites ? { sites: req.sites } : {}), ...(req.srvtypes ? { srvtypes: req.srvtypes } : {}), ...(req.prod ? { prod: true } : {}),
@@ -141,9 +157,9 @@ export async function runQuery(store: Store, req: QueryRequest, page?: PageReque
     return { ...whole, hits: [], counts: counts.rows, ...(counts.next ? { next: counts.next } : {}) };
   }
   const shown = pageOf(holding, page);
-  const times = later ? await store.factTimes(shown.rows.map((h) => (h as AuditKey).id)) : undefined;
+  const times = later ? await store.factTimes(shown.rows.map((h) => h.id ?? 0)) : undefined;
   const hits = shown.rows.map((h): QueryHit => ({
-    ...(times ? withTimes(h as AuditKey, times) : { host: h.host, subtype: h.subtype, value: h.value, since: (h as AuditHit).since, lastSeen: (h as AuditHit).lastSeen }),
+    ...(times ? withTimes({ id: h.id ?? 0, host: h.host, subtype: h.subtype, value: h.value }, times) : { host: h.host, subtype: h.subtype, value: h.value, since: h.since ?? '', lastSeen: h.lastSeen ?? '' }),
     ...(h.scheme ? { scheme: h.scheme } : {}),
   }));
   return { ...whole, hits, ...(shown.next ? { next: shown.next } : {}) };

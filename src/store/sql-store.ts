@@ -99,7 +99,7 @@ export abstract class SqlStore implements Store {
   auditKeys(query: q.AuditQuery): Promise<q.AuditKey[]> { return q.auditKeys(this.d, query); }
   factTimes(ids: readonly number[]): Promise<Map<number, q.FactTimes>> { return q.factTimes(this.d, ids); }
   hostsNamed(names: readonly string[]): Promise<q.HostRow[]> { return q.hostsNamed(this.d, names); }
-  hostNames(): Promise<string[]> { return q.hostNames(this.d); }
+  hostNames(): Promise<[number, string][]> { return q.hostNames(this.d); }
   hostsMark(): Promise<string> { return q.hostsMark(this.d); }
   typeExists(type: string): Promise<boolean> { return q.typeExists(this.d, type); }
   factTypes(): Promise<string[]> { return q.factTypes(this.d); }

@@ -112,13 +112,13 @@ export interface Store {
   hostFacts(host: HostRef, opts?: FactsOptions): Awaitable<FactInterval[]>;
   /** the rows of the hosts named so, in no order (paging reads only a page's hosts) */
   hostsNamed(names: readonly string[]): Awaitable<HostRow[]>;
-  /** every stored host name, in no order */
-  hostNames(): Awaitable<string[]>;
+  /** every stored host, [id, name], in no order */
+  hostNames(): Awaitable<[number, string][]>;
   /** a text that changes whenever a host is added (hosts are never renamed or deleted) */
   hostsMark(): Awaitable<string>;
   /** which hosts have it now (or, with `at`, had it then), with since and last seen, by host, subtype, value */
   auditQuery(q: AuditQuery): Awaitable<AuditHit[]>;
-  /** the same facts without their times, in no order (cheap: on SQLite one index holds them) */
+  /** the same facts by host id, without their times, in no order (cheap: on SQLite one index holds them) */
   auditKeys(q: AuditQuery): Awaitable<AuditKey[]>;
   /** since and last seen of these fact rows (auditKeys' ids) */
   factTimes(ids: readonly number[]): Awaitable<Map<number, FactTimes>>;
