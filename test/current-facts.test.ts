@@ -1,6 +1,8 @@
-// serve's writer keeps the current facts it wrote in memory (keepCurrentFacts). Its answers must be
-// the database's: a run or an ingest writing the same file between two pushes, or a push that
-// failed half-way, must not leave it diffing against facts that are no longer current.
+// serve's writer is a long-lived SQLite writer (longLived): it keeps the current facts it wrote in
+// memory, and a thread of its own checkpoints the log. Its answers must be the database's: a run or
+// an ingest writing the same file between two pushes, or a push that failed half-way, must not
+// leave it diffing against facts that are no longer current.
+import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { CurrentFacts } from '../src/store/sqlite/current-facts.js';
@@ -27,7 +29,7 @@ async function push(store: SqliteStore, d: PushDocument): Promise<void> {
 
 t.test('another connection writing between two pushes: the kept facts are dropped, the intervals stay whole', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
-  const serve = openStore(file, { keepCurrentFacts: true });
+  const serve = openStore(file, { longLived: true });
   const other = openStore(file);
   t.teardown(() => { serve.close(); other.close(); });
   const t0 = Date.parse('2026-12-01T00:00:00Z');
@@ -54,7 +56,7 @@ t.test('another connection writing between two pushes: the kept facts are droppe
 
 t.test('a push that failed half-way drops what was kept', async (t) => {
   const file = path.join(t.testdir(), 'jf.db');
-  const serve = openStore(file, { keepCurrentFacts: true });
+  const serve = openStore(file, { longLived: true });
   t.teardown(() => serve.close());
   const t0 = Date.parse('2026-12-01T00:00:00Z');
   await push(serve, doc(t0, { a: '1', b: '1' }));
@@ -84,4 +86,21 @@ t.test('bounded: the host and type least recently written go first', async (t) =
   t.ok(kept.get(1, 'packages'), 'the same data_version keeps them');
   kept.validate(2);
   t.equal(kept.get(1, 'packages'), undefined, 'another data_version drops them');
+});
+
+t.test('the log is copied into the database by the checkpoint thread, not by the writer\'s commits', async (t) => {
+  const file = path.join(t.testdir(), 'jf.db');
+  const serve = openStore(file, { longLived: true });
+  t.teardown(() => serve.close());
+  t.equal(serve.database.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'the writer checkpoints only a long log itself');
+  const before = fs.statSync(file).size;
+  // About 2 MB of facts: far below the writer's own threshold (40 MB of log).
+  const packages = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`package-${i}`, `1.${i}.0-1+deb12u${i % 7}`]));
+  await push(serve, doc(Date.parse('2026-12-01T00:00:00Z'), packages));
+  const grown = Date.now() + 10_000;
+  while (fs.statSync(file).size <= before && Date.now() < grown) await new Promise((r) => setTimeout(r, 20));
+  t.ok(fs.statSync(file).size > before + 1_000_000, `the database file took the pages (${before} -> ${fs.statSync(file).size} bytes) while the writer stayed open`);
+  const plain = openStore(path.join(t.testdir(), 'plain.db'));
+  t.teardown(() => plain.close());
+  t.equal(plain.database.pragma('wal_autocheckpoint', { simple: true }), 1000, 'any other writer checkpoints as SQLite does');
 });

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const { database } = workerData as { database: string };
   let store: Store;
   try {
-    store = await openAnyStore(database, { keepCurrentFacts: true });
+    store = await openAnyStore(database, { longLived: true });
   } catch (e) {
     port.postMessage({ id: 0, ready: false, error: errorOf(e) } satisfies WriteAnswer);
     return;

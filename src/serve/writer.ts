@@ -1,14 +1,18 @@
 // The store is single-writer per process: every write of `serve` (each pushed document, token use)
 // goes through this queue. PostgreSQL needs it (one client: two transactions must never interleave
-// on it); SQLite gets the same order for free. Requests that arrive while a write is running wait
-// together and are then written in one transaction (Store.writeTogether): one commit for many
-// pushes instead of three for each (the run row, the document, the run's end). It runs in the
+// on it); SQLite gets the same order for free. Requests share one transaction (Store.writeTogether):
+// one commit for many pushes instead of three for each (the run row, the document, the run's end).
+// The transaction opens with the first request queued and takes each next one as it comes, while
+// the checker is still checking the bodies behind it, so the writer never idles with work on its
+// way; it commits when no request is queued or on its way, after GATHER_MS, or at MAX_TOGETHER
+// (measured, bench/serve.mjs: waiting for a whole group before writing any of it left the writer
+// thread idle 30 % of the time, 169 documents/s; streamed: see docs/benchmarks.md). It runs in the
 // writer thread (write-worker.ts): a SQLite file busy with another process's writer (a `run`
 // storing a batch) is waited for there, and retried after a pause until BUSY_GIVE_UP_MS, while the
 // HTTP thread goes on answering.
 import { StorageError } from '../core/errors.js';
 import { isBusyError } from '../store/database.js';
-import type { Awaitable } from '../store/store.js';
+import type { Awaitable, Parts } from '../store/store.js';
 
 /** A run's batch holds the write lock for up to a second or two; give up well after that. */
 export const BUSY_GIVE_UP_MS = 30_000;
@@ -20,8 +24,9 @@ const BUSY_PAUSE_MS = 50;
  */
 export const MAX_TOGETHER = 64;
 /**
- * How long a transaction waits at most for the requests on their way (see expect). Measured with
- * 64 agents (bench/serve.mjs): 0 ms 128 documents/s, 20 ms 142, 50 ms 161, 100-200 ms 167.
+ * How long a transaction stays open at most for the requests on their way (see expect). Measured
+ * with 64 agents (bench/serve.mjs), when a group was gathered before being written: 0 ms 128
+ * documents/s, 20 ms 142, 50 ms 161, 100-200 ms 167.
  */
 export const GATHER_MS = 50;
 
@@ -31,7 +36,7 @@ export class BusyError extends Error {
 }
 
 /** Runs its parts in one transaction (Store.writeTogether). */
-export type Together = <T>(parts: (() => Promise<T>)[]) => Promise<PromiseSettledResult<T>[]>;
+export type Together = <T>(parts: Parts<T>) => Promise<PromiseSettledResult<T>[]>;
 
 type Write = <U>(w: () => Awaitable<U>) => Promise<U>;
 
@@ -47,6 +52,8 @@ export class SerialWriter {
 
   /** Requests past authentication and not yet queued here (their bodies are being checked). */
   private coming = 0;
+  /** wakes an open transaction waiting for the next request (one queued, or one on its way gave up) */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly together: Together, private readonly giveUpMs = BUSY_GIVE_UP_MS) {}
 
@@ -58,7 +65,13 @@ export class SerialWriter {
   expect(): () => void {
     this.coming++;
     let done = false;
-    return () => { if (!done) { done = true; this.coming--; } };
+    return () => {
+      if (!done) {
+        done = true;
+        this.coming--;
+        this.wake?.();
+      }
+    };
   }
 
   run<T>(fn: () => Awaitable<T>): Promise<T> {
@@ -72,6 +85,7 @@ export class SerialWriter {
   turn<T>(fn: (write: Write) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.wake?.();
       // After the event loop's I/O: SQLite answers synchronously, so a write started at once would
       // always run alone. Started from setImmediate, it takes every push whose body arrived meanwhile.
       if (!this.draining) {
@@ -84,15 +98,11 @@ export class SerialWriter {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length) {
-        const since = Date.now();
-        while (this.coming > 0 && this.queue.length < MAX_TOGETHER && Date.now() - since < GATHER_MS) {
-          await new Promise((r) => setTimeout(r, 1));
-        }
-        const turns = this.queue.splice(0, MAX_TOGETHER);
+        const turns: Turn[] = [];
         const write: Write = (w) => this.retrying(w);
         try {
-          // A busy file fails at BEGIN, before any part ran: the whole group is tried again.
-          const settled = await this.retrying(() => this.together(turns.map((t) => () => t.fn(write))));
+          // A busy file fails at BEGIN, before any part was taken: the transaction is tried again.
+          const settled = await this.retrying(() => this.together(this.parts(turns, write)));
           settled.forEach((s, i) => (s.status === 'fulfilled' ? turns[i]!.resolve(s.value) : turns[i]!.reject(s.reason)));
         } catch (e) {
           for (const t of turns) t.reject(e);
@@ -100,6 +110,31 @@ export class SerialWriter {
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /**
+   * One transaction's parts: the queued requests, then each one arriving while others are on their
+   * way, until none is queued or coming, GATHER_MS after the first, or MAX_TOGETHER. Each part
+   * taken is added to `turns`, in order.
+   */
+  private async *parts(turns: Turn[], write: Write): AsyncGenerator<() => Promise<unknown>> {
+    const until = Date.now() + GATHER_MS;
+    while (turns.length < MAX_TOGETHER) {
+      const next = this.queue.shift();
+      if (next) {
+        turns.push(next);
+        yield () => next.fn(write);
+        continue;
+      }
+      const left = until - Date.now();
+      if (this.coming === 0 || left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done(): void { clearTimeout(timer); resolve(); }
+        this.wake = done;
+      });
+      this.wake = undefined;
     }
   }
 

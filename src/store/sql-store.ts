@@ -12,7 +12,7 @@ import { guarded, iso, type Awaitable, type Driver } from './driver.js';
 import { hostAttempts, recentChangeStart, runsSince, type HostAttempt, type RunTally } from './fleet-history.js';
 import { PRUNE_CHANGES, sshAttemptSince } from './migrations.js';
 import * as q from './queries.js';
-import type { PruneMode, PushDocument, PushOutcome, RunInfo, Store, TokenRow } from './store.js';
+import type { Parts, PruneMode, PushDocument, PushOutcome, RunInfo, Store, TokenRow } from './store.js';
 import { hostsText, TOKEN_COLUMNS, toTokenRow } from './tokens.js';
 
 export abstract class SqlStore implements Store {
@@ -39,7 +39,7 @@ export abstract class SqlStore implements Store {
   abstract upsertHosts(hosts: InventoryHost[]): Awaitable<void>;
   abstract recordResults(runId: number, results: HostResult[]): Awaitable<void>;
   abstract recordPush(runId: number, doc: PushDocument): Awaitable<PushOutcome>;
-  abstract writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  abstract writeTogether<T>(parts: Parts<T>): Promise<PromiseSettledResult<T>[]>;
   abstract pruneBatch(before: string, mode: PruneMode, batch: number): Awaitable<number>;
   abstract upsertAudits(audits: au.AuditMeta[], at: string): Awaitable<Map<string, number>>;
   abstract scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): Awaitable<void>;

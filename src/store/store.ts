@@ -93,9 +93,10 @@ export interface Store {
    * Several writers' store calls in one transaction (the storage API's concurrent pushes share one
    * commit). Each part's calls nest inside it: a document's failed write is undone alone, as in its
    * own transaction. A part settles only once the whole transaction has committed; a failed BEGIN
-   * or COMMIT throws and no part is stored.
+   * or COMMIT throws and no part is stored. `parts` may be an async iterable: parts still on their
+   * way join the open transaction as they come (it commits when the iterable ends).
    */
-  writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  writeTogether<T>(parts: Parts<T>): Promise<PromiseSettledResult<T>[]>;
   /** closed fact intervals last seen before `before` (ISO), archived or deleted; one transaction of at most `batch` rows */
   pruneBatch(before: string, mode: PruneMode, batch: number): Awaitable<number>;
   /** how many closed fact intervals were last seen before `before` (what prune would move) */
@@ -184,20 +185,23 @@ export interface Store {
   close(): Awaitable<void>;
 }
 
+/** What writeTogether writes in one transaction: each part a writer's store calls. */
+export type Parts<T> = Iterable<() => Promise<T>> | AsyncIterable<() => Promise<T>>;
+
 /** The SQLite store (tests and SQLite-only tools). */
-export function openStore(path: string, opts: { readonly?: boolean; keepCurrentFacts?: boolean } = {}): SqliteStore {
+export function openStore(path: string, opts: { readonly?: boolean; longLived?: boolean } = {}): SqliteStore {
   return SqliteStore.open(path, opts);
 }
 
 /**
  * The store `[storage] database` names: a PostgreSQL URL or a SQLite file. `busyTimeoutMs`: how
  * long a write waits for another writer of the same file (a database server needs no such wait).
- * `keepCurrentFacts`: a long-lived writer that sees the same hosts again (serve) may keep the
+ * `longLived`: a long-lived writer that sees the same hosts again (serve) may keep the
  * current facts it wrote in memory, where the engine can tell nobody else changed them (SQLite).
  */
-export async function openAnyStore(database: string, opts: { readonly?: boolean; busyTimeoutMs?: number; keepCurrentFacts?: boolean } = {}): Promise<Store> {
+export async function openAnyStore(database: string, opts: { readonly?: boolean; busyTimeoutMs?: number; longLived?: boolean } = {}): Promise<Store> {
   if (!isPostgresUrl(database)) {
-    const store = SqliteStore.open(database, { readonly: opts.readonly, keepCurrentFacts: opts.keepCurrentFacts });
+    const store = SqliteStore.open(database, { readonly: opts.readonly, longLived: opts.longLived });
     if (opts.busyTimeoutMs !== undefined) store.database.pragma(`busy_timeout = ${opts.busyTimeoutMs}`);
     return store;
   }

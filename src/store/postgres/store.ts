@@ -14,7 +14,7 @@ import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.j
 import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
 import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
-import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
+import type { Parts, PruneMode, PushDocument, PushOutcome } from '../store.js';
 import { ADVISORY_CLASS, clean, cleanText, connect, displayUrl, endClient, PG_WORDS, PgDriver, type Client } from './driver.js';
 
 export { ADVISORY_CLASS, connect, displayUrl, endClient };
@@ -110,12 +110,12 @@ export class PgStore extends SqlStore {
     }
   }
 
-  async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async writeTogether<T>(parts: Parts<T>): Promise<PromiseSettledResult<T>[]> {
     return this.guard('cannot write', () => this.transaction(async () => {
       this.together = true;
       const out: PromiseSettledResult<T>[] = [];
       try {
-        for (const part of parts) {
+        for await (const part of parts) {
           // A part that failed keeps what it stored before (a document's failed write undid itself
           // in its own savepoint). A failed statement outside one (the run row) leaves the
           // transaction aborted, and COMMIT would then roll everything back without an error: then

@@ -5,6 +5,8 @@
 // StorageError (exit 74).
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { StorageError } from '../../core/errors.js';
 import type { InventoryHost } from '../../inventory/host.js';
@@ -17,7 +19,7 @@ import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.j
 import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
 import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
-import type { PruneMode, PushDocument, PushOutcome } from '../store.js';
+import type { Parts, PruneMode, PushDocument, PushOutcome } from '../store.js';
 import { SQLITE_WORDS, SqliteDriver } from './driver.js';
 import { CurrentFacts, type CurrentRow } from './current-facts.js';
 
@@ -29,6 +31,11 @@ import { CurrentFacts, type CurrentRow } from './current-facts.js';
  */
 export const CURRENT_OF_TYPE = 'SELECT id, subtype, value FROM facts INDEXED BY facts_host_type WHERE host_id = ? AND type = ? AND is_current = 1';
 
+/** SQLite's own: a commit that leaves the log past this many pages checkpoints it. */
+const DEFAULT_CHECKPOINT_PAGES = 1000;
+/** With checkpoints in a thread of their own, the writer's commit checkpoints a log this long (40 MB); by then the thread has copied most of it. */
+const BACKSTOP_PAGES = 10_000;
+
 /** How much of the file a read-only handle maps into memory (address space, not memory used). */
 const READ_MMAP_BYTES = 1 << 30;
 
@@ -38,12 +45,28 @@ const BUSY_TIMEOUT_MS = 10_000;
 export class SqliteStore extends SqlStore {
   readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
-  /** the current facts this handle wrote last (opened with keepCurrentFacts: serve's writer) */
+  /** the current facts this handle wrote last (opened with longLived: serve's writer) */
   private readonly current: CurrentFacts | undefined;
 
-  private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver, keepCurrentFacts = false) {
+  /** the thread that checkpoints the log (opened with longLived) */
+  private checkpoints: Worker | undefined;
+
+  private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver, longLived = false) {
     super(driver);
-    this.current = keepCurrentFacts ? new CurrentFacts() : undefined;
+    this.current = longLived ? new CurrentFacts() : undefined;
+  }
+
+  /** WAL checkpoints in a thread of their own (see checkpoint-thread.ts); this handle's own only past BACKSTOP_PAGES. */
+  private checkpointAside(): void {
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    const worker = new Worker(fileURLToPath(new URL(`./checkpoint-thread${ext}`, import.meta.url)), { workerData: { file: this.path } });
+    worker.unref();
+    // A thread that cannot run leaves the checkpoints to this handle, as usual.
+    worker.on('error', () => { if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`); });
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    // The log file keeps the largest size it reached; past this it is cut back when it starts over.
+    this.db.pragma(`journal_size_limit = ${BACKSTOP_PAGES * 4096 * 2}`);
+    this.checkpoints = worker;
   }
 
   /** The SQLite handle, for the SQLite-only tools (the copy to PostgreSQL in app/migrate.ts, tests). */
@@ -52,10 +75,11 @@ export class SqliteStore extends SqlStore {
   }
 
   /**
-   * `keepCurrentFacts`: keep the current facts written last in memory (see current-facts.ts), for
-   * a long-lived writer that sees the same hosts again and again.
+   * `longLived`: a long-lived writer that sees the same hosts again and again (serve's): it keeps
+   * the current facts it wrote last in memory (see current-facts.ts), and a thread of its own
+   * checkpoints the log (see checkpoint-thread.ts).
    */
-  static open(file: string, opts: { readonly?: boolean; keepCurrentFacts?: boolean } = {}): SqliteStore {
+  static open(file: string, opts: { readonly?: boolean; longLived?: boolean } = {}): SqliteStore {
     const fail = (e: unknown): never => {
       throw new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
     };
@@ -83,10 +107,12 @@ export class SqliteStore extends SqlStore {
         db.pragma('foreign_keys = ON');
       }
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const store = new SqliteStore(db, new SqliteDriver(file, db), opts.keepCurrentFacts === true && !opts.readonly);
+      const longLived = opts.longLived === true && !opts.readonly;
+      const store = new SqliteStore(db, new SqliteDriver(file, db), longLived);
       if (!opts.readonly) {
         store.migrate();
         matchSidecarModes(file);
+        if (longLived) store.checkpointAside();
       } else store.checkSchema();
       return store;
     } catch (e) {
@@ -310,11 +336,11 @@ export class SqliteStore extends SqlStore {
     return out;
   }
 
-  async writeTogether<T>(parts: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async writeTogether<T>(parts: Parts<T>): Promise<PromiseSettledResult<T>[]> {
     this.now('cannot start a write', () => this.stmt('BEGIN IMMEDIATE').run());
     const out: PromiseSettledResult<T>[] = [];
     try {
-      for (const part of parts) {
+      for await (const part of parts) {
         // Each part's store calls are synchronous here (their writes nest as savepoints); a part that
         // failed has already undone its own failed write, and keeps what it stored before (as ingest).
         try {
@@ -438,6 +464,8 @@ export class SqliteStore extends SqlStore {
   }
 
   close(): void {
+    this.checkpoints?.postMessage('stop');
+    this.checkpoints = undefined;
     this.db.close();
   }
 }
