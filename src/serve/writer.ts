@@ -116,9 +116,11 @@ export class SerialWriter {
   /**
    * One transaction's parts: the queued requests, then each one arriving while others are on their
    * way, until none is queued or coming, GATHER_MS after the first, or MAX_TOGETHER. Each part
-   * taken is added to `turns`, in order.
+   * taken is added to `turns`, in order. A transaction tried again (the file was busy) first takes
+   * again the parts the failed try had taken: its writes were rolled back with it.
    */
   private async *parts(turns: Turn[], write: Write): AsyncGenerator<() => Promise<unknown>> {
+    for (const t of turns.slice()) yield () => t.fn(write);
     const until = Date.now() + GATHER_MS;
     while (turns.length < MAX_TOGETHER) {
       const next = this.queue.shift();
