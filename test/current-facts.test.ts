@@ -98,7 +98,7 @@ t.test('the log is copied into the database by the checkpoint thread, not by the
   const packages = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`package-${i}`, `1.${i}.0-1+deb12u${i % 7}`]));
   await push(serve, doc(Date.parse('2026-12-01T00:00:00Z'), packages));
   const grown = Date.now() + 10_000;
-  while (fs.statSync(file).size <= before && Date.now() < grown) await new Promise((r) => setTimeout(r, 20));
+  while (fs.statSync(file).size <= before + 1_000_000 && Date.now() < grown) await new Promise((r) => setTimeout(r, 20));
   t.ok(fs.statSync(file).size > before + 1_000_000, `the database file took the pages (${before} -> ${fs.statSync(file).size} bytes) while the writer stayed open`);
   const plain = openStore(path.join(t.testdir(), 'plain.db'));
   t.teardown(() => plain.close());

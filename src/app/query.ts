@@ -39,7 +39,7 @@ export interface LeftOut { host: string; subtype: string; value: string; reason:
 export interface ValueCount { value: string; count: number; hosts: string[] }
 
 export interface QueryView {
-  /** the rows that hold, hosts in natural order (`127.1.0.2` before `127.1.0.10`), then subtype, value (with a page: that page's; with countBy: none) */
+  /** the rows that hold, hosts in natural order (`127.1.0.2` before `127.1.0.10`), then subtype, value (with a page: that page's; with countBy and a page: none) */
   hits: QueryHit[];
   /** how many rows hold, and on how many hosts (the whole answer, also with a page) */
   count: number;
@@ -114,9 +114,9 @@ export async function runQuery(store: Store, req: QueryRequest, page?: PageReque
     ...(req.like !== undefined ? { like: req.like } : {}),
     ...(req.at !== undefined ? { at: req.at } : {}),
   };
-  // A whole answer reads every row's times in the same statement; a page (or counts) reads them
-  // after, for the rows it shows.
-  const later = page !== undefined || req.countBy !== undefined;
+  // A whole answer reads every row's times in the same statement; a page reads them after, for the
+  // rows it shows.
+  const later = page !== undefined;
   let found: Found[];
   if (later) {
     const keys = await store.auditKeys(audit);
@@ -152,7 +152,8 @@ export async function runQuery(store: Store, req: QueryRequest, page?: PageReque
   holding.sort(byHit);
   leftOut.sort(byHit);
   const whole = { count: holding.length, hostCount: new Set(holding.map((h) => h.host)).size, leftOut, ...(knownTypes ? { knownTypes } : {}) };
-  if (req.countBy) {
+  if (req.countBy && page) {
+    // A page of counts is a page of values; no hit is read.
     const counts = pageOf(countByValue(holding), page);
     return { ...whole, hits: [], counts: counts.rows, ...(counts.next ? { next: counts.next } : {}) };
   }
@@ -162,5 +163,5 @@ export async function runQuery(store: Store, req: QueryRequest, page?: PageReque
     ...(times ? withTimes({ id: h.id ?? 0, host: h.host, subtype: h.subtype, value: h.value }, times) : { host: h.host, subtype: h.subtype, value: h.value, since: h.since ?? '', lastSeen: h.lastSeen ?? '' }),
     ...(h.scheme ? { scheme: h.scheme } : {}),
   }));
-  return { ...whole, hits, ...(shown.next ? { next: shown.next } : {}) };
+  return { ...whole, hits, ...(req.countBy ? { counts: countByValue(holding) } : {}), ...(shown.next ? { next: shown.next } : {}) };
 }
