@@ -10,7 +10,7 @@
 /** A type's current facts on a host as CURRENT_OF_TYPE reads them: [id, subtype, value]. */
 export type CurrentRow = readonly [number, string, string];
 
-/** Facts held at most (about 100 bytes each). */
+/** Facts held at most (about 200 bytes each with their texts: 40 MB). */
 export const MAX_CACHED_FACTS = 200_000;
 
 export class CurrentFacts {
