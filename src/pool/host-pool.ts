@@ -2,18 +2,12 @@
 // The caller keeps the ordered list and the in-flight cap, so dispatch order is exactly its own;
 // this class only runs what it is handed.
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { threadEntry } from '../core/thread-entry.js';
 import { collectHost } from '../pipeline/collect-host.js';
 import { closeJumps } from '../ssh/jump.js';
 import type { HostResult } from '../core/results.js';
 import type { HostTask } from './messages.js';
-
-/** The worker entry beside this file's build: `.ts` under a TS loader (tests), `.js` from dist/. */
-function workerFile(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../pipeline/worker${ext}`, import.meta.url));
-}
 
 /**
  * `auto`: one worker thread on a 2-core machine (SSH crypto off the main thread, which keeps the
@@ -30,7 +24,7 @@ export class HostPool {
   private readonly piscina: Piscina | undefined;
 
   /** `filename` replaces the worker entry (tests use tiny fixture workers that sleep, hang or throw). */
-  constructor(readonly workers: number, readonly threads: number, filename: string = workerFile()) {
+  constructor(readonly workers: number, readonly threads: number, filename: string = threadEntry(import.meta.url, '../pipeline/worker').href) {
     if (workers > 0) {
       this.piscina = new Piscina({
         filename,

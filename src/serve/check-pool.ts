@@ -3,24 +3,19 @@
 // answers, and hands documents to the writer. Small bodies are checked in place: for them the
 // hop to a thread would cost more than the check.
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { threadEntry } from '../core/thread-entry.js';
 import type { CheckedInput, ValidateOptions } from '../app/ingest.js';
 import { checkBody } from './check-worker.js';
 
 /** Below this many characters a body is checked on the event loop. */
 export const CHECK_IN_PLACE_BELOW = 8 * 1024;
 
-function workerFile(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./check-worker${ext}`, import.meta.url));
-}
-
 export class DocumentChecker {
   private readonly pool: Piscina;
 
   constructor(threads = Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1))) {
-    this.pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 60 * 60 * 1000 });
+    this.pool = new Piscina({ filename: threadEntry(import.meta.url, './check-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 60 * 60 * 1000 });
   }
 
   private closed = false;

@@ -2,18 +2,13 @@
 // there as its body text and comes back as what became of it. Errors keep their kind (a busy
 // database is 503 with Retry-After, a broken one 503), and a writer thread that died takes its
 // pending requests with it as storage errors, never as a hang; the next push starts a new one.
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StorageError } from '../core/errors.js';
+import { threadEntry } from '../core/thread-entry.js';
 import type { ValidateOptions } from '../app/ingest.js';
 import type { TokenRow } from '../store/store.js';
 import type { PushResult, WriteAnswer, WriteRequest } from './write-worker.js';
 import { BusyError } from './writer.js';
-
-function workerFile(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./write-worker${ext}`, import.meta.url));
-}
 
 type Pending = { resolve: (v: PushResult | null) => void; reject: (e: Error) => void };
 type Body = WriteRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -38,7 +33,7 @@ export class PushWriter {
   /** Starts the thread and opens the store there; a store that cannot be opened rejects here. */
   start(): Promise<Worker> {
     this.started ??= new Promise<Worker>((resolve, reject) => {
-      const w = new Worker(workerFile(), { workerData: { database: this.database } });
+      const w = new Worker(threadEntry(import.meta.url, './write-worker'), { workerData: { database: this.database } });
       w.on('message', (m: WriteAnswer) => {
         if (m.id === 0) {
           if ('ready' in m && m.ready) { this.worker = w; resolve(w); } else if ('error' in m) reject(rebuilt(m.error));

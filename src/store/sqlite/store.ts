@@ -5,7 +5,6 @@
 // StorageError (exit 74).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { StorageError } from '../../core/errors.js';
@@ -22,6 +21,7 @@ import { SqlStore } from '../sql-store.js';
 import type { Parts, PruneMode, PushDocument, PushOutcome } from '../store.js';
 import { SQLITE_WORDS, SqliteDriver } from './driver.js';
 import { CurrentFacts, type CurrentRow } from './current-facts.js';
+import { threadEntry } from '../../core/thread-entry.js';
 
 /**
  * One host's current facts of one type, read when a collection's values differ from the stored
@@ -58,8 +58,7 @@ export class SqliteStore extends SqlStore {
 
   /** WAL checkpoints in a thread of their own (see checkpoint-thread.ts); this handle's own only past BACKSTOP_PAGES. */
   private checkpointAside(): void {
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const worker = new Worker(fileURLToPath(new URL(`./checkpoint-thread${ext}`, import.meta.url)), { workerData: { file: this.path } });
+    const worker = new Worker(threadEntry(import.meta.url, './checkpoint-thread'), { workerData: { file: this.path } });
     worker.unref();
     // A thread that cannot run leaves the checkpoints to this handle, as usual.
     worker.on('error', () => { if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`); });
