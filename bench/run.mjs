@@ -393,8 +393,9 @@ async function profileRun(fleet, count) {
   return { what: `threads 256, workers auto, ${count} fixture hosts, delay 0, steady state; ${rep.wallS.toFixed(1)} s wall under --cpu-prof`, rep, hook, threads };
 }
 
-function cpuMethods() {
-  const used = new Set(groups.flatMap((g) => g.rows.flatMap((r) => (r.reps ?? []).map((x) => x.cpuMethod))).filter(Boolean));
+/** How the CPU figures of `of` (the main groups unless told) were measured. */
+function cpuMethods(of = groups) {
+  const used = new Set(of.flatMap((g) => g.rows.flatMap((r) => (r.reps ?? []).map((x) => x.cpuMethod))).filter(Boolean));
   return used.size === 1 && used.has('cgroup') ? 'from a cgroup made for each run and each fleet (cpuacct)' : `from ${[...used].join(' and ')} (cgroup: a cgroup per run and per fleet; cutime: the process tree's reaped children)`;
 }
 
@@ -564,7 +565,7 @@ const startupBody = startupGroups.length === 0 ? '' : [
   '',
   `Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}.`,
   '',
-  `Median of ${REPS} runs (min–max), the rows taking turns; jellyfish in steady state with its shipped defaults (threads 256, workers auto) and host_key_policy = off like every contender. The remote work: three light collections (\`uname -a\`, \`cat /etc/os-release\`, \`id\`) in jellyfish's framed script; the loop and the peers send that same script text, the "plain" loop the three commands alone. × loop divides by the bare ssh2 loop sending the framed script. Controller CPU ${cpuMethods()}; host-side CPU is the fleet's cgroup (every sshd and everything a session runs). Host processes per host: BSD process accounting (acct(2)) switched on around each OpenSSH run, counting every process that descends from the fleet's sshd listeners (per connection: sshd's own privilege-separation children, the login shell and what the script starts), with the commands' names.`,
+  `Median of ${REPS} runs (min–max), the rows taking turns; jellyfish in steady state with its shipped defaults (threads 256, workers auto) and host_key_policy = off like every contender. The remote work: three light collections (\`uname -a\`, \`cat /etc/os-release\`, \`id\`) in jellyfish's framed script; the loop and the peers send that same script text, the "plain" loop the three commands alone. × loop divides by the bare ssh2 loop sending the framed script. Controller CPU ${cpuMethods(startupGroups)}; host-side CPU is the fleet's cgroup (every sshd and everything a session runs). Host processes per host: BSD process accounting (acct(2)) switched on around each OpenSSH run, counting every process that descends from the fleet's sshd listeners (per connection: sshd's own privilege-separation children, the login shell and what the script starts), with the commands' names.`,
   '',
   startupGroups.map((g) => startupTable(g)).join('\n\n'),
   '',

@@ -149,7 +149,7 @@ export function targets(groups) {
 
 export function targetsTable(list) {
   if (list.length === 0) return '';
-  return ['| target | measured | goal | met | note |', '|---|---|---|---|---|', ...list.map((t) => `| ${t.what} | ${t.value} | ${t.goal} | ${t.met ? 'yes' : '**no**'} | ${t.note ?? ''} |`)].join('\n');
+  return ['| target | measured | goal | met | note |', '|---|---|---|---|---|', ...list.map((t) => `| ${t.what} | ${t.value} | ${t.goal} | ${t.met === undefined ? '–' : t.met ? 'yes' : '**no**'} | ${t.note ?? ''} |`)].join('\n');
 }
 
 export function profileSection(p) {
