@@ -129,3 +129,32 @@ t.test('the Store contract on SQLite and PostgreSQL: the same answers, each as t
   for (const key of Object.keys(lite)) t.same(post[key], lite[key], `the same ${key} on both engines`);
   t.same(Object.keys(post), Object.keys(lite));
 });
+
+/** The facts found without their times (a page's first step; SQLite reads them as one JSON text per column). */
+async function keysScript(t: Tap.Test, s: Store): Promise<void> {
+  const ingest = await s.beginRun({ mode: 'ingest', startedAt: new Date(at(4)), pid: 43, hostname: 'x', threads: 1, workers: 0 });
+  const odd = 'a "quoted" \\ back\tslash\nline \u00e9\u{1F600} \u0001';
+  await s.recordPush(ingest, doc('web1.example', 5, { packages: { openssl: '3.0.15', bash: '5.2' } }));
+  await s.recordPush(ingest, doc('odd1.example', 5, { packages: { 'odd "name"': odd, openssl: '3.0.2' } }));
+  await s.recordPush(ingest, doc('odd1.example', 6, { packages: { 'odd "name"': odd, openssl: '3.0.3' } }));
+  const keys = await s.auditKeys({ type: 'packages', subtype: 'openssl' });
+  const names = new Map((await s.hostNames()).map(([id, name]) => [id, name]));
+  const found = (await s.auditQuery({ type: 'packages', subtype: 'openssl' })).map((h) => `${h.host} ${h.subtype} ${h.value}`);
+  t.same(found, ['odd1.example openssl 3.0.3', 'web1.example openssl 3.0.15']);
+  t.same(keys.map((k) => `${names.get(k.hostId)} ${k.subtype} ${k.value}`).sort(), found, 'auditKeys finds what auditQuery finds (current facts only)');
+  t.ok(keys.every((k) => Number.isInteger(k.id) && k.id > 0), 'with each fact\'s row id');
+  const then = await s.auditKeys({ type: 'packages', subtype: 'openssl', at: iso(at(5)) });
+  t.same(then.map((k) => k.value).sort(), ['3.0.15', '3.0.2'], 'and at an instant, the facts that held then');
+  const oddKeys = await s.auditKeys({ type: 'packages', subtype: 'odd "name"' });
+  t.same(oddKeys.map((k) => [k.subtype, k.value]), [['odd "name"', odd]], 'a value with quotes, backslashes, control characters and non-BMP text comes back unchanged');
+  t.same(await s.auditKeys({ type: 'packages', subtype: 'nothing-has-this' }), [], 'no fact found: no key');
+  await s.finishRun(ingest, new Date(at(6)), 0, '{}');
+}
+
+t.test('auditKeys on SQLite and PostgreSQL', async (t) => {
+  const sqlite = await openAnyStore(path.join(t.testdir(), 'keys.db'));
+  t.teardown(() => sqlite.close());
+  await t.test('SQLite', (t) => keysScript(t, sqlite));
+  const pg = await openTestPgStore(t, 'contract_keys');
+  if (pg) await t.test('PostgreSQL', (t) => keysScript(t, pg));
+});

@@ -18,9 +18,14 @@ const kept = new WeakMap<Store, { mark: string; names: HostNames }>();
 export async function hostNames(store: Store, need: Iterable<number> = []): Promise<HostNames> {
   const mark = await store.hostsMark();
   const k = kept.get(store);
-  if (k?.mark === mark && [...need].every((id) => k.names.byId.has(id))) return k.names;
+  if (k?.mark === mark && knowsAll(k.names, need)) return k.names;
   const rows = (await store.hostNames()).sort((a, b) => compareNatural(a[1], b[1]));
   const names: HostNames = { ordered: rows.map((r) => r[1]), byId: new Map(rows), rank: new Map(rows.map((r, i) => [r[0], i])) };
   kept.set(store, { mark, names });
   return names;
+}
+
+function knowsAll(names: HostNames, ids: Iterable<number>): boolean {
+  for (const id of ids) if (!names.byId.has(id)) return false;
+  return true;
 }

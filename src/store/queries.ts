@@ -282,17 +282,16 @@ export function auditSql(w: SqlWords, q: AuditQuery, times = false): { sql: stri
   const sql = times
     ? `SELECT f.id, h.name AS host, f.subtype, f.value, f.first_seen, ${FACT_LAST_SEEN} FROM facts f JOIN hosts h ON h.id = f.host_id ${JOIN_FACT_TYPES}
        WHERE ${where.join(' AND ')} ORDER BY h.name, f.subtype, f.value`
-    : `SELECT f.id, f.host_id, f.subtype, f.value FROM facts f WHERE ${where.join(' AND ')}`;
+    : `SELECT f.id AS id, f.host_id AS host_id, f.subtype AS subtype, f.value AS value FROM facts f WHERE ${where.join(' AND ')}`;
   return { sql, params };
 }
 
 /** Which hosts have it now (or had it at `q.at`): the facts found, in no order. */
 export async function auditKeys(d: Driver, q: AuditQuery): Promise<AuditKey[]> {
   const { sql, params } = auditSql(d.sql, q);
-  // Rows as arrays: a query may match every host.
-  return (await read(d, 'facts', () => d.arrays(sql, params))).map((r) => ({
-    id: Number(r[0]), hostId: Number(r[1]), subtype: r[2] as string, value: r[3] as string,
-  }));
+  // As columns: a query may match every host.
+  const [ids, hosts, subtypes, values] = await read(d, 'facts', () => d.columns(sql, params, ['id', 'host_id', 'subtype', 'value'])) as [unknown[], unknown[], string[], string[]];
+  return ids.map((id, i) => ({ id: Number(id), hostId: Number(hosts[i]), subtype: subtypes[i]!, value: values[i]! }));
 }
 
 /** Since when each of these intervals holds and when it was last seen, by row id. */

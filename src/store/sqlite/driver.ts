@@ -43,6 +43,12 @@ export class SqliteDriver implements Driver {
     return this.stmt(sql, true).all(...params) as unknown[][];
   }
 
+  columns(sql: string, params: readonly unknown[], columns: readonly string[]): unknown[][] {
+    // One row of JSON arrays, a column each, in the order the inner statement produced its rows.
+    const row = this.stmt(`SELECT ${columns.map((c) => `json_group_array(${c})`).join(', ')} FROM (${sql})`, true).get(...params) as string[];
+    return row.map((text) => JSON.parse(text) as unknown[]);
+  }
+
   run(sql: string, params: readonly unknown[] = []): number {
     return this.stmt(sql).run(...params).changes;
   }
