@@ -17,9 +17,10 @@ export class DocumentChecker {
   constructor(threads = Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1))) {
     this.pool = new Piscina({
       filename: threadEntry(import.meta.url, './check-worker').href, minThreads: threads, maxThreads: threads, idleTimeout: 60 * 60 * 1000,
-      // A checker thread waits for work on its event loop, not in Atomics.wait: waking a thread
-      // blocked there (Atomics.notify in every task posted) cost the writer thread ~0.3 ms a push,
-      // more than the body's copy itself (measured, bench/serve.mjs --cpu-prof).
+      // A checker thread waits for work on its event loop, as the host pool's threads do. Either
+      // way, handing a body to a sleeping checker costs the writer ~0.5 ms of wall time on two
+      // cores (the woken thread takes the core: Atomics.notify, or postMessage's wake-up, measured
+      // with bench/serve.mjs --cpu-prof); the throughput measured the same.
       atomics: 'disabled',
     });
   }
