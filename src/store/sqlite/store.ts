@@ -1,25 +1,24 @@
 // The SQLite engine: WAL (readers never block the one writer), batched transactions, prepared
 // statements, parameterised SQL only. The rules shared with PostgreSQL are in ../sql-store.ts,
-// ../intervals.ts and ../push-rules.ts; here are opening and migrating a file, transactions, and
-// the batch writes done as prepared statements in one transaction. Every failure surfaces as
-// StorageError (exit 74).
-import fs from 'node:fs';
-import path from 'node:path';
+// ../intervals.ts and ../push-rules.ts; opening and migrating the file are in database-file.ts,
+// the analyze bookkeeping in analysis.ts; here are transactions and the batch writes done as
+// prepared statements in one transaction. Every failure surfaces as StorageError (exit 74).
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { StorageError } from '../../core/errors.js';
 import type { InventoryHost } from '../../inventory/host.js';
 import type { HostResult } from '../../core/results.js';
 import * as au from '../audit-store.js';
-import { isPostgresUrl } from '../database-url.js';
 import { valuesDigest } from '../digest.js';
 import { asStorageError, describeError, iso } from '../driver.js';
+import { checkSchema, folderHint, matchSidecarModes, migrate, openDatabaseFile } from './database-file.js';
 import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.js';
-import { firstFactsSet, inChangeFeed, MIGRATIONS, schemaProblem } from '../migrations.js';
+import { firstFactsSet, inChangeFeed } from '../migrations.js';
 import * as push from '../push-rules.js';
 import { SqlStore } from '../sql-store.js';
 import type { Parts, PruneMode, PushDocument, PushOutcome } from '../store.js';
-import { SQLITE_WORDS, SqliteDriver } from './driver.js';
+import { SqliteDriver } from './driver.js';
+import { SqliteAnalysis } from './analysis.js';
 import { CurrentFacts, type CurrentRow } from './current-facts.js';
 import { threadEntry } from '../../core/thread-entry.js';
 
@@ -36,12 +35,6 @@ const DEFAULT_CHECKPOINT_PAGES = 1000;
 /** With checkpoints in a thread of their own, the writer's commit checkpoints a log this long (40 MB); by then the thread has copied most of it. */
 const BACKSTOP_PAGES = 10_000;
 
-/** How much of the file a read-only handle maps into memory (address space, not memory used). */
-const READ_MMAP_BYTES = 1 << 30;
-
-/** Another process (gap-fix beside a run, a read command) may hold the write lock briefly. */
-const BUSY_TIMEOUT_MS = 10_000;
-
 export class SqliteStore extends SqlStore {
   readonly dialect = 'sqlite';
   private readonly hostIds = new Map<string, number>();
@@ -51,9 +44,12 @@ export class SqliteStore extends SqlStore {
   /** the thread that checkpoints the log (opened with longLived) */
   private checkpoints: Worker | undefined;
 
+  private readonly analysis: SqliteAnalysis;
+
   private constructor(private readonly db: Database.Database, private readonly driver: SqliteDriver, longLived = false) {
     super(driver);
     this.current = longLived ? new CurrentFacts() : undefined;
+    this.analysis = new SqliteAnalysis({ stmt: (sql, raw) => this.stmt(sql, raw), now: (what, fn) => this.now(what, fn), write: (what, fn) => this.write(what, fn) });
   }
 
   /** WAL checkpoints in a thread of their own (see checkpoint-thread.ts); this handle's own only past BACKSTOP_PAGES. */
@@ -79,72 +75,21 @@ export class SqliteStore extends SqlStore {
    * checkpoints the log (see checkpoint-thread.ts).
    */
   static open(file: string, opts: { readonly?: boolean; longLived?: boolean } = {}): SqliteStore {
-    const fail = (e: unknown): never => {
-      throw new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
-    };
-    // A URL here would become a folder named "postgresql:" (openAnyStore picks the backend).
-    if (isPostgresUrl(file)) throw new StorageError(`${file}: a PostgreSQL URL is not a SQLite file`);
-    let db: Database.Database | undefined;
+    const db = openDatabaseFile(file, opts.readonly === true);
     try {
-      if (opts.readonly) {
-        db = new Database(file, { readonly: true, fileMustExist: true });
-        // Reads through memory-mapped pages, not a read() call each: a query over every host's fact
-        // touches a page of the facts table per host (measured on 10,000 hosts: 52 -> 21 ms).
-        db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
-      } else {
-        const dir = path.dirname(file);
-        if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        // Create the file ourselves so it is 0600 from its first byte (SQLite would use the umask);
-        // SQLite gives its -wal and -shm files the database file's mode.
-        if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
-        db = new Database(file);
-        // Before anything that writes: switching a fresh file to WAL and migrating it take the write
-        // lock, which a run or ingest started at the same moment may hold for a few milliseconds.
-        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
-        db.pragma('foreign_keys = ON');
-      }
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const longLived = opts.longLived === true && !opts.readonly;
-      const store = new SqliteStore(db, new SqliteDriver(file, db), longLived);
-      if (!opts.readonly) {
-        store.migrate();
+      if (opts.readonly) checkSchema(db, file);
+      else {
+        migrate(db, file);
         matchSidecarModes(file);
-        if (longLived) store.checkpointAside();
-      } else store.checkSchema();
+      }
+      const store = new SqliteStore(db, new SqliteDriver(file, db), longLived);
+      if (longLived) store.checkpointAside();
       return store;
     } catch (e) {
-      try { db?.close(); } catch { /* already broken */ }
-      if (e instanceof StorageError) throw e;
-      return fail(e);
+      try { db.close(); } catch { /* already broken */ }
+      throw e instanceof StorageError ? e : new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
     }
-  }
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const applied = this.db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
-    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    const problem = schemaProblem(this.path, Math.max(0, ...done), false);
-    if (problem) throw new StorageError(problem);
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      this.db.transaction(() => {
-        // Another process opening the same new file (a run and an ingest started together) may
-        // have applied it since we looked; under the write lock the answer is final.
-        if (applied.get(m.version)) return;
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, iso(Date.now()));
-      }).immediate();
-    }
-  }
-
-  private checkSchema(): void {
-    const table = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-    // A reader never migrates; the queries need the newest schema.
-    const newest = table ? (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0 : undefined;
-    const problem = schemaProblem(this.path, newest, true);
-    if (problem) throw new StorageError(problem);
   }
 
   /** A prepared statement, kept for the store's life; `raw` ones return rows as arrays. */
@@ -374,89 +319,12 @@ export class SqliteStore extends SqlStore {
     });
   }
 
-  upsertAudits(audits: au.AuditMeta[], at: string): Map<string, number> {
-    return this.write('cannot record the audits', () => {
-      const up = this.stmt(
-        `INSERT INTO audits (name, vuln_name, file, line, priority, short_description, long_description, primary_link, links, first_seen, active)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-         ON CONFLICT (name) DO UPDATE SET vuln_name = excluded.vuln_name, file = excluded.file, line = excluded.line, priority = excluded.priority,
-           short_description = excluded.short_description, long_description = excluded.long_description, primary_link = excluded.primary_link,
-           links = excluded.links, active = 1`);
-      for (const a of audits) {
-        up.run(a.name, a.vulnName, a.file, a.line, a.priority, a.shortDescription, a.longDescription, a.primaryLink, JSON.stringify(a.links), at);
-      }
-      this.stmt('UPDATE audits SET active = 0 WHERE active = 1 AND name NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(audits.map((a) => a.name)));
-      const ids = new Map<string, number>();
-      for (const [id, name] of this.stmt('SELECT id, name FROM audits WHERE active = 1', true).all() as [number, string][]) ids.set(name, id);
-      return ids;
-    });
-  }
-
-  scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): void {
-    this.now('cannot read facts', () => {
-      if (hostIds) {
-        // A few hosts: their current facts of the types read, through the host's index (facts_audit
-        // would walk every host's facts of the type), the subtypes picked here.
-        const types = JSON.stringify([...want.pairs.keys(), ...want.wholeTypes]);
-        const of = this.stmt(`SELECT host_id, type, subtype, value FROM facts INDEXED BY facts_host_type
-          WHERE host_id IN (SELECT value FROM json_each(?)) AND type IN (SELECT value FROM json_each(?)) AND is_current = 1`, true);
-        for (let i = 0; i < hostIds.length; i += 500) {
-          for (const [h, t, s, v] of of.iterate(JSON.stringify(hostIds.slice(i, i + 500)), types) as Iterable<[number, string, string, string]>) {
-            if (want.wholeTypes.has(t) || want.pairs.get(t)?.has(s)) sink(h, t, s, v);
-          }
-        }
-        return;
-      }
-      // facts_audit (type, subtype, value) finds them; rows as arrays, one at a time (millions on a big fleet).
-      const some = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND subtype IN (SELECT value FROM json_each(?)) AND is_current = 1', true);
-      const whole = this.stmt('SELECT host_id, subtype, value FROM facts WHERE type = ? AND is_current = 1', true);
-      for (const [type, subtypes] of want.pairs) {
-        for (const [h, s, v] of some.iterate(type, JSON.stringify([...subtypes])) as Iterable<[number, string, string]>) sink(h, type, s, v);
-      }
-      for (const type of want.wholeTypes) {
-        for (const [h, s, v] of whole.iterate(type) as Iterable<[number, string, string]>) sink(h, type, s, v);
-      }
-    });
-  }
-
-  openAuditResults(of?: { hosts: readonly number[]; audits: readonly number[] }): au.OpenResults {
-    return this.now('cannot read audit results', () => {
-      const out: au.OpenResults = { ids: [], audits: [], hosts: [], results: [] };
-      const rows = of
-        ? this.stmt(au.openResultsOfSql(SQLITE_WORDS), true).iterate(JSON.stringify(of.hosts), JSON.stringify(of.audits))
-        : this.stmt('SELECT id, audit_id, host_id, result FROM audit_results WHERE is_current = 1', true).iterate();
-      for (const [id, a, h, r] of rows as Iterable<[number, number, number, string]>) {
-        out.ids.push(id); out.audits.push(a); out.hosts.push(h); out.results.push(r);
-      }
-      return out;
-    });
-  }
-
-  /** One writer at a time, and a row's id is larger than every committed one: the newest ids are the mark. */
-  analysisMark(): au.AnalysisMark {
-    return this.now('cannot read facts', () => {
-      const [facts, changes] = this.stmt('SELECT (SELECT MAX(id) FROM facts), (SELECT MAX(id) FROM fact_changes)', true).get() as [number | null, number | null];
-      return { facts: facts ?? 0, changes: changes ?? 0 };
-    });
-  }
-
-  writeAnalysis(w: au.AnalysisWrite): void {
-    this.write('cannot store the analysis (nothing of it was written)', () => {
-      const close = this.stmt('UPDATE audit_results SET is_current = 0, closed_at = ?, last_seen = ? WHERE id = ?');
-      for (let i = 0; i < w.close.ids.length; i++) close.run(w.at, w.close.lastSeen[i], w.close.ids[i]);
-      const open = this.stmt('INSERT INTO audit_results (audit_id, host_id, result, bucket, first_seen, last_seen, is_current) VALUES (?, ?, ?, ?, ?, ?, 1)');
-      for (let i = 0; i < w.open.audits.length; i++) open.run(w.open.audits[i], w.open.hosts[i], w.open.results[i], w.open.buckets[i], w.at, w.at);
-      const host = this.stmt('UPDATE hosts SET audited_at = ? WHERE id = ?');
-      for (const id of w.evaluatedHosts) host.run(w.at, id);
-      const audit = this.stmt('UPDATE audits SET last_analyzed = ?, digest = ? WHERE id = ?');
-      for (let i = 0; i < w.analyzedAudits.length; i++) audit.run(w.at, w.analyzedDigests[i], w.analyzedAudits[i]);
-      const col = this.stmt('INSERT INTO audit_collate (run_id, audit_id, pop, srvtype, result, hosts) VALUES (?, ?, ?, ?, ?, ?)');
-      const c = w.collate;
-      for (let i = 0; i < c.audits.length; i++) col.run(w.runId, c.audits[i], c.pops[i], c.srvtypes[i], c.results[i], c.hosts[i]);
-      this.stmt('UPDATE analyze_runs SET finished_at = ?, exit_code = ?, summary = ?, facts_through = ?, changes_through = ? WHERE id = ?')
-        .run(w.finishedAt, w.exitCode, w.summary, w.mark.facts, w.mark.changes, w.runId);
-    });
-  }
+  // The analyze bookkeeping: analysis.ts.
+  upsertAudits(audits: au.AuditMeta[], at: string): Map<string, number> { return this.analysis.upsertAudits(audits, at); }
+  scanFacts(want: au.FactWant, sink: au.FactSink, hostIds?: readonly number[]): void { this.analysis.scanFacts(want, sink, hostIds); }
+  openAuditResults(of?: { hosts: readonly number[]; audits: readonly number[] }): au.OpenResults { return this.analysis.openAuditResults(of); }
+  analysisMark(): au.AnalysisMark { return this.analysis.analysisMark(); }
+  writeAnalysis(w: au.AnalysisWrite): void { this.analysis.writeAnalysis(w); }
 
   integrityCheck(): string {
     return this.now('integrity check failed', () => (this.db.pragma('integrity_check', { simple: true }) as string));
@@ -466,33 +334,5 @@ export class SqliteStore extends SqlStore {
     this.checkpoints?.postMessage('stop');
     this.checkpoints = undefined;
     this.db.close();
-  }
-}
-
-/**
- * SQLite already creates -wal and -shm with the database file's mode; this makes sure of it for
- * files left by an older or foreign writer (they hold the same data as the database).
- */
-function matchSidecarModes(file: string): void {
-  const mode = fs.statSync(file).mode & 0o666;
-  for (const suffix of ['-wal', '-shm']) {
-    try {
-      if ((fs.statSync(file + suffix).mode & 0o777) !== mode) fs.chmodSync(file + suffix, mode);
-    } catch {
-      // Absent (SQLite will create it with the file's mode) or owned by another user: nothing to do.
-    }
-  }
-}
-
-/** Why a database folder cannot take writes, when the file system says so (SQLite only says CANTOPEN). */
-function folderHint(file: string): string {
-  try {
-    fs.accessSync(path.dirname(file), fs.constants.W_OK);
-    return '';
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EROFS') return ` (${path.dirname(file)} is on a read-only file system)`;
-    if (code === 'EACCES') return ` (${path.dirname(file)} is not writable by this user)`;
-    return '';
   }
 }
