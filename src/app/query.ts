@@ -70,13 +70,13 @@ export function predicateError(version: string, scheme: SchemeChoice = 'auto'): 
 
 /** Each host's order, from its release ID and ID_LIKE then (now, or at `at`): two index lookups, whatever the fleet size. */
 async function releaseSchemes(store: Store, at: string | undefined): Promise<(host: string) => VersionScheme | undefined> {
-  const field = async (subtype: string) => {
-    const keys = await store.auditKeys({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) });
-    const names = await hostNames(store, keys.map((k) => k.hostId));
-    return new Map(keys.map((k) => [names.byId.get(k.hostId), k.value]));
-  };
-  const id = await field('ID');
-  const like = await field('ID_LIKE');
+  const keysOf = (subtype: string) => store.auditKeys({ type: 'release', subtype, ...(at !== undefined ? { at } : {}) });
+  const idKeys = await keysOf('ID');
+  const likeKeys = await keysOf('ID_LIKE');
+  const names = await hostNames(store, [...idKeys, ...likeKeys].map((k) => k.hostId));
+  const byHost = (keys: readonly { hostId: number; value: string }[]) => new Map(keys.map((k) => [names.byId.get(k.hostId), k.value]));
+  const id = byHost(idKeys);
+  const like = byHost(likeKeys);
   return (host) => schemeForRelease(id.get(host), like.get(host));
 }
 
