@@ -160,6 +160,10 @@ const pct = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Ma
 
 async function startServe(dir, env) {
   const child = spawn(process.execPath, [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []), BIN, 'serve', '-c', 'scheduler.ini', '--log-format', 'json'], { cwd: dir, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A bench that fails half-way must not leave serve running (and taking CPU from the next runs).
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   let err = '';
   const url = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => { err += d; for (const l of String(d).split('\n')) if (l.startsWith('WT ') || (l && !l.startsWith('{') && !l.includes('serving the storage API'))) process.stderr.write(`serve: ${l}\n`); const m = /serving the storage API on (\S+)/.exec(err); if (m) resolve(m[1]); if (err.length > 1e6) err = err.slice(-1e5); });
