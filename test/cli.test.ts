@@ -3,9 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import ssh2 from 'ssh2';
 import t from 'tap';
-import { startFleet } from '../fixtures/fleet/fleet.mjs';
+import { generateKeyPair, startFleet } from '../fixtures/fleet/fleet.mjs';
 import { acquireLock } from '../src/lock/run-lock.js';
 import { statusProblems, writeEnv } from './helpers/run-env.js';
 
@@ -153,7 +152,7 @@ t.test('a signal while the program is still loading: a run prints its JSON, othe
 t.test('run: a held lock exits 75 at once with the holder', async (t) => {
   const dir = t.testdir();
   const key = path.join(dir, 'id');
-  fs.writeFileSync(key, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  fs.writeFileSync(key, generateKeyPair().private, { mode: 0o600 });
   writeEnv({ dir, keyPath: key, knownHosts: 'kh', port: 2222, rows: ['127.31.3.1,web,ams,prod'] });
   const lock = await acquireLock(path.join(dir, 'var/jf.lock'), 'run', () => {});
   t.teardown(() => lock.release());

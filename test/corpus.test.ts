@@ -3,8 +3,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import t from 'tap';
+import { generateKeyPair } from '../fixtures/fleet/fleet.mjs';
 
 const BIN = path.resolve('bin/jellyfish');
 const CORPUS = path.resolve('test/corpus');
@@ -28,7 +28,7 @@ t.before(() => {
 t.test('corpus', async (t) => {
   const dir = t.testdir({ keydir: {} });
   const key = path.join(dir, 'id_ed25519');
-  fs.writeFileSync(key, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  fs.writeFileSync(key, generateKeyPair().private, { mode: 0o600 });
   fs.writeFileSync(path.join(dir, 'known_hosts'), '');
   fs.writeFileSync(path.join(dir, 'valid.csv'), '127.39.0.1:1,web,ams,prod\n');
   fs.writeFileSync(path.join(dir, 'bad-collector.ini'), '[packages]\ncollection = dpkg -l\nmulti = sometimes\n');
@@ -67,7 +67,7 @@ t.test('corpus', async (t) => {
 t.test('generated: a 1 MB line, 100,000 rows, a directory, a missing file', async (t) => {
   const dir = t.testdir({ 'server-dir.csv': {} });
   const key = path.join(dir, 'id_ed25519');
-  fs.writeFileSync(key, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  fs.writeFileSync(key, generateKeyPair().private, { mode: 0o600 });
   const ini = (csv: string) => `[paramiko]\nparamiko_key = ${key}\nknown_hosts = ${path.join(dir, 'kh')}\nconnect_timeout = 2s\n[collector]\nservercsv = ${csv}\n[storage]\ndatabase = var/jf.db\n[GLOBAL]\nlockfile = var/jf.lock\n`;
 
   fs.writeFileSync(path.join(dir, 'long.csv'), `${'x'.repeat(1024 * 1024)},web,ams,prod\n127.39.0.1:1,web,ams,prod\n`);

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import ssh2 from 'ssh2';
 import t from 'tap';
 import { InventoryError, UsageError } from '../src/core/errors.js';
 import { findGapHosts } from '../src/app/gap-fix.js';
@@ -17,6 +16,7 @@ import { loadConfig, type Config } from '../src/config/load.js';
 import type { HostResult } from '../src/core/results.js';
 import { openAnyStore, type Store } from '../src/store/store.js';
 import { writeEnv } from './helpers/run-env.js';
+import { generateKeyPair } from '../fixtures/fleet/fleet.mjs';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,7 +36,7 @@ interface Env { dir: string; config: Config; csv: string }
 function env(t: Tap.Test, rows: string[], ini: Record<string, Record<string, string>> = {}): Env {
   const dir = t.testdir();
   const key = path.join(dir, 'id');
-  fs.writeFileSync(key, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  fs.writeFileSync(key, generateKeyPair().private, { mode: 0o600 });
   const files = writeEnv({ dir, keyPath: key, knownHosts: 'known_hosts', port: 22, rows, ini });
   return { dir, config: loadConfig({ file: files.ini, cwd: dir }), csv: files.csv };
 }
