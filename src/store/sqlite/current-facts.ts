@@ -32,12 +32,12 @@ export class CurrentFacts {
   }
 
   get(hostId: number, type: string): CurrentRow[] | undefined {
-    return this.byKey.get(`${hostId}\u0000${type}`);
+    return this.byKey.get(keyOf(hostId, type));
   }
 
   /** The rows after a write: `before` without the ids closed, with the rows opened. */
   set(hostId: number, type: string, before: readonly CurrentRow[], closed: readonly number[], opened: readonly CurrentRow[]): void {
-    const key = `${hostId}\u0000${type}`;
+    const key = keyOf(hostId, type);
     const gone = new Set(closed);
     const rows = before.filter((r) => !gone.has(r[0]));
     rows.push(...opened);
@@ -60,3 +60,5 @@ export class CurrentFacts {
     }
   }
 }
+
+const keyOf = (hostId: number, type: string): string => `${hostId}\u0000${type}`;

@@ -44,8 +44,13 @@ export function openDatabaseFile(file: string, readonly: boolean): Database.Data
     return db;
   } catch (e) {
     try { db?.close(); } catch { /* already broken */ }
-    throw new StorageError(`${file}: cannot open the database: ${describeError(e)}${readonly ? '' : folderHint(file)}`);
+    throw openFailure(file, e, readonly);
   }
+}
+
+/** A failure to open, set up or migrate the file as a StorageError naming it (and, for a writer, what keeps its folder from taking writes). */
+export function openFailure(file: string, e: unknown, readonly: boolean): StorageError {
+  return e instanceof StorageError ? e : new StorageError(`${file}: cannot open the database: ${describeError(e)}${readonly ? '' : folderHint(file)}`);
 }
 
 /** Applies the migrations not applied yet, each in its own IMMEDIATE transaction. */
@@ -91,7 +96,7 @@ export function matchSidecarModes(file: string): void {
 }
 
 /** Why a database folder cannot take writes, when the file system says so (SQLite only says CANTOPEN). */
-export function folderHint(file: string): string {
+function folderHint(file: string): string {
   try {
     fs.accessSync(path.dirname(file), fs.constants.W_OK);
     return '';

@@ -5,13 +5,12 @@
 // prepared statements in one transaction. Every failure surfaces as StorageError (exit 74).
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { StorageError } from '../../core/errors.js';
 import type { InventoryHost } from '../../inventory/host.js';
 import type { HostResult } from '../../core/results.js';
 import * as au from '../audit-store.js';
 import { valuesDigest } from '../digest.js';
-import { asStorageError, describeError, iso } from '../driver.js';
-import { checkSchema, folderHint, matchSidecarModes, migrate, openDatabaseFile } from './database-file.js';
+import { asStorageError, iso } from '../driver.js';
+import { checkSchema, matchSidecarModes, migrate, openDatabaseFile, openFailure } from './database-file.js';
 import { diffCurrent, feedOrder, seenValues, type FeedRow } from '../intervals.js';
 import { firstFactsSet, inChangeFeed } from '../migrations.js';
 import * as push from '../push-rules.js';
@@ -88,7 +87,7 @@ export class SqliteStore extends SqlStore {
       return store;
     } catch (e) {
       try { db.close(); } catch { /* already broken */ }
-      throw e instanceof StorageError ? e : new StorageError(`${file}: cannot open the database: ${describeError(e)}${opts.readonly ? '' : folderHint(file)}`);
+      throw openFailure(file, e, opts.readonly === true);
     }
   }
 
@@ -108,19 +107,29 @@ export class SqliteStore extends SqlStore {
 
   /**
    * One write transaction, IMMEDIATE: it takes the write lock at BEGIN (waiting up to busy_timeout
-   * for another writer) instead of failing half-way when it upgrades from a read. On failure the
-   * host-id cache is dropped: ids of hosts inserted by the rolled-back transaction are gone.
+   * for another writer) instead of failing half-way when it upgrades from a read. Under that lock
+   * the kept current facts are checked once against other connections' commits. On failure the
+   * caches of what it wrote are dropped (forgetWrites).
    */
   private write<T>(what: string, fn: () => T): T {
     return this.now(what, () => {
       try {
-        return this.db.transaction(fn).immediate();
+        return this.db.transaction(() => {
+          // Nobody else commits while the lock is held: once per transaction (or savepoint) is enough.
+          this.current?.validate((this.stmt('PRAGMA data_version', true).get() as unknown[] | undefined)?.[0]);
+          return fn();
+        }).immediate();
       } catch (e) {
-        this.hostIds.clear();
-        this.current?.clear();
+        this.forgetWrites();
         throw e;
       }
     });
+  }
+
+  /** After a rollback: ids of hosts the transaction inserted are gone, and so are the facts it wrote. */
+  private forgetWrites(): void {
+    this.hostIds.clear();
+    this.current?.clear();
   }
 
   private hostId(name: string, now: string): number {
@@ -189,7 +198,6 @@ export class SqliteStore extends SqlStore {
     }
     // A type never seen on this host has no current fact (every sighting writes fact_types): nothing to compare.
     // Rows as arrays, not objects: this runs once per changed host and type.
-    this.current?.validate((this.stmt('PRAGMA data_version', true).get() as unknown[] | undefined)?.[0]);
     const current: readonly CurrentRow[] = !known ? [] : this.current?.get(hostId, type) ?? this.stmt(CURRENT_OF_TYPE, true).all(hostId, type) as CurrentRow[];
     const diff = diffCurrent(current, seenValues(values), feed);
     // A value not seen now was last seen at the type's previous sighting (its last_seen until now)
@@ -296,8 +304,7 @@ export class SqliteStore extends SqlStore {
       this.now('cannot commit', () => this.stmt('COMMIT').run());
       return out;
     } catch (e) {
-      this.hostIds.clear();
-      this.current?.clear();
+      this.forgetWrites();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw e;
     }
